@@ -1,0 +1,115 @@
+//! The HTTP edge: request id, routing, dispatch to one handler per resource,
+//! the error-to-response mapping, and the access log line.
+//!
+//! - [`routes`]: the route table (404/405 before authentication).
+//! - [`health`], [`orders`]: the handlers.
+//! - [`error`]: the one API error type.
+//! - [`body`]: bounded JSON body reading.
+
+mod body;
+mod error;
+mod health;
+mod orders;
+mod routes;
+
+use crate::log;
+use error::ApiError;
+use routes::{NoRoute, Route};
+use serde_json::{json, Value};
+use spin_sdk::http::{IncomingRequest, Response, ResponseBuilder};
+use std::time::Instant;
+
+/// What a handler knows about the request besides its body.
+pub struct RequestContext {
+    pub request_id: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub content_length: Option<String>,
+    /// Filled in by handlers for the access log.
+    pub user_id: Option<i64>,
+    pub order_id: Option<i64>,
+}
+
+/// Serves one request.
+pub async fn handle(request: IncomingRequest) -> Response {
+    let started = Instant::now();
+    let method = request.method();
+    let path_and_query = request.path_with_query().unwrap_or_default();
+    let path = path_and_query
+        .split_once('?')
+        .map_or(path_and_query.as_str(), |(path, _)| path)
+        .to_owned();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .into_iter()
+            .next()
+            .and_then(|value| String::from_utf8(value).ok())
+    };
+    let mut ctx = RequestContext {
+        request_id: header("x-request-id")
+            .filter(|id| is_acceptable_request_id(id))
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+        authorization: header("authorization"),
+        content_type: header("content-type"),
+        content_length: header("content-length"),
+        user_id: None,
+        order_id: None,
+    };
+
+    let result = match routes::resolve(&method, &path) {
+        Err(NoRoute::NotFound) => Err(ApiError::NotFound),
+        Err(NoRoute::MethodNotAllowed { allow }) => Err(ApiError::MethodNotAllowed { allow }),
+        Ok(Route::Health) => Ok(health::get()),
+        Ok(Route::CreateOrder) => orders::create(&mut ctx, request).await,
+    };
+    let mut response = result.unwrap_or_else(ApiError::into_response);
+    response.set_header("x-request-id", ctx.request_id.as_str());
+
+    log::request(&json!({
+        "method": method.to_string(),
+        "path": path,
+        "status": *response.status(),
+        "duration_ms": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        "request_id": ctx.request_id,
+        "user_id": ctx.user_id,
+        "order_id": ctx.order_id,
+    }));
+    response
+}
+
+/// A JSON response builder with the status and content type set.
+pub(crate) fn json_response(status: u16, body: &Value) -> ResponseBuilder {
+    let mut builder = Response::builder();
+    builder
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    builder
+}
+
+/// Incoming ids are kept only when short and plain, so a client cannot
+/// inject anything into logs or the Catalog request.
+fn is_acceptable_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_acceptable_request_id;
+
+    #[test]
+    fn request_ids_are_kept_only_when_plain() {
+        assert!(is_acceptable_request_id(
+            "3f2b9c0e-1d2a-4e5f-8a9b-0c1d2e3f4a5b"
+        ));
+        assert!(is_acceptable_request_id("a1b2c3d4e5f60718293a4b5c6d7e8f90"));
+        for bad in ["", "has space", "line\nbreak", "quote\"", &"x".repeat(129)] {
+            assert!(!is_acceptable_request_id(bad), "{bad:?}");
+        }
+    }
+}

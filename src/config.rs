@@ -1,0 +1,205 @@
+//! Typed settings read from Spin application variables (SPEC §1), once per
+//! request (each request is a fresh instance under Spin).
+
+use std::time::Duration;
+
+/// Everything the service needs to know about its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub jwt: JwtConfig,
+    /// Catalog base URL without a trailing slash, e.g. `http://catalog-service:9001`.
+    pub catalog_url: String,
+    pub catalog_timeout: Duration,
+}
+
+/// How access tokens are verified.
+#[derive(Clone)]
+pub struct JwtConfig {
+    pub signing_key: Vec<u8>,
+    pub audience: Option<String>,
+    pub issuer: Option<String>,
+    pub leeway_seconds: u64,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    /// Never prints the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field(
+                "signing_key",
+                &format_args!("<{} bytes>", self.signing_key.len()),
+            )
+            .field("audience", &self.audience)
+            .field("issuer", &self.issuer)
+            .field("leeway_seconds", &self.leeway_seconds)
+            .finish()
+    }
+}
+
+/// A variable is missing or has a value the service cannot use. The message
+/// names the variable but never echoes a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration variable `{name}`: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// Keys shorter than this are accepted (interoperability first) but warned about.
+pub const RECOMMENDED_KEY_BYTES: usize = 32;
+const MAX_LEEWAY_SECONDS: u64 = 24 * 3600;
+const MAX_TIMEOUT_MS: u64 = 60_000;
+
+impl Config {
+    /// Reads the variables from Spin.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match spin_sdk::variables::get(name) {
+            Ok(value) => Ok(Some(value)),
+            Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
+            Err(other) => Err(other.to_string()),
+        })
+    }
+
+    /// Builds the settings from any variable source; `lookup` answers
+    /// `Ok(None)` for an undefined variable.
+    pub fn from_lookup(
+        lookup: impl Fn(&'static str) -> Result<Option<String>, String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| -> Result<String, ConfigError> {
+            lookup(name)
+                .map(Option::unwrap_or_default)
+                .map(|value| value.trim().to_owned())
+                .map_err(|problem| ConfigError { name, problem })
+        };
+        let fail = |name: &'static str, problem: &str| ConfigError {
+            name,
+            problem: problem.to_owned(),
+        };
+
+        let signing_key = get("jwt_signing_key")?;
+        if signing_key.is_empty() {
+            return Err(fail("jwt_signing_key", "is required and must not be empty"));
+        }
+        let algorithm = get("jwt_algorithm")?;
+        if !(algorithm.is_empty() || algorithm == "HS256") {
+            return Err(fail("jwt_algorithm", "only HS256 is supported"));
+        }
+        let optional = |value: String| (!value.is_empty()).then_some(value);
+        let leeway_seconds = parse_number(&get("jwt_leeway_seconds")?, 0, 0..=MAX_LEEWAY_SECONDS)
+            .map_err(|p| fail("jwt_leeway_seconds", p))?;
+
+        let catalog_url = get("catalog_url")?;
+        let catalog_url = catalog_url.trim_end_matches('/').to_owned();
+        let has_host = catalog_url.split_once("://").is_some_and(|(scheme, rest)| {
+            (scheme == "http" || scheme == "https") && !rest.is_empty()
+        });
+        if !has_host {
+            return Err(fail(
+                "catalog_url",
+                "must be an http:// or https:// URL, e.g. http://catalog-service:9001",
+            ));
+        }
+        let timeout_ms = parse_number(&get("catalog_timeout_ms")?, 3000, 1..=MAX_TIMEOUT_MS)
+            .map_err(|p| fail("catalog_timeout_ms", p))?;
+
+        Ok(Config {
+            jwt: JwtConfig {
+                signing_key: signing_key.into_bytes(),
+                audience: optional(get("jwt_audience")?),
+                issuer: optional(get("jwt_issuer")?),
+                leeway_seconds,
+            },
+            catalog_url,
+            catalog_timeout: Duration::from_millis(timeout_ms),
+        })
+    }
+}
+
+fn parse_number(
+    text: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, &'static str> {
+    if text.is_empty() {
+        return Ok(default);
+    }
+    match text.parse::<u64>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err("must be a whole number in the allowed range"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| Ok(vars.get(name).cloned()))
+    }
+
+    const REQUIRED: [(&str, &str); 2] = [
+        ("jwt_signing_key", "a-key-of-thirty-bytes-for-test"),
+        ("catalog_url", "http://catalog-service:9001/"),
+    ];
+
+    #[test]
+    fn defaults_apply_when_optional_variables_are_unset() {
+        let config = config(&REQUIRED).unwrap();
+        assert_eq!(config.catalog_url, "http://catalog-service:9001");
+        assert_eq!(config.catalog_timeout, Duration::from_millis(3000));
+        assert_eq!(config.jwt.leeway_seconds, 0);
+        assert_eq!(config.jwt.audience, None);
+        assert_eq!(config.jwt.issuer, None);
+    }
+
+    #[test]
+    fn required_variables_are_named_when_missing() {
+        assert_eq!(config(&[]).unwrap_err().name, "jwt_signing_key");
+        assert_eq!(config(&REQUIRED[..1]).unwrap_err().name, "catalog_url");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_without_echoing_them() {
+        let with = |extra: (&'static str, &'static str)| {
+            let mut vars = REQUIRED.to_vec();
+            vars.push(extra);
+            config(&vars)
+        };
+        assert_eq!(
+            with(("jwt_algorithm", "RS256")).unwrap_err().name,
+            "jwt_algorithm"
+        );
+        assert_eq!(
+            with(("jwt_leeway_seconds", "-1")).unwrap_err().name,
+            "jwt_leeway_seconds"
+        );
+        assert_eq!(
+            with(("catalog_timeout_ms", "0")).unwrap_err().name,
+            "catalog_timeout_ms"
+        );
+        assert_eq!(
+            with(("catalog_url", "catalog:9001")).unwrap_err().name,
+            "catalog_url"
+        );
+        assert!(with(("jwt_algorithm", "HS256")).is_ok());
+        assert_eq!(
+            with(("jwt_audience", "shop"))
+                .unwrap()
+                .jwt
+                .audience
+                .as_deref(),
+            Some("shop")
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let config = config(&REQUIRED).unwrap();
+        assert!(!format!("{config:?}").contains("thirty-bytes"));
+    }
+}

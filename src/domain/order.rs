@@ -1,0 +1,110 @@
+//! Orders: status, and pricing from Catalog price snapshots.
+
+use super::money::Money;
+use super::order_request::{OrderLine, Quantity};
+use super::{ProductId, UserId};
+
+/// The life of an order (SPEC §5), stored as its upper-case name. Orders
+/// are only created so far; `PAID`/`CANCELLED` (already allowed by the
+/// schema) arrive with the cancel endpoint and its state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderStatus {
+    Created,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Created => "CREATED",
+        }
+    }
+}
+
+/// One line of an order with the unit price the Catalog quoted for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PricedLine {
+    pub product_id: ProductId,
+    pub quantity: Quantity,
+    pub unit_price: Money,
+}
+
+/// An order ready to be stored: lines with price snapshots and their total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PricedOrder {
+    pub lines: Vec<PricedLine>,
+    pub total: Money,
+}
+
+/// The order total would exceed what an amount can hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("order total is too large")]
+pub struct TotalTooLarge;
+
+impl PricedOrder {
+    /// Prices every line with `unit_price` and sums `price × quantity` exactly.
+    pub fn new(
+        lines: &[OrderLine],
+        unit_price: impl Fn(ProductId) -> Money,
+    ) -> Result<Self, TotalTooLarge> {
+        let mut total = Money::ZERO;
+        let mut priced = Vec::with_capacity(lines.len());
+        for line in lines {
+            let price = unit_price(line.product_id);
+            let subtotal = price.times(line.quantity.get()).ok_or(TotalTooLarge)?;
+            total = total.plus(subtotal).ok_or(TotalTooLarge)?;
+            priced.push(PricedLine {
+                product_id: line.product_id,
+                quantity: line.quantity,
+                unit_price: price,
+            });
+        }
+        Ok(Self {
+            lines: priced,
+            total,
+        })
+    }
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: i64,
+    pub user_id: UserId,
+    pub status: OrderStatus,
+    pub total: Money,
+    pub created_at: String,
+    pub lines: Vec<PricedLine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(product: i64, quantity: i64) -> OrderLine {
+        OrderLine {
+            product_id: ProductId::new(product).unwrap(),
+            quantity: Quantity::new(quantity).unwrap(),
+        }
+    }
+
+    #[test]
+    fn total_is_the_exact_sum_of_price_times_quantity() {
+        let prices = |id: ProductId| match id.get() {
+            1 => Money::parse("999.99").unwrap(),
+            _ => Money::parse("0.10").unwrap(),
+        };
+        let order = PricedOrder::new(&[line(1, 2), line(2, 3)], prices).unwrap();
+        assert_eq!(order.total.to_string(), "2000.28");
+        assert_eq!(order.lines[0].unit_price.to_string(), "999.99");
+        assert_eq!(order.lines[1].quantity.get(), 3);
+    }
+
+    #[test]
+    fn an_absurd_total_is_an_error_not_a_wrap() {
+        let price = |_| Money::parse("100000000000000000").unwrap();
+        assert_eq!(
+            PricedOrder::new(&[line(1, 100_000)], price),
+            Err(TotalTooLarge)
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! Placing an order (SPEC §3 steps): read every product from the Catalog,
+//! refuse before reserving anything if one is missing, inactive or short,
+//! reserve all lines, price them exactly, persist order and items in one
+//! transaction. If anything fails after a reservation, every unit reserved
+//! is given back; a release that cannot be made now is stored for retry.
+
+use crate::catalog::{CatalogClient, CatalogError, Product};
+use crate::domain::order::{Order, PricedOrder};
+use crate::domain::order_request::{OrderLine, OrderRequest};
+use crate::domain::{ProductId, UserId};
+use crate::log;
+use crate::store::releases::OwedRelease;
+use crate::store::{Store, StoreError};
+use futures::future::join_all;
+use std::collections::HashMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlaceOrderError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error("order total is too large")]
+    TotalTooLarge,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything one order placement needs from its surroundings.
+pub struct Placement<'a> {
+    pub store: &'a Store,
+    pub catalog: &'a CatalogClient<'a>,
+    pub user: UserId,
+    pub request_id: &'a str,
+}
+
+impl Placement<'_> {
+    pub async fn place(&self, request: &OrderRequest) -> Result<Order, PlaceOrderError> {
+        let lines = request.lines();
+        let products = self.check_products(lines).await?;
+        let priced = PricedOrder::new(lines, |id| products[&id].price)
+            .map_err(|_| PlaceOrderError::TotalTooLarge)?;
+
+        self.reserve_all(lines).await?;
+        match self.store.insert_order(self.user, &priced) {
+            Ok(order) => Ok(order),
+            Err(error) => {
+                log::error(self.request_id, "order_not_persisted", &error.to_string());
+                self.give_back(lines, "order_not_persisted").await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Reads all products concurrently and applies the pre-check: the first
+    /// problem in item order wins.
+    async fn check_products(
+        &self,
+        lines: &[OrderLine],
+    ) -> Result<HashMap<ProductId, Product>, PlaceOrderError> {
+        let answers = join_all(lines.iter().map(|l| self.catalog.product(l.product_id))).await;
+        let mut products = HashMap::with_capacity(lines.len());
+        for (line, answer) in lines.iter().zip(answers) {
+            let product = answer.inspect_err(|e| self.log_catalog(e))?;
+            if !product.is_active {
+                return Err(CatalogError::ProductNotFound(line.product_id).into());
+            }
+            if product
+                .in_stock
+                .is_some_and(|stock| stock < i64::from(line.quantity.get()))
+            {
+                return Err(CatalogError::InsufficientStock(line.product_id).into());
+            }
+            products.insert(line.product_id, product);
+        }
+        Ok(products)
+    }
+
+    /// Reserves every line concurrently. If any reservation fails, the ones
+    /// that were (or may have been) made are released before answering.
+    async fn reserve_all(&self, lines: &[OrderLine]) -> Result<(), PlaceOrderError> {
+        let outcomes = join_all(
+            lines
+                .iter()
+                .map(|l| self.catalog.reserve(l.product_id, l.quantity.get())),
+        )
+        .await;
+        let mut first_error = None;
+        let mut taken = Vec::new();
+        for (line, outcome) in lines.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => taken.push(*line),
+                Err(error) => {
+                    self.log_catalog(&error);
+                    if error.outcome_unknown() {
+                        taken.push(*line);
+                    }
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            None => Ok(()),
+            Some(error) => {
+                self.give_back(&taken, "reservation_failed").await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Releases `lines` at the Catalog; whatever cannot be released now is
+    /// stored in `pending_releases` so that no unit is lost.
+    async fn give_back(&self, lines: &[OrderLine], reason: &str) {
+        if lines.is_empty() {
+            return;
+        }
+        let outcomes = join_all(
+            lines
+                .iter()
+                .map(|l| self.catalog.release(l.product_id, l.quantity.get())),
+        )
+        .await;
+        let owed: Vec<OwedRelease> = lines
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(line, outcome)| {
+                outcome.err().map(|error| OwedRelease {
+                    product_id: line.product_id,
+                    quantity: line.quantity.get(),
+                    last_error: error.to_string(),
+                })
+            })
+            .collect();
+        if owed.is_empty() {
+            return;
+        }
+        for release in &owed {
+            log::release_deferred(self.request_id, release);
+        }
+        if let Err(error) =
+            self.store
+                .record_owed_releases(self.user, reason, self.request_id, &owed)
+        {
+            // Last resort: the log line carries everything needed to
+            // release the units by hand.
+            for release in &owed {
+                log::release_unrecorded(self.request_id, self.user, release, &error);
+            }
+        }
+    }
+
+    fn log_catalog(&self, error: &CatalogError) {
+        if matches!(
+            error,
+            CatalogError::Unavailable { .. } | CatalogError::BadResponse(_)
+        ) {
+            log::error(self.request_id, "catalog_error", &error.to_string());
+        }
+    }
+}

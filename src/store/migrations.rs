@@ -1,0 +1,118 @@
+//! Numbered SQL files from `migrations/`, embedded at build time and applied
+//! in order. The schema version is SQLite's `user_version`, which each file
+//! sets itself, so a file run by hand (`sqlite3 db < migrations/0001_init.sql`
+//! or `spin up --sqlite @migrations/0001_init.sql`) leaves the same state.
+
+use super::{first, Store, StoreError};
+
+/// `(version, sql)`; append-only, versions contiguous from 1.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+
+/// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
+/// schema is current, which is every request but the first.
+/// Returns whether this call applied anything.
+pub(super) fn ensure_current(store: &Store) -> Result<bool, StoreError> {
+    let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if user_version(store)? >= latest {
+        return Ok(false);
+    }
+    // WAL lets readers proceed during writes; it is persistent, so set once.
+    store.exec("PRAGMA journal_mode = WAL", &[])?;
+    // Several first requests may race here: the write lock serialises them
+    // and the version is read again under it, so each file runs once.
+    let applied = store.write_transaction(|store| {
+        let current = user_version(store)?;
+        if current >= latest {
+            return Ok(false); // another request migrated while we waited
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            for statement in statements(sql) {
+                store.exec(statement, &[])?;
+            }
+            if user_version(store)? != *version {
+                return Err(StoreError::Failed(format!(
+                    "migration {version} did not set user_version"
+                )));
+            }
+        }
+        Ok(true)
+    })?;
+    if applied {
+        eprintln!("{{\"level\":\"info\",\"event\":\"migrated\",\"schema_version\":{latest}}}");
+    }
+    Ok(applied)
+}
+
+fn user_version(store: &Store) -> Result<i64, StoreError> {
+    let result = store.exec("PRAGMA user_version", &[])?;
+    Ok(first(&result, 0).unwrap_or(0))
+}
+
+/// Splits a migration file into statements: `;` at the end of a line ends a
+/// statement; `--` comment lines are dropped.
+fn statements(sql: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in sql.split_inclusive('\n') {
+        offset += line.len();
+        if line.trim_end().ends_with(';') {
+            push_statement(&mut out, &sql[start..offset]);
+            start = offset;
+        }
+    }
+    push_statement(&mut out, &sql[start..]);
+    out
+}
+
+fn push_statement<'a>(out: &mut Vec<&'a str>, chunk: &'a str) {
+    let code_starts = chunk
+        .split_inclusive('\n')
+        .take_while(|line| line.trim().is_empty() || line.trim_start().starts_with("--"))
+        .map(str::len)
+        .sum::<usize>();
+    let statement = chunk[code_starts..].trim();
+    if !statement.is_empty() {
+        out.push(statement);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_contiguous_and_each_file_sets_its_version() {
+        for (index, (version, sql)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version, index as i64 + 1);
+            let last = *statements(sql).last().unwrap();
+            assert_eq!(last, format!("PRAGMA user_version = {version};"));
+        }
+    }
+
+    #[test]
+    fn splits_statements_and_drops_leading_comments() {
+        let sql = "-- header\n\nCREATE TABLE a (x INTEGER, -- trailing note\n  y TEXT);\n-- next\nCREATE INDEX i ON a (x);\nPRAGMA user_version = 1;\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE TABLE a (x INTEGER, -- trailing note\n  y TEXT);",
+                "CREATE INDEX i ON a (x);",
+                "PRAGMA user_version = 1;"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_initial_schema_has_the_expected_statements() {
+        let statements = statements(MIGRATIONS[0].1);
+        assert!(statements.iter().all(|s| s.ends_with(';')));
+        assert_eq!(
+            statements
+                .iter()
+                .filter(|s| s.starts_with("CREATE TABLE"))
+                .count(),
+            3
+        );
+    }
+}
