@@ -1,1 +1,271 @@
-fn main() {}
+//! `demo-catalog`: an in-memory stand-in for the Django Catalog Service
+//! (SPEC §4), for the quickstart, the end-to-end tests and the benchmarks.
+//!
+//! - `GET /products/<id>/` → 200 product, 404 when missing or inactive.
+//! - `POST /products/<id>/reserve/` `{"quantity": n}` (valid JWT required)
+//!   → 200 `{"remaining_stock"}`, 409 short, 404 missing, 400 bad quantity.
+//! - `POST /products/<id>/release/` `{"quantity": n}` → 200 (the extension).
+//! - Paths without the trailing slash → 301, as Django's APPEND_SLASH.
+//!
+//! Test controls (not part of the Catalog contract): `GET /_state` (stock
+//! and call counts), `PUT /_faults` (latency, forced statuses, garbage
+//! bodies, a missing release endpoint, per-product reserve failures).
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use jwt_simple::prelude::*;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(about = "In-memory demo Catalog Service with fault injection")]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    listen: String,
+    /// JSON list of products to start with.
+    #[arg(long, default_value = "catalog/seed.json")]
+    seed: PathBuf,
+    /// HS256 key shared with the Auth Service; reserve/release need a token.
+    #[arg(long, env = "SPIN_VARIABLE_JWT_SIGNING_KEY", hide_env_values = true)]
+    jwt_signing_key: String,
+}
+
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+struct Product {
+    id: i64,
+    name: String,
+    #[serde(default)]
+    description: String,
+    price: String,
+    is_active: bool,
+    in_stock: i64,
+}
+
+/// Faults the tests switch on: all off by default.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+struct Faults {
+    /// Delay before answering any /products request.
+    latency_ms: u64,
+    /// Answer every /products request with this status and an HTML body.
+    status: Option<u16>,
+    /// Answer product GETs with 200 and a body that is not a product.
+    garbage: bool,
+    /// Behave like the stock Django Catalog: no release endpoint (404).
+    no_release: bool,
+    /// Answer releases with this status instead of releasing.
+    release_status: Option<u16>,
+    /// Answer reserves of these product ids with the given status.
+    reserve_status: BTreeMap<i64, u16>,
+}
+
+#[derive(Default, serde::Serialize)]
+struct Calls {
+    get: u64,
+    reserve: u64,
+    release: u64,
+}
+
+struct Catalog {
+    products: Mutex<HashMap<i64, Product>>,
+    faults: Mutex<Faults>,
+    calls: Mutex<Calls>,
+    key: HS256Key,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let seed = std::fs::read_to_string(&args.seed)
+        .with_context(|| format!("cannot read seed file {}", args.seed.display()))?;
+    let products: Vec<Product> = serde_json::from_str(&seed).context("invalid seed file")?;
+    let mut key = args.jwt_signing_key.into_bytes();
+    anyhow::ensure!(!key.is_empty(), "--jwt-signing-key must not be empty");
+    key.resize(key.len().max(12), 0); // HMAC zero-pads short keys anyway
+    let catalog = Arc::new(Catalog {
+        products: Mutex::new(products.into_iter().map(|p| (p.id, p)).collect()),
+        faults: Mutex::default(),
+        calls: Mutex::default(),
+        key: HS256Key::from_bytes(&key),
+    });
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    println!("Catalog listening on http://{}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let catalog = catalog.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request| {
+                let catalog = catalog.clone();
+                async move { Ok::<_, std::convert::Infallible>(catalog.handle(request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn reply(status: u16, body: Value) -> Reply {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .expect("valid response")
+}
+
+fn detail(status: u16, text: &str) -> Reply {
+    reply(status, json!({ "detail": text }))
+}
+
+impl Catalog {
+    async fn handle(&self, request: Request<Incoming>) -> Reply {
+        let path = request.uri().path().to_owned();
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (request.method(), segments.as_slice()) {
+            (&Method::GET, ["_state"]) => self.state(),
+            (&Method::PUT, ["_faults"]) => match read_json::<Faults>(request).await {
+                Ok(faults) => {
+                    *self.faults.lock().unwrap() = faults.clone();
+                    reply(200, json!(faults))
+                }
+                Err(_) => detail(400, "bad faults"),
+            },
+            _ if segments.first() == Some(&"products") && !path.ends_with('/') => {
+                Response::builder()
+                    .status(StatusCode::MOVED_PERMANENTLY)
+                    .header("location", format!("{path}/"))
+                    .body(Full::new(Bytes::new()))
+                    .expect("valid response")
+            }
+            (method, ["products", id, rest @ ..]) => {
+                let Ok(id) = id.parse::<i64>() else {
+                    return detail(404, "Not found.");
+                };
+                let faults = self.faults.lock().unwrap().clone();
+                if faults.latency_ms > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
+                }
+                if let Some(status) = faults.status {
+                    return Response::builder()
+                        .status(status)
+                        .body(Full::new(Bytes::from_static(b"<h1>Server Error</h1>")))
+                        .expect("valid response");
+                }
+                match (method, rest) {
+                    (&Method::GET, []) => self.get(id, &faults),
+                    (&Method::POST, ["reserve"]) => {
+                        self.stock_change(request, id, &faults, false).await
+                    }
+                    (&Method::POST, ["release"]) if !faults.no_release => {
+                        self.stock_change(request, id, &faults, true).await
+                    }
+                    _ => detail(404, "Not found."),
+                }
+            }
+            _ => detail(404, "Not found."),
+        }
+    }
+
+    fn state(&self) -> Reply {
+        let stock: BTreeMap<String, i64> = self
+            .products
+            .lock()
+            .unwrap()
+            .values()
+            .map(|p| (p.id.to_string(), p.in_stock))
+            .collect();
+        reply(
+            200,
+            json!({ "stock": stock, "calls": *self.calls.lock().unwrap() }),
+        )
+    }
+
+    fn get(&self, id: i64, faults: &Faults) -> Reply {
+        self.calls.lock().unwrap().get += 1;
+        if faults.garbage {
+            return reply(200, json!({"unexpected": "shape", "price": {"amount": 1}}));
+        }
+        match self.products.lock().unwrap().get(&id) {
+            Some(product) if product.is_active => {
+                let mut body = json!(product);
+                body["created_at"] = json!("2026-01-01T00:00:00Z");
+                body["updated_at"] = json!("2026-01-01T00:00:00Z");
+                reply(200, body)
+            }
+            _ => detail(404, "Not found."),
+        }
+    }
+
+    async fn stock_change(
+        &self,
+        request: Request<Incoming>,
+        id: i64,
+        faults: &Faults,
+        release: bool,
+    ) -> Reply {
+        let authorized = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|token| self.valid_access_token(token));
+        if release {
+            self.calls.lock().unwrap().release += 1;
+            if let Some(status) = faults.release_status {
+                return detail(status, "release failed (injected)");
+            }
+        } else {
+            self.calls.lock().unwrap().reserve += 1;
+            if let Some(status) = faults.reserve_status.get(&id) {
+                return detail(*status, "reserve failed (injected)");
+            }
+        }
+        if !authorized {
+            return detail(401, "Authentication credentials were not provided.");
+        }
+        let quantity = match read_json::<Value>(request)
+            .await
+            .ok()
+            .and_then(|b| b["quantity"].as_i64())
+        {
+            Some(q) if q >= 1 => q,
+            _ => return detail(400, "quantity must be a positive integer"),
+        };
+        let mut products = self.products.lock().unwrap();
+        let Some(product) = products.get_mut(&id) else {
+            return detail(404, "Not found.");
+        };
+        if release {
+            product.in_stock += quantity;
+        } else if product.in_stock < quantity {
+            return detail(409, "Insufficient stock");
+        } else {
+            product.in_stock -= quantity;
+        }
+        reply(200, json!({ "remaining_stock": product.in_stock }))
+    }
+
+    /// What the Django Catalog's SimpleJWT authentication accepts.
+    fn valid_access_token(&self, token: &str) -> bool {
+        self.key
+            .verify_token::<serde_json::Map<String, Value>>(token, None)
+            .is_ok_and(|claims| claims.custom.get("token_type") == Some(&json!("access")))
+    }
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T> {
+    let body = request.into_body().collect().await?.to_bytes();
+    Ok(serde_json::from_slice(&body)?)
+}

@@ -1,0 +1,10 @@
+//! Host bindings for the Spin interfaces in `wit/`.
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "spin-imports",
+    imports: { default: async | trappable },
+    with: {
+        "spin:sqlite/sqlite.connection": crate::sqlite::SqliteConnection,
+    },
+});

@@ -1,0 +1,329 @@
+//! Loading the app and serving HTTP: the component is compiled once and
+//! pre-instantiated (`InstancePre`), then instantiated in a fresh `Store`
+//! for every request, as Spin does.
+
+use crate::bindings;
+use crate::manifest::Manifest;
+use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::routes::Route;
+use crate::runtime_config::RuntimeConfig;
+use crate::state::{AppState, ComponentConfig, HostState};
+use crate::variables::{AppVariables, ComponentVariables};
+use anyhow::{bail, Context, Result};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+pub struct Options {
+    /// `spin.toml`, or a directory containing it.
+    pub manifest: PathBuf,
+    pub listen: String,
+    pub runtime_config_file: Option<PathBuf>,
+}
+
+/// One routable component, ready to instantiate.
+struct Served {
+    route: Route,
+    component: String,
+    pre: ProxyPre<HostState>,
+}
+
+struct Server {
+    app: Arc<AppState>,
+    /// Most specific route first.
+    served: Vec<Served>,
+}
+
+/// Loads the app, binds, prints the routes like `spin up` and serves until
+/// interrupted.
+pub async fn up(options: Options) -> Result<()> {
+    let manifest_path = if options.manifest.is_dir() {
+        options.manifest.join("spin.toml")
+    } else {
+        options.manifest.clone()
+    };
+    let manifest = Manifest::load(&manifest_path)?;
+    let app_dir = manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let app_dir = if app_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        app_dir
+    };
+    let runtime_config = match &options.runtime_config_file {
+        Some(path) => RuntimeConfig::load(path)?,
+        None => RuntimeConfig::default(),
+    };
+    let working_dir = std::env::current_dir()?;
+    let variables = AppVariables::resolve(&manifest.variables, |name| std::env::var(name).ok())?;
+
+    let engine = engine()?;
+    let mut linker: Linker<HostState> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::fermyon::spin::variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+
+    let mut components = HashMap::new();
+    let mut compiled: HashMap<String, ProxyPre<HostState>> = HashMap::new();
+    for (name, component) in &manifest.component {
+        let allowed_hosts = component
+            .allowed_outbound_hosts
+            .iter()
+            .map(|entry| AllowedHost::parse(&variables.expand(entry)?))
+            .collect::<Result<Vec<_>>>()
+            .with_context(|| format!("component `{name}`: allowed_outbound_hosts"))?;
+        let component_variables = ComponentVariables::resolve(&component.variables, &variables)
+            .with_context(|| format!("component `{name}`"))?;
+        components.insert(
+            name.clone(),
+            ComponentConfig {
+                variables: component_variables,
+                allowed_hosts: Arc::new(allowed_hosts),
+                sqlite_databases: component.sqlite_databases.clone(),
+            },
+        );
+        let source = app_dir.join(&component.source);
+        let wasm = Component::from_file(&engine, &source)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "component `{name}`: cannot load {} (build it first)",
+                    source.display()
+                )
+            })?;
+        let pre = linker
+            .instantiate_pre(&wasm)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("component `{name}` imports something this host lacks"))?;
+        compiled.insert(name.clone(), ProxyPre::new(pre)?);
+    }
+
+    let sqlite = runtime_config.sqlite_files(&working_dir, &app_dir)?;
+    for (name, component) in &manifest.component {
+        for label in &component.sqlite_databases {
+            if !sqlite.contains_key(label) {
+                bail!("component `{name}` uses SQLite database `{label}`, which the runtime config does not define");
+            }
+        }
+    }
+    let app = Arc::new(AppState {
+        components,
+        sqlite: sqlite.into_iter().collect(),
+    });
+
+    let mut served = Vec::new();
+    for trigger in &manifest.trigger.http {
+        served.push(Served {
+            route: Route::parse(&trigger.route)?,
+            component: trigger.component.clone(),
+            pre: compiled[&trigger.component].clone(),
+        });
+    }
+    served.sort_by_key(|s| std::cmp::Reverse(s.route.specificity()));
+    let server = Arc::new(Server { app, served });
+
+    let listener = TcpListener::bind(&options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let address = listener.local_addr()?;
+    println!("Serving http://{address}");
+    println!("Available Routes:");
+    for s in &server.served {
+        let base = s.route.raw().trim_end_matches("/...");
+        let wildcard = if s.route.raw().ends_with("...") {
+            " (wildcard)"
+        } else {
+            ""
+        };
+        println!("  {}: http://{address}{base}{wildcard}", s.component);
+    }
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, client) = match accepted {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        eprintln!("spin-host: accept failed: {error}");
+                        continue;
+                    }
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let server = server.clone();
+                        async move { server.handle(request, client).await }
+                    });
+                    if let Err(error) = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        if !error.is_incomplete_message() {
+                            eprintln!("spin-host: connection from {client}: {error}");
+                        }
+                    }
+                });
+            }
+            _ = shutdown_signal() => {
+                println!("Shutting down");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// One engine for the process: async support for WASI, the pooling allocator
+/// where the machine allows it (as Spin), and Wasmtime's compilation cache.
+fn engine() -> Result<Engine> {
+    let mut config = Config::new();
+    if let Ok(cache) = wasmtime::Cache::from_file(None) {
+        config.cache(Some(cache));
+    }
+    let mut pooling = wasmtime::PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(1_000)
+        .total_core_instances(2_000)
+        .total_memories(1_000)
+        .total_tables(2_000)
+        .max_memory_size(256 << 20);
+    let mut with_pooling = config.clone();
+    with_pooling.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
+    match Engine::new(&with_pooling) {
+        Ok(engine) => Ok(engine),
+        Err(error) => {
+            eprintln!(
+                "spin-host: pooling allocator unavailable ({error}); using on-demand allocation"
+            );
+            Ok(Engine::new(&config)?)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("cannot install SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+impl Server {
+    async fn handle(
+        &self,
+        mut request: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<hyper::Response<HyperOutgoingBody>> {
+        let path = request.uri().path().to_owned();
+        let Some((served, path_info)) = self
+            .served
+            .iter()
+            .find_map(|s| s.route.path_info(&path).map(|info| (s, info.to_owned())))
+        else {
+            return Ok(plain(404, "Not Found"));
+        };
+
+        let host = request
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost")
+            .to_owned();
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let full_url = format!("http://{host}{path_and_query}");
+        *request.uri_mut() = full_url.parse().context("request URI")?;
+        for (name, value) in served.route.spin_headers(&path_info, full_url, client) {
+            request.headers_mut().insert(name, value.parse()?);
+        }
+
+        let component = &self.app.components[&served.component];
+        let mut store = Store::new(
+            served.pre.engine(),
+            HostState {
+                app: self.app.clone(),
+                component: served.component.clone(),
+                table: ResourceTable::new(),
+                wasi: WasiCtx::builder().inherit_stdout().inherit_stderr().build(),
+                http: WasiHttpCtx::new(),
+                outbound: OutboundPolicy {
+                    allowed: component.allowed_hosts.clone(),
+                },
+            },
+        );
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)?;
+        let outparam = store.data_mut().http().new_response_outparam(sender)?;
+        let pre = served.pre.clone();
+        let component_name = served.component.clone();
+
+        // The guest may keep running (streaming a body) after it has set the
+        // response, so it runs in its own task.
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        });
+
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                eprintln!("spin-host: component `{component_name}` failed: {error:?}");
+                Ok(plain(500, ""))
+            }
+            Err(_) => {
+                let cause = match task.await {
+                    Ok(Ok(())) => "it never set a response".to_owned(),
+                    Ok(Err(error)) => format!("{error:?}"),
+                    Err(error) => error.to_string(),
+                };
+                eprintln!("spin-host: component `{component_name}` failed: {cause}");
+                Ok(plain(500, ""))
+            }
+        }
+    }
+}
+
+use wasmtime_wasi_http::WasiHttpView as _;
+
+fn plain(status: u16, body: &'static str) -> hyper::Response<HyperOutgoingBody> {
+    let body = Full::new(bytes::Bytes::from_static(body.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    hyper::Response::builder()
+        .status(status)
+        .body(body)
+        .expect("static response is valid")
+}
