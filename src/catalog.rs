@@ -173,11 +173,13 @@ impl CatalogError {
     }
 }
 
+/// A 5xx from Django means the view failed and its transaction rolled
+/// back, so the write did not happen.
 fn unexpected(status: u16) -> CatalogError {
     if status >= 500 {
         CatalogError::Unavailable {
             detail: format!("HTTP {status}"),
-            outcome_unknown: true,
+            outcome_unknown: false,
         }
     } else {
         CatalogError::BadResponse(format!("HTTP {status}"))
@@ -254,8 +256,8 @@ mod tests {
 
     #[test]
     fn server_errors_are_unavailable_others_are_bad_responses() {
-        assert!(unexpected(503).outcome_unknown());
-        assert!(unexpected(500).outcome_unknown());
+        assert!(matches!(unexpected(503), CatalogError::Unavailable { .. }));
+        assert!(!unexpected(500).outcome_unknown());
         assert!(matches!(unexpected(401), CatalogError::BadResponse(_)));
         assert!(matches!(unexpected(302), CatalogError::BadResponse(_)));
     }

@@ -102,10 +102,13 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let pollable = monotonic_clock::subscribe_instant(self.deadline);
-        if pollable.ready() {
+        // Compare against the clock ourselves and wait for the remaining
+        // time: a pollable's own readiness is only reported to the executor.
+        let now = monotonic_clock::now();
+        if now >= self.deadline {
             return Poll::Ready(());
         }
+        let pollable = monotonic_clock::subscribe_duration(self.deadline - now);
         let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
         self.registration = Some(token.into());
         Poll::Pending

@@ -64,6 +64,9 @@ struct Faults {
     release_status: Option<u16>,
     /// Answer reserves of these product ids with the given status.
     reserve_status: BTreeMap<i64, u16>,
+    /// Delay reserves by this much, then apply them anyway (as Django
+    /// finishes a request whose client has given up).
+    reserve_latency_ms: u64,
 }
 
 #[derive(Default, serde::Serialize)]
@@ -71,6 +74,8 @@ struct Calls {
     get: u64,
     reserve: u64,
     release: u64,
+    /// `X-Request-ID` of every /products request, in arrival order.
+    request_ids: Vec<String>,
 }
 
 struct Catalog {
@@ -106,7 +111,17 @@ async fn main() -> Result<()> {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let catalog = catalog.clone();
-                async move { Ok::<_, std::convert::Infallible>(catalog.handle(request).await) }
+                // Run each request to completion even if the client hangs
+                // up, as Django does: a reservation whose caller timed out
+                // still takes effect.
+                async move {
+                    let answer = tokio::spawn(async move { catalog.handle(request).await });
+                    Ok::<_, std::convert::Infallible>(
+                        answer
+                            .await
+                            .unwrap_or_else(|_| detail(500, "handler panicked")),
+                    )
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -153,6 +168,10 @@ impl Catalog {
                 let Ok(id) = id.parse::<i64>() else {
                     return detail(404, "Not found.");
                 };
+                if let Some(request_id) = request.headers().get("x-request-id") {
+                    let request_id = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
+                    self.calls.lock().unwrap().request_ids.push(request_id);
+                }
                 let faults = self.faults.lock().unwrap().clone();
                 if faults.latency_ms > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
@@ -228,6 +247,10 @@ impl Catalog {
             }
         } else {
             self.calls.lock().unwrap().reserve += 1;
+            if faults.reserve_latency_ms > 0 {
+                let delay = std::time::Duration::from_millis(faults.reserve_latency_ms);
+                tokio::time::sleep(delay).await;
+            }
             if let Some(status) = faults.reserve_status.get(&id) {
                 return detail(*status, "reserve failed (injected)");
             }

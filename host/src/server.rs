@@ -27,6 +27,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpCtx;
 
+/// How often a running guest yields to other tasks.
+const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub struct Options {
     /// `spin.toml`, or a directory containing it.
     pub manifest: PathBuf,
@@ -73,6 +76,14 @@ pub async fn up(options: Options) -> Result<()> {
     let variables = AppVariables::resolve(&manifest.variables, |name| std::env::var(name).ok())?;
 
     let engine = engine()?;
+    let ticker = engine.weak();
+    std::thread::spawn(move || {
+        while let Some(engine) = ticker.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
     let mut linker: Linker<HostState> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
@@ -193,6 +204,9 @@ pub async fn up(options: Options) -> Result<()> {
 /// where the machine allows it (as Spin), and Wasmtime's compilation cache.
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
+    // Guests yield to the scheduler every epoch tick (as in Spin), so one
+    // busy request cannot starve the others or block shutdown.
+    config.epoch_interruption(true);
     if let Ok(cache) = wasmtime::Cache::from_file(None) {
         config.cache(Some(cache));
     }
@@ -278,6 +292,7 @@ impl Server {
                 },
             },
         );
+        store.epoch_deadline_async_yield_and_update(1);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store
             .data_mut()

@@ -14,9 +14,10 @@ pub struct Quantity(u32);
 
 impl Quantity {
     pub fn new(raw: i64) -> Option<Self> {
-        (1..=i64::from(MAX_QUANTITY))
-            .contains(&raw)
-            .then(|| Self(raw as u32))
+        u32::try_from(raw)
+            .ok()
+            .filter(|q| (1..=MAX_QUANTITY).contains(q))
+            .map(Self)
     }
 
     pub fn get(self) -> u32 {

@@ -1,0 +1,172 @@
+//! SPEC §3/§4 failure handling: the Catalog down, slow, failing or talking
+//! nonsense, and the compensation that keeps stock from being lost.
+
+use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn an_unreachable_catalog_is_503_and_nothing_is_written() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let app = spawn_app_with(AppOptions {
+        catalog_url: Some(format!("http://127.0.0.1:{closed_port}")),
+        ..Default::default()
+    })
+    .await;
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    let body = json_body(response).await;
+    assert_eq!(body["code"], "catalog_unavailable");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no internals in the body: {body}"
+    );
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn a_slow_catalog_times_out_as_503() {
+    let app = spawn_app_with(AppOptions {
+        variables: vec![("catalog_timeout_ms", "300".into())],
+        ..Default::default()
+    })
+    .await;
+    app.catalog.set_faults(json!({"latency_ms": 3000})).await;
+    let started = Instant::now();
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(json_body(response).await["code"], "catalog_unavailable");
+    // Functional check that the configured timeout, not the Catalog, ended it.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn catalog_server_errors_are_503_and_garbage_is_502() {
+    let app = spawn_app().await;
+    app.catalog.set_faults(json!({"status": 500})).await;
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(json_body(response).await["code"], "catalog_unavailable");
+
+    app.catalog.set_faults(json!({"garbage": true})).await;
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(json_body(response).await["code"], "catalog_bad_response");
+
+    assert_eq!(app.catalog.calls().await.1, 0, "nothing reserved");
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn when_one_reservation_fails_the_others_are_released() {
+    let app = spawn_app().await;
+    for (status, expected_status, code) in [
+        (409, 409, "insufficient_stock"),
+        (503, 503, "catalog_unavailable"),
+    ] {
+        app.catalog
+            .set_faults(json!({"reserve_status": {"3": status}}))
+            .await;
+        let response = app
+            .post_order(Some(&token(42)), &order(&[(1, 2), (3, 1), (2, 4)]))
+            .await;
+        assert_eq!(response.status(), expected_status);
+        assert_eq!(json_body(response).await["code"], code);
+        assert_eq!(app.catalog.stock(1).await, 10, "product 1 given back");
+        assert_eq!(app.catalog.stock(2).await, 100, "product 2 given back");
+        assert_eq!(app.catalog.stock(3).await, 25, "product 3 never taken");
+    }
+    assert_eq!(app.catalog.calls().await.2, 4, "two releases per attempt");
+    assert_eq!(app.count("orders"), 0);
+    assert_eq!(app.count("pending_releases"), 0);
+}
+
+#[tokio::test]
+async fn a_reservation_that_timed_out_is_released_too() {
+    let app = spawn_app_with(AppOptions {
+        variables: vec![("catalog_timeout_ms", "400".into())],
+        ..Default::default()
+    })
+    .await;
+    app.catalog
+        .set_faults(json!({"reserve_latency_ms": 1200}))
+        .await;
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 3)])).await;
+    assert_eq!(response.status(), 503);
+    // The Catalog applies the late reservation after we gave up; the
+    // release we sent balances it.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(app.catalog.stock(1).await, 10);
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn releases_that_cannot_be_made_are_stored_not_dropped() {
+    let app = spawn_app().await;
+    // Like the stock Django Catalog: no /release/ endpoint.
+    app.catalog
+        .set_faults(json!({"no_release": true, "reserve_status": {"3": 409}}))
+        .await;
+    let response = app
+        .post_order(Some(&token(42)), &order(&[(1, 2), (3, 1)]))
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(
+        app.catalog.stock(1).await,
+        8,
+        "the Catalog could not take it back"
+    );
+
+    let (user_id, product_id, quantity, reason, last_error): (i64, i64, i64, String, String) = app
+        .db()
+        .query_row(
+            "SELECT user_id, product_id, quantity, reason, last_error FROM pending_releases",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!((user_id, product_id, quantity), (42, 1, 2));
+    assert_eq!(reason, "reservation_failed");
+    assert!(last_error.contains("404"), "{last_error}");
+
+    let logged =
+        app.stderr.json_lines().into_iter().any(|l| {
+            l["event"] == "release_deferred" && l["product_id"] == 1 && l["quantity"] == 2
+        });
+    assert!(logged, "operators are told: {:?}", app.stderr.lines());
+}
+
+#[tokio::test]
+async fn a_database_locked_past_the_busy_timeout_is_503_and_gives_stock_back() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_order(Some(&token(42)), &order(&[(2, 1)]))
+            .await
+            .status(),
+        201
+    );
+
+    // Another writer holds the database for longer than the 5 s busy timeout.
+    let blocker = app.db();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 4)])).await;
+    blocker.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(response.status(), 503);
+    assert_eq!(json_body(response).await["code"], "service_busy");
+    assert_eq!(
+        app.catalog.stock(1).await,
+        10,
+        "the reservation was released"
+    );
+    assert_eq!(app.count("orders"), 1);
+}

@@ -1,0 +1,258 @@
+//! SPEC §3 `POST /orders/orders/`.
+
+use crate::helpers::{json_body, order, spawn_app, token};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn creates_an_order_with_price_snapshots_and_reserves_stock() {
+    let app = spawn_app().await;
+    let response = app
+        .post_order(Some(&token(42)), &order(&[(1, 2), (5, 3)]))
+        .await;
+
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let body = json_body(response).await;
+    let id = body["id"].as_i64().unwrap();
+    assert_eq!(location, format!("/orders/orders/{id}/"));
+    assert_eq!(body["user_id"], 42);
+    assert_eq!(body["status"], "CREATED");
+    assert_eq!(body["total_amount"], "2000.28"); // 2 × 999.99 + 3 × 0.10, exactly
+    assert_eq!(
+        body["items"],
+        json!([
+            {"product_id": 1, "quantity": 2, "price": "999.99"},
+            {"product_id": 5, "quantity": 3, "price": "0.10"}
+        ])
+    );
+    let created_at = body["created_at"].as_str().unwrap();
+    assert!(
+        created_at.ends_with('Z') && created_at.len() == 20,
+        "{created_at}"
+    );
+
+    assert_eq!(app.catalog.stock(1).await, 8);
+    assert_eq!(app.catalog.stock(5).await, 997);
+    let (gets, reserves, releases) = app.catalog.calls().await;
+    assert_eq!((gets, reserves, releases), (2, 2, 0));
+
+    // What is stored is what was answered.
+    let db = app.db();
+    let (user_id, total, status): (i64, String, String) = db
+        .query_row(
+            "SELECT user_id, total_amount, status FROM orders WHERE id = ?",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        (user_id, total.as_str(), status.as_str()),
+        (42, "2000.28", "CREATED")
+    );
+    let items: Vec<(i64, i64, String)> = db
+        .prepare(
+            "SELECT product_id, quantity, price FROM order_items WHERE order_id = ? ORDER BY id",
+        )
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(items, [(1, 2, "999.99".into()), (5, 3, "0.10".into())]);
+}
+
+#[tokio::test]
+async fn duplicate_products_are_merged_into_one_line() {
+    let app = spawn_app().await;
+    let response = app
+        .post_order(Some(&token(7)), &order(&[(2, 1), (3, 1), (2, 4)]))
+        .await;
+    assert_eq!(response.status(), 201);
+    let body = json_body(response).await;
+    assert_eq!(
+        body["items"],
+        json!([
+            {"product_id": 2, "quantity": 5, "price": "19.99"},
+            {"product_id": 3, "quantity": 1, "price": "49.50"}
+        ])
+    );
+    assert_eq!(body["total_amount"], "149.45");
+    assert_eq!(app.catalog.stock(2).await, 95);
+}
+
+#[tokio::test]
+async fn the_body_cannot_set_user_price_total_or_status() {
+    let app = spawn_app().await;
+    let body = json!({
+        "user_id": 1, "total_amount": "0.01", "status": "PAID", "id": 999,
+        "items": [{"product_id": 1, "quantity": 1, "price": "0.01", "unknown": true}]
+    });
+    let response = app.post_order(Some(&token(42)), &body).await;
+    assert_eq!(response.status(), 201);
+    let body = json_body(response).await;
+    assert_eq!(body["user_id"], 42);
+    assert_eq!(body["total_amount"], "999.99");
+    assert_eq!(body["status"], "CREATED");
+    assert_eq!(body["items"][0]["price"], "999.99");
+}
+
+#[tokio::test]
+async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing() {
+    let app = spawn_app().await;
+    let hundred_and_one: Vec<Value> = (1..=101)
+        .map(|id| json!({"product_id": id, "quantity": 1}))
+        .collect();
+    let cases = [
+        (json!({}), "items"),
+        (json!({"items": []}), "items"),
+        (json!({"items": "1"}), "items"),
+        (json!({ "items": hundred_and_one }), "items"),
+        (json!([1, 2]), "non_field_errors"),
+        (
+            json!({"items": [{"product_id": "1", "quantity": 1}]}),
+            "items[0].product_id",
+        ),
+        (
+            json!({"items": [{"product_id": 1.0, "quantity": 1}]}),
+            "items[0].product_id",
+        ),
+        (
+            json!({"items": [{"product_id": true, "quantity": 1}]}),
+            "items[0].product_id",
+        ),
+        (
+            json!({"items": [{"product_id": 0, "quantity": 1}]}),
+            "items[0].product_id",
+        ),
+        (json!({"items": [{"product_id": 1}]}), "items[0].quantity"),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 0}]}),
+            "items[0].quantity",
+        ),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 100001}]}),
+            "items[0].quantity",
+        ),
+        (
+            json!({"items": [{"product_id": 1, "quantity": -3}]}),
+            "items[0].quantity",
+        ),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 60000}, {"product_id": 1, "quantity": 50000}]}),
+            "items",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app.post_order(Some(&token(42)), &body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        let answer = json_body(response).await;
+        assert_eq!(answer["code"], "invalid", "{body}");
+        assert!(answer["errors"][field].is_array(), "{body} → {answer}");
+    }
+    assert_eq!(app.catalog.calls().await, (0, 0, 0));
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn malformed_json_wrong_media_type_and_large_bodies_are_refused() {
+    let app = spawn_app().await;
+    let send = |content_type: &'static str, body: Vec<u8>| {
+        app.request(Method::POST, "/orders/orders/")
+            .bearer_auth(token(42))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let response = send("application/json", b"{\"items\": [".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_body(response).await["code"], "parse_error");
+
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let response = send(content_type, order(&[(1, 1)]).to_string().into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 415, "{content_type}");
+        assert_eq!(json_body(response).await["code"], "unsupported_media_type");
+    }
+    let response = app
+        .request(Method::POST, "/orders/orders/")
+        .bearer_auth(token(42))
+        .body(order(&[(1, 1)]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 415, "no content type");
+
+    // Just over 64 KiB of valid JSON: refused as too large, not parsed.
+    let padding = "x".repeat(64 * 1024);
+    let big = json!({"items": [{"product_id": 1, "quantity": 1}], "pad": padding}).to_string();
+    let response = send("application/json", big.into_bytes()).await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(json_body(response).await["code"], "request_too_large");
+
+    // Just under the limit is fine.
+    let padding = "x".repeat(64 * 1024 - 200);
+    let fits = json!({"items": [{"product_id": 1, "quantity": 1}], "pad": padding}).to_string();
+    assert!(fits.len() <= 64 * 1024);
+    let response = send("application/json; charset=utf-8", fits.into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    assert_eq!(app.count("orders"), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_cut_off_while_streaming() {
+    let app = spawn_app().await;
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..20).map(|_| Ok(vec![b' '; 8 * 1024])).collect();
+    let response = app
+        .request(Method::POST, "/orders/orders/")
+        .bearer_auth(token(42))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn unknown_or_inactive_products_are_400_and_reserve_nothing() {
+    let app = spawn_app().await;
+    for (missing, items) in [(99, vec![(1, 1), (99, 1)]), (6, vec![(6, 1), (2, 1)])] {
+        let response = app.post_order(Some(&token(42)), &order(&items)).await;
+        assert_eq!(response.status(), 400);
+        let body = json_body(response).await;
+        assert_eq!(body["code"], "product_not_found");
+        assert_eq!(body["product_id"], missing);
+    }
+    let (_, reserves, _) = app.catalog.calls().await;
+    assert_eq!(reserves, 0);
+    assert_eq!(app.catalog.stock(1).await, 10);
+    assert_eq!(app.count("orders"), 0);
+}
+
+#[tokio::test]
+async fn short_stock_is_409_and_reserves_nothing_for_the_other_items() {
+    let app = spawn_app().await;
+    let response = app
+        .post_order(Some(&token(42)), &order(&[(1, 1), (4, 6)]))
+        .await;
+    assert_eq!(response.status(), 409);
+    let body = json_body(response).await;
+    assert_eq!(body["code"], "insufficient_stock");
+    assert_eq!(body["product_id"], 4);
+    assert_eq!(
+        app.catalog.calls().await.1,
+        0,
+        "no reservation was attempted"
+    );
+    assert_eq!(app.catalog.stock(1).await, 10);
+    assert_eq!(app.count("orders"), 0);
+}

@@ -1,0 +1,373 @@
+//! The test harness: builds the real artifacts once, then gives each test
+//! its own demo Catalog and its own `spin-host` running the real `.wasm` on
+//! a fresh SQLite file, both on free loopback ports.
+
+use jwt_simple::prelude::*;
+use reqwest::{Client, Response};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A 30-byte key, like the reference system's Django SECRET_KEY.
+pub const SIGNING_KEY: &str = "django-insecure-thirty-bytes!!";
+
+pub struct Artifacts {
+    pub root: PathBuf,
+    pub host: PathBuf,
+    pub catalog: PathBuf,
+    pub wasm: PathBuf,
+}
+
+/// Builds the component (release, wasm32-wasip2), `spin-host` and
+/// `demo-catalog` once per test run.
+pub fn artifacts() -> &'static Artifacts {
+    static ARTIFACTS: OnceLock<Artifacts> = OnceLock::new();
+    ARTIFACTS.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let build = |args: &[&str]| {
+            let status = std::process::Command::new(&cargo)
+                .args(args)
+                .current_dir(&root)
+                .status()
+                .expect("run cargo");
+            assert!(status.success(), "cargo {args:?} failed");
+        };
+        build(&[
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "order-service",
+        ]);
+        build(&["build", "-p", "spin-host", "-p", "demo-catalog"]);
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join("target"));
+        Artifacts {
+            host: target.join("debug/spin-host"),
+            catalog: target.join("debug/demo-catalog"),
+            wasm: target.join("wasm32-wasip2/release/order_service.wasm"),
+            root,
+        }
+    })
+}
+
+/// Lines a child process printed, collected in the background.
+#[derive(Clone, Default)]
+pub struct Output(Arc<Mutex<Vec<String>>>);
+
+impl Output {
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Lines that are JSON objects.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.lines()
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(Value::is_object)
+            .collect()
+    }
+}
+
+/// Starts `command`, collects its stdout and stderr, and waits until a
+/// stdout line starts with `ready_prefix`; returns the rest of that line.
+async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Output, Output) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("spawn");
+    let stdout = Output::default();
+    let stderr = Output::default();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let mut ready_tx = Some(ready_tx);
+    let prefix = ready_prefix.to_owned();
+    let mut out_lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let collected = stdout.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = out_lines.next_line().await {
+            if let Some(rest) = line.strip_prefix(&prefix) {
+                if let Some(tx) = ready_tx.take() {
+                    let _ = tx.send(rest.to_owned());
+                }
+            }
+            collected.0.lock().unwrap().push(line);
+        }
+    });
+    let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let collected = stderr.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = err_lines.next_line().await {
+            collected.0.lock().unwrap().push(line);
+        }
+    });
+    let address = tokio::time::timeout(std::time::Duration::from_secs(120), ready_rx)
+        .await
+        .unwrap_or_else(|_| panic!("not ready in time; stderr: {:?}", stderr.lines()))
+        .unwrap_or_else(|_| panic!("exited before ready; stderr: {:?}", stderr.lines()));
+    (child, address, stdout, stderr)
+}
+
+/// The demo Catalog Service of one test.
+pub struct TestCatalog {
+    pub url: String,
+    client: Client,
+    _child: Child,
+}
+
+impl TestCatalog {
+    pub async fn spawn() -> Self {
+        let artifacts = artifacts();
+        let mut command = Command::new(&artifacts.catalog);
+        command
+            .args(["--listen", "127.0.0.1:0", "--seed"])
+            .arg(artifacts.root.join("catalog/seed.json"))
+            .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY);
+        let (child, address, _, _) = start(command, "Catalog listening on ").await;
+        Self {
+            url: address,
+            client: Client::new(),
+            _child: child,
+        }
+    }
+
+    /// Replaces the injected faults (see demo-catalog's `Faults`).
+    pub async fn set_faults(&self, faults: Value) {
+        let response = self
+            .client
+            .put(format!("{}/_faults", self.url))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "faults {faults} rejected");
+    }
+
+    pub async fn state(&self) -> Value {
+        self.client
+            .get(format!("{}/_state", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stock(&self, product_id: i64) -> i64 {
+        self.state().await["stock"][product_id.to_string()]
+            .as_i64()
+            .unwrap()
+    }
+
+    /// How many GET, reserve and release calls the Catalog has seen.
+    pub async fn calls(&self) -> (u64, u64, u64) {
+        let calls = &self.state().await["calls"];
+        let n = |k: &str| calls[k].as_u64().unwrap();
+        (n("get"), n("reserve"), n("release"))
+    }
+}
+
+/// How to start the app.
+#[derive(Default, Clone)]
+pub struct AppOptions {
+    /// Extra `SPIN_VARIABLE_*` settings, e.g. `("catalog_timeout_ms", "300")`.
+    pub variables: Vec<(&'static str, String)>,
+    /// Point `catalog_url` somewhere else than the test's Catalog.
+    pub catalog_url: Option<String>,
+    /// Edits the manifest text before starting (e.g. to deny a host).
+    pub manifest_edit: Option<fn(String) -> String>,
+}
+
+/// One running Order Service with its own Catalog and database.
+pub struct TestApp {
+    pub address: String,
+    pub catalog: TestCatalog,
+    pub client: Client,
+    pub data_dir: tempfile::TempDir,
+    pub stdout: Output,
+    pub stderr: Output,
+    options: AppOptions,
+    host: Child,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: AppOptions) -> TestApp {
+    let catalog = TestCatalog::spawn().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let (host, address, stdout, stderr) = start_host(&options, &catalog, data_dir.path()).await;
+    TestApp {
+        address: format!("http://{address}"),
+        catalog,
+        client: Client::new(),
+        data_dir,
+        stdout,
+        stderr,
+        options,
+        host,
+    }
+}
+
+/// The `spin-host up` command for this app, without starting it.
+pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) -> Command {
+    let artifacts = artifacts();
+    let mut manifest = std::fs::read_to_string(artifacts.root.join("spin.toml")).unwrap();
+    manifest = manifest.replace(
+        "source = \"target/wasm32-wasip2/release/order_service.wasm\"",
+        &format!("source = {:?}", artifacts.wasm.display().to_string()),
+    );
+    if let Some(edit) = options.manifest_edit {
+        manifest = edit(manifest);
+    }
+    std::fs::write(data_dir.join("spin.toml"), manifest).unwrap();
+    std::fs::write(
+        data_dir.join("runtime-config.toml"),
+        "[sqlite_database.default]\ntype = \"spin\"\npath = \"db.sqlite3\"\n",
+    )
+    .unwrap();
+
+    let mut command = Command::new(&artifacts.host);
+    command
+        .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
+        .args(["--runtime-config-file", "runtime-config.toml"])
+        .current_dir(data_dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("SPIN_VARIABLE_") {
+            command.env_remove(name);
+        }
+    }
+    command
+        .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY)
+        .env(
+            "SPIN_VARIABLE_CATALOG_URL",
+            options.catalog_url.as_deref().unwrap_or(catalog_url),
+        );
+    for (name, value) in &options.variables {
+        command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    command
+}
+
+async fn start_host(
+    options: &AppOptions,
+    catalog: &TestCatalog,
+    data_dir: &Path,
+) -> (Child, String, Output, Output) {
+    start(
+        host_command(options, &catalog.url, data_dir),
+        "Serving http://",
+    )
+    .await
+}
+
+impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.path().join("db.sqlite3")
+    }
+
+    /// A direct connection to the service's database file.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.db_path()).unwrap()
+    }
+
+    /// Rows in `table` (0 when the schema does not exist yet).
+    pub fn count(&self, table: &str) -> i64 {
+        self.db()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap_or(0)
+    }
+
+    /// Stops the host (SIGKILL, like a crash) and starts a new one on the
+    /// same database file and Catalog.
+    pub async fn restart(&mut self) {
+        self.host.kill().await.unwrap();
+        let (host, address, stdout, stderr) =
+            start_host(&self.options, &self.catalog, self.data_dir.path()).await;
+        self.host = host;
+        self.address = format!("http://{address}");
+        self.stdout = stdout;
+        self.stderr = stderr;
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /orders/orders/` with a JSON body and, if given, a Bearer token.
+    pub async fn post_order(&self, token: Option<&str>, body: &Value) -> Response {
+        let mut request = self
+            .client
+            .post(format!("{}/orders/orders/", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Any request, for the cases the typed helpers do not cover.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+    }
+
+    /// The access log lines (those with a `status`).
+    pub fn request_logs(&self) -> Vec<Value> {
+        self.stdout
+            .json_lines()
+            .into_iter()
+            .filter(|line| line.get("status").is_some())
+            .collect()
+    }
+}
+
+/// Claims exactly as Django SimpleJWT 5.5 writes an access token.
+pub fn simplejwt_claims(user_id: Value) -> JWTClaims<serde_json::Map<String, Value>> {
+    let custom = json!({"token_type": "access", "user_id": user_id});
+    Claims::with_custom_claims(custom.as_object().unwrap().clone(), Duration::from_mins(5))
+        .with_jwt_id(uuid_hex())
+}
+
+/// Signs claims with the shared key.
+pub fn sign(claims: JWTClaims<serde_json::Map<String, Value>>) -> String {
+    HS256Key::from_bytes(SIGNING_KEY.as_bytes())
+        .authenticate(claims)
+        .unwrap()
+}
+
+/// A valid access token for `user_id` (SimpleJWT 5.5 writes it as a string).
+pub fn token(user_id: i64) -> String {
+    sign(simplejwt_claims(json!(user_id.to_string())))
+}
+
+fn uuid_hex() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(1);
+    format!("{:032x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Reads a JSON body.
+pub async fn json_body(response: Response) -> Value {
+    response.json().await.expect("JSON body")
+}
+
+/// An order body.
+pub fn order(items: &[(i64, i64)]) -> Value {
+    json!({"items": items.iter().map(|(p, q)| json!({"product_id": p, "quantity": q})).collect::<Vec<_>>()})
+}

@@ -1,0 +1,97 @@
+//! spin-host behaving like `spin up` where this app depends on it, and the
+//! per-request log line (SPEC §6).
+
+use crate::helpers::{
+    host_command, order, spawn_app, spawn_app_with, token, AppOptions, TestCatalog,
+};
+use std::process::Stdio;
+
+#[tokio::test]
+async fn outbound_requests_to_hosts_not_allowed_are_denied() {
+    let app = spawn_app_with(AppOptions {
+        manifest_edit: Some(|manifest| {
+            manifest.replace(
+                r#"allowed_outbound_hosts = ["{{ catalog_url }}"]"#,
+                r#"allowed_outbound_hosts = ["http://127.0.0.1:1"]"#,
+            )
+        }),
+        ..Default::default()
+    })
+    .await;
+    let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(
+        app.catalog.calls().await,
+        (0, 0, 0),
+        "the request never left"
+    );
+    assert!(app.stderr.lines().iter().any(|l| l.contains("denied")));
+}
+
+#[tokio::test]
+async fn a_missing_required_variable_stops_start_up_with_its_name() {
+    let catalog = TestCatalog::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = host_command(&AppOptions::default(), &catalog.url, dir.path());
+    command.env_remove("SPIN_VARIABLE_JWT_SIGNING_KEY");
+    let output = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jwt_signing_key"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_bad_manifest_stops_start_up() {
+    let catalog = TestCatalog::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = AppOptions {
+        manifest_edit: Some(|m| {
+            m.replace("spin_manifest_version = 2", "spin_manifest_version = 3")
+        }),
+        ..Default::default()
+    };
+    let output = host_command(&options, &catalog.url, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("spin_manifest_version"));
+}
+
+#[tokio::test]
+async fn one_json_log_line_per_request_without_secrets() {
+    let app = spawn_app().await;
+    let token = token(42);
+    let created = app.post_order(Some(&token), &order(&[(1, 1)])).await;
+    let order_id = created.json::<serde_json::Value>().await.unwrap()["id"].clone();
+    app.post_order(Some("not-a-token"), &order(&[(1, 1)])).await;
+    app.get("/orders/health/").await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let logs = app.request_logs();
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    let create = &logs[0];
+    assert_eq!(create["method"], "POST");
+    assert_eq!(create["path"], "/orders/orders/");
+    assert_eq!(create["status"], 201);
+    assert_eq!(create["user_id"], 42);
+    assert_eq!(create["order_id"], order_id);
+    assert!(create["duration_ms"].is_number());
+    assert!(create["request_id"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    assert_eq!(logs[1]["status"], 401);
+    assert_eq!(logs[2]["status"], 200);
+
+    let everything = [app.stdout.lines(), app.stderr.lines()].concat().join("\n");
+    assert!(!everything.contains(&token));
+    assert!(!everything.contains(token.split('.').nth(2).unwrap()));
+    assert!(!everything.contains(crate::helpers::SIGNING_KEY));
+}

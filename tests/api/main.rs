@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `order_service.wasm` under `spin-host`, a real
+//! demo Catalog, real SQLite files and real HS256 tokens, over loopback HTTP.
+//! One module per endpoint or concern; `helpers` holds the harness.
+
+mod auth;
+mod catalog_faults;
+mod concurrency;
+mod create_order;
+mod health;
+mod helpers;
+mod host;
+mod persistence;
+mod routing;
