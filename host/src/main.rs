@@ -28,22 +28,31 @@ enum Command {
         #[arg(long, short = 'f', default_value = "spin.toml")]
         from: PathBuf,
     },
+    /// Print the interfaces a component imports and exports, one per line.
+    Inspect {
+        /// The component (.wasm).
+        component: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let Cli { command } = Cli::parse();
-    let Command::Up {
-        listen,
-        runtime_config_file,
-        from,
-    } = command;
-    let options = spin_host::server::Options {
-        manifest: from,
-        listen,
-        runtime_config_file,
+    let result = match Cli::parse().command {
+        Command::Up {
+            listen,
+            runtime_config_file,
+            from,
+        } => {
+            let options = spin_host::server::Options {
+                manifest: from,
+                listen,
+                runtime_config_file,
+            };
+            spin_host::server::up(options).await
+        }
+        Command::Inspect { component } => spin_host::server::inspect(&component),
     };
-    match spin_host::server::up(options).await {
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error:#}");

@@ -200,6 +200,22 @@ pub async fn up(options: Options) -> Result<()> {
     }
 }
 
+/// Prints `import NAME` / `export NAME` for each interface of a component.
+pub fn inspect(path: &Path) -> Result<()> {
+    let engine = Engine::default();
+    let component = Component::from_file(&engine, path)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("cannot load {}", path.display()))?;
+    let ty = component.component_type();
+    for (name, _) in ty.imports(&engine) {
+        println!("import {name}");
+    }
+    for (name, _) in ty.exports(&engine) {
+        println!("export {name}");
+    }
+    Ok(())
+}
+
 /// One engine for the process: async support for WASI, the pooling allocator
 /// where the machine allows it (as Spin), and Wasmtime's compilation cache.
 fn engine() -> Result<Engine> {

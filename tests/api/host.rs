@@ -95,3 +95,41 @@ async fn one_json_log_line_per_request_without_secrets() {
     assert!(!everything.contains(token.split('.').nth(2).unwrap()));
     assert!(!everything.contains(crate::helpers::SIGNING_KEY));
 }
+
+/// `wit/world.wit` lists what the component imports and exports; the built
+/// `.wasm` must match it (interface names, versions up to major.minor).
+#[tokio::test]
+async fn the_component_imports_and_exports_exactly_what_wit_declares() {
+    let artifacts = crate::helpers::artifacts();
+    let output = tokio::process::Command::new(&artifacts.host)
+        .arg("inspect")
+        .arg(&artifacts.wasm)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success());
+    let actual = surface(&String::from_utf8(output.stdout).unwrap());
+    let declared = surface(&std::fs::read_to_string(artifacts.root.join("wit/world.wit")).unwrap());
+    assert_eq!(actual, declared);
+}
+
+/// `import|export ns:pkg/iface@MAJOR.MINOR` lines, sorted.
+fn surface(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            line.split("//")
+                .next()
+                .unwrap()
+                .trim()
+                .trim_end_matches(';')
+        })
+        .filter(|line| line.starts_with("import ") || line.starts_with("export "))
+        .map(|line| match line.rsplit_once('.') {
+            Some((major_minor, _patch)) => major_minor.to_owned(),
+            None => line.to_owned(),
+        })
+        .collect();
+    lines.sort();
+    lines
+}
