@@ -17,7 +17,8 @@ pub(super) fn ensure_current(store: &Store) -> Result<bool, StoreError> {
         return Ok(false);
     }
     // WAL lets readers proceed during writes; it is persistent, so set once.
-    store.exec("PRAGMA journal_mode = WAL", &[])?;
+    // Best-effort, like the per-connection pragmas.
+    let _ = store.exec("PRAGMA journal_mode = WAL", &[]);
     // Several first requests may race here: the write lock serialises them
     // and the version is read again under it, so each file runs once.
     let applied = store.write_transaction(|store| {

@@ -44,7 +44,10 @@ pub fn artifacts() -> &'static Artifacts {
             "-p",
             "order-service",
         ]);
-        build(&["build", "-p", "spin-host", "-p", "demo-catalog"]);
+        // Same package selection and targets as `cargo test --workspace`, so
+        // features unify the same way and this is a no-op under `./dev test`
+        // (a narrower build would resolve other features and rebuild Wasmtime).
+        build(&["build", "--workspace", "--all-targets"]);
         let target = std::env::var("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| root.join("target"));
@@ -298,6 +301,11 @@ impl TestApp {
         self.address = format!("http://{address}");
         self.stdout = stdout;
         self.stderr = stderr;
+    }
+
+    /// Stops the host for good (the gateway test's "service down").
+    pub async fn stop_host(&mut self) {
+        self.host.kill().await.unwrap();
     }
 
     pub async fn get(&self, path: &str) -> Response {

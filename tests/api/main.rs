@@ -6,6 +6,7 @@ mod auth;
 mod catalog_faults;
 mod concurrency;
 mod create_order;
+mod gateway;
 mod health;
 mod helpers;
 mod host;

@@ -1,0 +1,50 @@
+# syntax=docker/dockerfile:1
+# The Order Service as a container: the component built in a Rust image,
+# served by the Spin CLI in a slim Debian image, as a non-root user, with
+# the SQLite database on a volume at /app/data.
+
+# --- build the component -----------------------------------------------------
+FROM rust:1.95-slim-bookworm AS build
+RUN rustup target add wasm32-wasip2
+WORKDIR /src
+# Only what the component needs; host/ and catalog/ are test tooling.
+COPY Cargo.toml Cargo.lock ./
+COPY host/Cargo.toml host/Cargo.toml
+COPY catalog/Cargo.toml catalog/Cargo.toml
+RUN mkdir -p host/src catalog/src/bin && echo 'fn main() {}' > host/src/main.rs \
+    && echo 'fn main() {}' > catalog/src/main.rs && echo 'fn main() {}' > catalog/src/bin/mint-token.rs
+COPY src src
+COPY migrations migrations
+RUN cargo build --locked --release --target wasm32-wasip2 -p order-service
+
+# --- fetch the Spin CLI --------------------------------------------------------
+FROM debian:bookworm-slim AS spin
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG SPIN_VERSION=v3.4.1
+ARG TARGETARCH
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && arch="$([ "$TARGETARCH" = arm64 ] && echo aarch64 || echo amd64)" \
+    && curl -fsSL "https://github.com/spinframework/spin/releases/download/${SPIN_VERSION}/spin-${SPIN_VERSION}-linux-${arch}.tar.gz" \
+       | tar -xz -C /usr/local/bin spin \
+    && /usr/local/bin/spin --version
+
+# --- runtime -------------------------------------------------------------------
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin spin \
+    && mkdir -p /app/data && chown spin:spin /app/data
+COPY --from=spin /usr/local/bin/spin /usr/local/bin/spin
+WORKDIR /app
+COPY spin.toml ./
+COPY deploy/runtime-config.toml ./
+COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+COPY --from=build /src/target/wasm32-wasip2/release/order_service.wasm target/wasm32-wasip2/release/order_service.wasm
+USER 10001
+ENV HOME=/app
+VOLUME ["/app/data"]
+EXPOSE 80
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:80/orders/health/"]
+ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
+CMD ["spin", "up", "--listen", "0.0.0.0:80", "--runtime-config-file", "/app/runtime-config.toml"]
