@@ -13,6 +13,15 @@ use crate::store::releases::OwedRelease;
 use crate::store::{Store, StoreError};
 use futures::future::join_all;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Where the time of one placement went, for the request log.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PhaseTimes {
+    pub catalog_read: Duration,
+    pub reserve: Duration,
+    pub persist: Duration,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlaceOrderError {
@@ -33,14 +42,26 @@ pub struct Placement<'a> {
 }
 
 impl Placement<'_> {
-    pub async fn place(&self, request: &OrderRequest) -> Result<Order, PlaceOrderError> {
+    /// Places the order, recording phase durations in `times` as it goes.
+    pub async fn place(
+        &self,
+        request: &OrderRequest,
+        times: &mut PhaseTimes,
+    ) -> Result<Order, PlaceOrderError> {
         let lines = request.lines();
+        let started = Instant::now();
         let products = self.check_products(lines).await?;
+        times.catalog_read = started.elapsed();
         let priced = PricedOrder::new(lines, |id| products[&id].price)
             .map_err(|_| PlaceOrderError::TotalTooLarge)?;
 
+        let started = Instant::now();
         self.reserve_all(lines).await?;
-        match self.store.insert_order(self.user, &priced) {
+        times.reserve = started.elapsed();
+        let started = Instant::now();
+        let stored = self.store.insert_order(self.user, &priced);
+        times.persist = started.elapsed();
+        match stored {
             Ok(order) => Ok(order),
             Err(error) => {
                 log::error(self.request_id, "order_not_persisted", &error.to_string());

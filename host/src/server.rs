@@ -46,6 +46,9 @@ struct Served {
 
 struct Server {
     app: Arc<AppState>,
+    /// `SPIN_HOST_LOG_TIMING=1`: print each instantiation's duration (for
+    /// the benchmark's overhead figure).
+    log_timing: bool,
     /// Most specific route first.
     served: Vec<Served>,
 }
@@ -147,7 +150,12 @@ pub async fn up(options: Options) -> Result<()> {
         });
     }
     served.sort_by_key(|s| std::cmp::Reverse(s.route.specificity()));
-    let server = Arc::new(Server { app, served });
+    let log_timing = std::env::var_os("SPIN_HOST_LOG_TIMING").is_some_and(|v| v == "1");
+    let server = Arc::new(Server {
+        app,
+        served,
+        log_timing,
+    });
 
     let listener = TcpListener::bind(&options.listen)
         .await
@@ -320,8 +328,16 @@ impl Server {
 
         // The guest may keep running (streaming a body) after it has set the
         // response, so it runs in its own task.
+        let log_timing = self.log_timing;
         let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
+            if log_timing {
+                eprintln!(
+                    "{{\"spin_host\":\"instantiate\",\"us\":{}}}",
+                    started.elapsed().as_micros()
+                );
+            }
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, incoming, outparam)

@@ -28,6 +28,8 @@ pub struct RequestContext {
     /// Filled in by handlers for the access log.
     pub user_id: Option<i64>,
     pub order_id: Option<i64>,
+    /// Milliseconds per phase (`auth`, `catalog_read`, …), for the log.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Serves one request.
@@ -56,6 +58,7 @@ pub async fn handle(request: IncomingRequest) -> Response {
         content_length: header("content-length"),
         user_id: None,
         order_id: None,
+        timings: Vec::new(),
     };
 
     let result = match routes::resolve(&method, &path) {
@@ -67,16 +70,30 @@ pub async fn handle(request: IncomingRequest) -> Response {
     let mut response = result.unwrap_or_else(ApiError::into_response);
     response.set_header("x-request-id", ctx.request_id.as_str());
 
-    log::request(&json!({
+    let mut line = json!({
         "method": method.to_string(),
         "path": path,
         "status": *response.status(),
-        "duration_ms": (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+        "duration_ms": millis(started.elapsed()),
         "request_id": ctx.request_id,
         "user_id": ctx.user_id,
         "order_id": ctx.order_id,
-    }));
+    });
+    if !ctx.timings.is_empty() {
+        let phases: serde_json::Map<String, Value> = ctx
+            .timings
+            .iter()
+            .map(|(phase, took)| (format!("{phase}_ms"), millis(*took).into()))
+            .collect();
+        line["phases"] = Value::Object(phases);
+    }
+    log::request(&line);
     response
+}
+
+/// Milliseconds with two decimals.
+fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// A JSON response builder with the status and content type set.

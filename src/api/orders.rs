@@ -9,18 +9,22 @@ use crate::domain::order::Order;
 use crate::domain::order_request::{FieldErrors, OrderRequest};
 use crate::domain::UserId;
 use crate::log;
-use crate::ordering::{PlaceOrderError, Placement};
+use crate::ordering::{PhaseTimes, PlaceOrderError, Placement};
 use crate::store::{Store, StoreError};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingRequest, Response};
+use std::time::Instant;
 
 /// `POST /orders/orders/`.
 pub async fn create(
     ctx: &mut RequestContext,
     request: IncomingRequest,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let config = load_config(ctx)?;
     let user = authenticate(ctx, &config)?;
+    ctx.timings.push(("auth", started.elapsed()));
+    let started = Instant::now();
     let body = body::read_json(
         request,
         ctx.content_type.as_deref(),
@@ -28,10 +32,13 @@ pub async fn create(
     )
     .await?;
     let order_request = OrderRequest::parse(&body).map_err(ApiError::Invalid)?;
+    ctx.timings.push(("body", started.elapsed()));
 
     // Open the database before touching the Catalog: if storage is broken,
     // fail before any stock is reserved.
+    let started = Instant::now();
     let store = open_store(ctx, &config)?;
+    ctx.timings.push(("db_open", started.elapsed()));
     let authorization = ctx.authorization.as_deref().unwrap_or_default();
     let catalog = CatalogClient::new(
         &config.catalog_url,
@@ -45,7 +52,14 @@ pub async fn create(
         user,
         request_id: &ctx.request_id,
     };
-    let order = placement.place(&order_request).await.map_err(|e| match e {
+    let mut times = PhaseTimes::default();
+    let placed = placement.place(&order_request, &mut times).await;
+    ctx.timings.extend([
+        ("catalog_read", times.catalog_read),
+        ("reserve", times.reserve),
+        ("db_write", times.persist),
+    ]);
+    let order = placed.map_err(|e| match e {
         PlaceOrderError::Catalog(error) => catalog_error(error),
         PlaceOrderError::TotalTooLarge => ApiError::Invalid(FieldErrors::from([(
             "items".to_owned(),

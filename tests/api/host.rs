@@ -87,6 +87,16 @@ async fn one_json_log_line_per_request_without_secrets() {
     assert!(create["request_id"]
         .as_str()
         .is_some_and(|id| !id.is_empty()));
+    for phase in [
+        "auth_ms",
+        "body_ms",
+        "db_open_ms",
+        "catalog_read_ms",
+        "reserve_ms",
+        "db_write_ms",
+    ] {
+        assert!(create["phases"][phase].is_number(), "{phase} in {create}");
+    }
     assert_eq!(logs[1]["status"], 401);
     assert_eq!(logs[2]["status"], 200);
 

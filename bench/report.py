@@ -1,0 +1,105 @@
+"""Turns a bench/run into bench/results.json, or prints results.json as a table.
+
+    python3 bench/report.py RESULTS.jsonl ORDERS.log ORDERS.err RSS_KIB WASM_BYTES COMMAND
+    python3 bench/report.py --table bench/results.json
+"""
+import json
+import platform
+import statistics
+import sys
+import time
+
+TARGETS = {  # scenario at concurrency 32: (min ratio to hello, max p99 ms)
+    "health": (0.9, None),
+    "create-1-item": (0.25, 25.0),
+    "create-5-items": (0.10, 60.0),
+}
+
+
+def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command):
+    runs = [json.loads(line) for line in open(results_path)]
+    phases = {}
+    durations = []
+    for line in open(log_path):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("path") == "/orders/orders/" and entry.get("status") == 201:
+            durations.append(entry["duration_ms"])
+            for name, ms in entry.get("phases", {}).items():
+                phases.setdefault(name, []).append(ms)
+    instantiate_us = []
+    for line in open(err_path):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("spin_host") == "instantiate":
+            instantiate_us.append(entry["us"])
+    hello = {r["concurrency"]: r["result"]["rps"] for r in runs if r["scenario"] == "hello"}
+    for r in runs:
+        base = hello.get(r["concurrency"])
+        r["ratio_to_hello"] = round(r["result"]["rps"] / base, 3) if base else None
+    checks = []
+    for scenario, (min_ratio, max_p99) in TARGETS.items():
+        run = next((r for r in runs if r["scenario"] == scenario and r["concurrency"] == 32), None)
+        if run is None:
+            continue
+        ok = run["ratio_to_hello"] >= min_ratio and run["result"]["errors"] == 0
+        if max_p99 is not None:
+            ok = ok and run["result"]["p99_ms"] <= max_p99
+        checks.append({"scenario": scenario, "concurrency": 32, "min_ratio": min_ratio,
+                       "max_p99_ms": max_p99, "ratio": run["ratio_to_hello"],
+                       "p99_ms": run["result"]["p99_ms"], "errors": run["result"]["errors"], "met": ok})
+    rss_mib = int(rss_kib) / 1024
+    checks.append({"scenario": "host peak RSS", "max_mib": 64, "mib": round(rss_mib, 1), "met": rss_mib <= 64})
+    wasm_mib = int(wasm_bytes) / 2**20
+    checks.append({"scenario": ".wasm size", "max_mib": 1.5, "mib": round(wasm_mib, 3), "met": wasm_mib <= 1.5})
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.platform()}",
+        "command": command,
+        "runs": runs,
+        "create_breakdown_ms": {
+            "requests": len(durations),
+            "total_mean": round(statistics.mean(durations), 3) if durations else None,
+            **{name: round(statistics.mean(values), 3) for name, values in sorted(phases.items())},
+        },
+        "instantiate_us": {
+            "requests": len(instantiate_us),
+            "median": statistics.median(instantiate_us) if instantiate_us else None,
+            "p90": sorted(instantiate_us)[int(len(instantiate_us) * 0.9)] if instantiate_us else None,
+        },
+        "host_peak_rss_mib": round(rss_mib, 1),
+        "wasm_bytes": int(wasm_bytes),
+        "targets": checks,
+    }
+
+
+def table(path):
+    report = json.load(open(path))
+    print(f"{report['date']} — {report['machine']}")
+    print(f"reproduce: {report['command']}\n")
+    print("| scenario | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in report["runs"]:
+        x = r["result"]
+        ratio = "" if r["ratio_to_hello"] is None else f"{r['ratio_to_hello']:.2f}"
+        print(f"| {r['scenario']} | {r['concurrency']} | {x['rps']:.0f} | {ratio} | {x['p50_ms']:.2f} "
+              f"| {x['p90_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} |")
+    b = report["create_breakdown_ms"]
+    print(f"\ncreate (201s logged: {b['requests']}), mean ms inside the component: "
+          + ", ".join(f"{k} {v}" for k, v in b.items() if k != "requests"))
+    i = report["instantiate_us"]
+    print(f"instantiation per request: median {i['median']} µs, p90 {i['p90']} µs ({i['requests']} requests)")
+    print(f"host peak RSS {report['host_peak_rss_mib']} MiB; .wasm {report['wasm_bytes']} bytes\n")
+    for t in report["targets"]:
+        print(("MET   " if t["met"] else "MISSED") + " " + json.dumps(t))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--table":
+        table(sys.argv[2])
+    else:
+        print(json.dumps(build(*sys.argv[1:7]), indent=2))
