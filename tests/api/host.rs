@@ -28,41 +28,40 @@ async fn outbound_requests_to_hosts_not_allowed_are_denied() {
     assert!(app.stderr.lines().iter().any(|l| l.contains("denied")));
 }
 
-#[tokio::test]
-async fn a_missing_required_variable_stops_start_up_with_its_name() {
+/// Runs `spin-host up` expecting it to refuse to start; returns its stderr.
+async fn failed_start(options: AppOptions, remove_env: Option<&str>) -> String {
     let catalog = TestCatalog::spawn().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut command = host_command(&AppOptions::default(), &catalog.url, dir.path());
-    command.env_remove("SPIN_VARIABLE_JWT_SIGNING_KEY");
+    let mut command = host_command(&options, &catalog.url, dir.path());
+    if let Some(name) = remove_env {
+        command.env_remove(name);
+    }
     let output = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
         .await
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "start-up should fail");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn a_missing_required_variable_stops_start_up_with_its_name() {
+    let stderr = failed_start(AppOptions::default(), Some("SPIN_VARIABLE_JWT_SIGNING_KEY")).await;
     assert!(stderr.contains("jwt_signing_key"), "{stderr}");
 }
 
 #[tokio::test]
 async fn a_bad_manifest_stops_start_up() {
-    let catalog = TestCatalog::spawn().await;
-    let dir = tempfile::tempdir().unwrap();
     let options = AppOptions {
         manifest_edit: Some(|m| {
             m.replace("spin_manifest_version = 2", "spin_manifest_version = 3")
         }),
         ..Default::default()
     };
-    let output = host_command(&options, &catalog.url, dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .await
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("spin_manifest_version"));
+    let stderr = failed_start(options, None).await;
+    assert!(stderr.contains("spin_manifest_version"), "{stderr}");
 }
 
 #[tokio::test]
