@@ -24,18 +24,49 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// very same MAC and keeps short shared keys interoperable.
 const MIN_JWT_SIMPLE_KEY_BYTES: usize = 12;
 
+/// Lifetime of the tokens minted for retried releases (SPEC §4: ≤ 60 s).
+pub const SERVICE_TOKEN_SECONDS: u64 = 60;
+
 /// A verifier built from the configured key and checks.
 pub struct Verifier {
     key: HS256Key,
     options: VerificationOptions,
 }
 
+fn hs256_key(config: &JwtConfig) -> HS256Key {
+    let mut key_bytes = config.signing_key.clone();
+    if key_bytes.len() < MIN_JWT_SIMPLE_KEY_BYTES {
+        key_bytes.resize(MIN_JWT_SIMPLE_KEY_BYTES, 0);
+    }
+    HS256Key::from_bytes(&key_bytes)
+}
+
+/// Mints an access token for `user` exactly as SimpleJWT shapes one
+/// (`token_type`, `user_id` as a string, `jti`, `iat`, `exp`, plus `aud`/`iss`
+/// when configured), valid for [`SERVICE_TOKEN_SECONDS`] from `now`. Used
+/// only for a release retried after the user's request has ended: the
+/// Catalog wants a JWT on every write and there is no caller to forward.
+pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> String {
+    let custom = serde_json::json!({"token_type": "access", "user_id": user.get().to_string()});
+    let custom = custom.as_object().cloned().unwrap_or_default();
+    let mut claims = Claims::with_custom_claims(custom, Duration::from_secs(SERVICE_TOKEN_SECONDS))
+        .with_jwt_id(uuid::Uuid::new_v4().simple().to_string());
+    claims.issued_at = Some(UnixTimeStamp::from_secs(now));
+    claims.invalid_before = None;
+    claims.expires_at = Some(UnixTimeStamp::from_secs(now + SERVICE_TOKEN_SECONDS));
+    if let Some(audience) = &config.audience {
+        claims = claims.with_audience(audience);
+    }
+    if let Some(issuer) = &config.issuer {
+        claims = claims.with_issuer(issuer);
+    }
+    hs256_key(config)
+        .authenticate(claims)
+        .expect("HS256 signing of a small claim set cannot fail")
+}
+
 impl Verifier {
     pub fn new(config: &JwtConfig) -> Self {
-        let mut key_bytes = config.signing_key.clone();
-        if key_bytes.len() < MIN_JWT_SIMPLE_KEY_BYTES {
-            key_bytes.resize(MIN_JWT_SIMPLE_KEY_BYTES, 0);
-        }
         let options = VerificationOptions {
             time_tolerance: Some(Duration::from_secs(config.leeway_seconds)),
             max_token_length: Some(MAX_TOKEN_BYTES),
@@ -44,7 +75,7 @@ impl Verifier {
             ..Default::default()
         };
         Self {
-            key: HS256Key::from_bytes(&key_bytes),
+            key: hs256_key(config),
             options,
         }
     }
@@ -144,6 +175,28 @@ mod tests {
 
     fn check(token: &str) -> Result<UserId, AuthError> {
         verifier().authenticate(Some(&format!("Bearer {token}")), NOW)
+    }
+
+    #[test]
+    fn minted_service_tokens_verify_as_short_lived_access_tokens() {
+        let config = JwtConfig {
+            signing_key: KEY.to_vec(),
+            audience: Some("shop".into()),
+            issuer: Some("auth".into()),
+            leeway_seconds: 0,
+        };
+        let token = mint_access_token(&config, UserId::new(42).unwrap(), NOW);
+        let verifier = Verifier::new(&config);
+        let header = format!("Bearer {token}");
+        assert_eq!(
+            verifier
+                .authenticate(Some(&header), NOW + 59)
+                .map(UserId::get),
+            Ok(42)
+        );
+        assert!(verifier
+            .authenticate(Some(&header), NOW + SERVICE_TOKEN_SECONDS + 1)
+            .is_err());
     }
 
     #[test]

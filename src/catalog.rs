@@ -38,6 +38,10 @@ pub enum CatalogError {
         detail: String,
         outcome_unknown: bool,
     },
+    /// The Catalog has no release endpoint (404/405, as the Django one):
+    /// the units stay owed until an operator steps in.
+    #[error("catalog has no release endpoint (HTTP {0})")]
+    ReleaseUnsupported(u16),
     /// An answer we cannot use (unparseable, unexpected status).
     #[error("catalog answered unexpectedly: {0}")]
     BadResponse(String),
@@ -98,11 +102,12 @@ impl<'a> CatalogClient<'a> {
     }
 
     /// `POST /products/<id>/release/`: gives `quantity` units back. A Catalog
-    /// without this extension answers 404/405, reported as `BadResponse`.
+    /// without this extension answers 404/405: `ReleaseUnsupported`.
     pub async fn release(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
         let reply = self.stock_call("release", id, quantity).await?;
         match reply.status {
             200 => Ok(()),
+            status @ (404 | 405) => Err(CatalogError::ReleaseUnsupported(status)),
             status => Err(unexpected(status)),
         }
     }

@@ -10,6 +10,21 @@ pub struct Config {
     /// Catalog base URL without a trailing slash, e.g. `http://catalog-service:9001`.
     pub catalog_url: String,
     pub catalog_timeout: Duration,
+    /// How long a reservation intent may stay open before the reconciler
+    /// treats its request as dead and releases the units.
+    pub intent_lease: Duration,
+    /// Bearer token of the operator endpoints; `None` disables them.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// The operator token; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(pub String);
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
 }
 
 /// How access tokens are verified.
@@ -49,6 +64,10 @@ pub struct ConfigError {
 pub const RECOMMENDED_KEY_BYTES: usize = 32;
 const MAX_LEEWAY_SECONDS: u64 = 24 * 3600;
 const MAX_TIMEOUT_MS: u64 = 60_000;
+/// The intent lease must outlast a whole create by far: its reservation
+/// round trip and its wait for the write lock.
+const LEASE_PER_TIMEOUT: u64 = 4;
+const MIN_ADMIN_TOKEN_BYTES: usize = 16;
 
 impl Config {
     /// Reads the variables from Spin.
@@ -102,6 +121,22 @@ impl Config {
         let timeout_ms = parse_number(&get("catalog_timeout_ms")?, 3000, 1..=MAX_TIMEOUT_MS)
             .map_err(|p| fail("catalog_timeout_ms", p))?;
 
+        let lease_seconds = parse_number(&get("stock_intent_lease_seconds")?, 120, 1..=24 * 3600)
+            .map_err(|p| fail("stock_intent_lease_seconds", p))?;
+        if lease_seconds * 1000 < LEASE_PER_TIMEOUT * timeout_ms {
+            return Err(fail(
+                "stock_intent_lease_seconds",
+                "must be at least 4 × catalog_timeout_ms",
+            ));
+        }
+        let admin_token = get("admin_token")?;
+        if !admin_token.is_empty() && admin_token.len() < MIN_ADMIN_TOKEN_BYTES {
+            return Err(fail(
+                "admin_token",
+                "must be empty (disabled) or at least 16 bytes",
+            ));
+        }
+
         Ok(Config {
             jwt: JwtConfig {
                 signing_key: signing_key.into_bytes(),
@@ -111,6 +146,8 @@ impl Config {
             },
             catalog_url,
             catalog_timeout: Duration::from_millis(timeout_ms),
+            intent_lease: Duration::from_secs(lease_seconds),
+            admin_token: optional(admin_token).map(AdminToken),
         })
     }
 }
@@ -155,6 +192,27 @@ mod tests {
         assert_eq!(config.jwt.leeway_seconds, 0);
         assert_eq!(config.jwt.audience, None);
         assert_eq!(config.jwt.issuer, None);
+        assert_eq!(config.intent_lease, Duration::from_secs(120));
+        assert_eq!(config.admin_token, None);
+    }
+
+    #[test]
+    fn the_intent_lease_must_outlast_catalog_calls() {
+        let mut vars = REQUIRED.to_vec();
+        vars.extend([
+            ("catalog_timeout_ms", "1000"),
+            ("stock_intent_lease_seconds", "3"),
+        ]);
+        assert_eq!(
+            config(&vars).unwrap_err().name,
+            "stock_intent_lease_seconds"
+        );
+        vars.push(("stock_intent_lease_seconds", "4"));
+        let vars: Vec<_> = vars
+            .into_iter()
+            .filter(|v| *v != ("stock_intent_lease_seconds", "3"))
+            .collect();
+        assert_eq!(config(&vars).unwrap().intent_lease, Duration::from_secs(4));
     }
 
     #[test]
@@ -198,8 +256,19 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_hides_the_key() {
-        let config = config(&REQUIRED).unwrap();
-        assert!(!format!("{config:?}").contains("thirty-bytes"));
+    fn debug_output_hides_the_key_and_the_admin_token() {
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("admin_token", "operator-secret-0123456789"));
+        let config = config(&vars).unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("thirty-bytes"));
+        assert!(!printed.contains("operator-secret"));
+    }
+
+    #[test]
+    fn short_admin_tokens_are_refused() {
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("admin_token", "short"));
+        assert_eq!(config(&vars).unwrap_err().name, "admin_token");
     }
 }

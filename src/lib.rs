@@ -11,10 +11,12 @@
 
 /// HTTP edge: routing, handlers, errors, access log.
 mod api;
-/// JWT verification → the caller's user id.
+/// JWT verification → the caller's user id; service tokens for retries.
 mod auth;
 /// The Catalog Service client and its failure mapping.
 mod catalog;
+/// Async waits on the WASI clock.
+mod clock;
 /// Typed settings from Spin variables.
 mod config;
 /// Pure rules: money, order requests, pricing, status.
@@ -25,12 +27,30 @@ mod log;
 mod ordering;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
-/// All SQL: repository functions and migrations.
-mod store;
+/// Stock owed to the Catalog: releases now and later, reconciliation.
+mod reconcile;
+/// All SQL: repository functions and migrations. Public for the tests
+/// that check query plans against the real schema.
+pub mod store;
 
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, OutgoingResponse, ResponseOutparam};
 
+/// Sends the response first, then does the request's follow-up work
+/// (reconciliation): Spin keeps the instance running until the handler
+/// returns, and the client already has its answer.
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
-async fn handle(request: IncomingRequest) -> Response {
-    api::handle(request).await
+async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+    let (response, follow_up) = api::handle(request).await;
+    let body = response.body().to_vec();
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(error) = response_out.set_with_body(outgoing, body).await {
+                log::warn("response_not_sent", &error.to_string());
+            }
+        }
+        Err(error) => log::warn("response_not_sent", &error.to_string()),
+    }
+    if let Some(follow_up) = follow_up {
+        follow_up.run().await;
+    }
 }

@@ -2,8 +2,10 @@
 //! stdout; operational events to stderr. Nothing here ever receives a token
 //! or a key: callers pass ids, codes and error kinds only.
 
+use crate::catalog::CatalogError;
+use crate::domain::order_request::OrderLine;
 use crate::domain::UserId;
-use crate::store::releases::OwedRelease;
+use crate::store::releases::ClaimedRelease;
 use serde_json::{json, Value};
 
 /// The per-request access log line (SPEC §6).
@@ -25,36 +27,62 @@ pub fn warn(event: &str, detail: &str) {
     );
 }
 
-pub fn release_deferred(request_id: &str, release: &OwedRelease) {
+/// A release that failed now and stays stored for a later try.
+pub fn release_deferred(request_id: &str, release: &ClaimedRelease, error: &CatalogError) {
+    let (event, detail) = match error {
+        CatalogError::ReleaseUnsupported(_) => (
+            "release_endpoint_missing",
+            format!("{error}; the units stay in pending_releases until an operator releases them"),
+        ),
+        _ => (
+            "release_deferred",
+            format!("stock release stored for retry: {error}"),
+        ),
+    };
     eprintln!(
         "{}",
         json!({
             "level": "warn",
-            "event": "release_deferred",
+            "event": event,
             "request_id": request_id,
+            "release_id": release.id,
+            "user_id": release.user.get(),
             "product_id": release.product_id.get(),
             "quantity": release.quantity,
-            "detail": format!("stock release stored for retry: {}", release.last_error),
+            "attempts": release.attempts,
+            "detail": detail,
         })
     );
 }
 
+/// Units to give back that could not even be written down: the line holds
+/// everything needed to release them by hand.
 pub fn release_unrecorded(
     request_id: &str,
     user: UserId,
-    release: &OwedRelease,
+    lines: &[OrderLine],
     error: &dyn std::fmt::Display,
 ) {
+    for line in lines {
+        eprintln!(
+            "{}",
+            json!({
+                "level": "error",
+                "event": "release_unrecorded",
+                "request_id": request_id,
+                "user_id": user.get(),
+                "product_id": line.product_id.get(),
+                "quantity": line.quantity.get(),
+                "detail": format!("could not store the release ({error}); if the reservation intent is also gone, release by hand"),
+            })
+        );
+    }
+}
+
+/// What a reconciliation pass did.
+pub fn reconciled(request_id: &str, report: &Value) {
     eprintln!(
         "{}",
-        json!({
-            "level": "error",
-            "event": "release_unrecorded",
-            "request_id": request_id,
-            "user_id": user.get(),
-            "product_id": release.product_id.get(),
-            "quantity": release.quantity,
-            "detail": format!("release failed ({}) and could not be stored ({error}); release by hand", release.last_error),
-        })
+        json!({"level": "info", "event": "reconciled", "request_id": request_id, "report": report})
     );
 }

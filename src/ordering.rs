@@ -1,15 +1,20 @@
 //! Placing an order (SPEC §3 steps): read every product from the Catalog,
 //! refuse before reserving anything if one is missing, inactive or short,
-//! reserve all lines, price them exactly, persist order and items in one
-//! transaction. If anything fails after a reservation, every unit reserved
-//! is given back; a release that cannot be made now is stored for retry.
+//! durably note the intent to reserve, reserve all lines, price them
+//! exactly, then write order and items, close the intent and store the
+//! Idempotency-Key response in one transaction. If anything fails after a
+//! reservation, every unit reserved is given back; a release that cannot be
+//! made now stays stored and is retried ([`crate::reconcile`]).
 
 use crate::catalog::{CatalogClient, CatalogError, Product};
+use crate::config::Config;
 use crate::domain::order::{Order, PricedOrder};
 use crate::domain::order_request::{OrderLine, OrderRequest};
 use crate::domain::{ProductId, UserId};
 use crate::log;
-use crate::store::releases::OwedRelease;
+use crate::reconcile::{self, Credentials};
+use crate::store::intents::IntentId;
+use crate::store::orders::KeyCompletion;
 use crate::store::{Store, StoreError};
 use futures::future::join_all;
 use std::collections::HashMap;
@@ -19,6 +24,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PhaseTimes {
     pub catalog_read: Duration,
+    pub intent: Duration,
     pub reserve: Duration,
     pub persist: Duration,
 }
@@ -37,8 +43,11 @@ pub enum PlaceOrderError {
 pub struct Placement<'a> {
     pub store: &'a Store,
     pub catalog: &'a CatalogClient<'a>,
+    pub config: &'a Config,
     pub user: UserId,
     pub request_id: &'a str,
+    /// The caller's `Authorization`, forwarded on releases.
+    pub authorization: &'a str,
 }
 
 impl Placement<'_> {
@@ -46,6 +55,7 @@ impl Placement<'_> {
     pub async fn place(
         &self,
         request: &OrderRequest,
+        completion: Option<KeyCompletion<'_>>,
         times: &mut PhaseTimes,
     ) -> Result<Order, PlaceOrderError> {
         let lines = request.lines();
@@ -56,16 +66,35 @@ impl Placement<'_> {
             .map_err(|_| PlaceOrderError::TotalTooLarge)?;
 
         let started = Instant::now();
-        self.reserve_all(lines).await?;
+        let lease = self.config.intent_lease.as_secs();
+        let intent = self
+            .store
+            .open_intent(self.user, self.request_id, lines, lease)
+            .await?;
+        times.intent = started.elapsed();
+        let started = Instant::now();
+        self.reserve_all(lines, intent).await?;
         times.reserve = started.elapsed();
         let started = Instant::now();
-        let stored = self.store.insert_order(self.user, &priced);
+        let stored = self
+            .store
+            .insert_order(self.user, &priced, intent, completion)
+            .await;
         times.persist = started.elapsed();
         match stored {
             Ok(order) => Ok(order),
+            Err(StoreError::LeaseLost) => {
+                // The reconciler took the intent over and gives the units back.
+                log::error(
+                    self.request_id,
+                    "order_not_persisted",
+                    "reservation lease lost",
+                );
+                Err(StoreError::LeaseLost.into())
+            }
             Err(error) => {
                 log::error(self.request_id, "order_not_persisted", &error.to_string());
-                self.give_back(lines, "order_not_persisted").await;
+                self.give_back(intent, lines, "order_not_persisted").await;
                 Err(error.into())
             }
         }
@@ -97,7 +126,11 @@ impl Placement<'_> {
 
     /// Reserves every line concurrently. If any reservation fails, the ones
     /// that were (or may have been) made are released before answering.
-    async fn reserve_all(&self, lines: &[OrderLine]) -> Result<(), PlaceOrderError> {
+    async fn reserve_all(
+        &self,
+        lines: &[OrderLine],
+        intent: IntentId,
+    ) -> Result<(), PlaceOrderError> {
         let outcomes = join_all(
             lines
                 .iter()
@@ -121,50 +154,34 @@ impl Placement<'_> {
         match first_error {
             None => Ok(()),
             Some(error) => {
-                self.give_back(&taken, "reservation_failed").await;
+                self.give_back(intent, &taken, "reservation_failed").await;
                 Err(error.into())
             }
         }
     }
 
-    /// Releases `lines` at the Catalog; whatever cannot be released now is
-    /// stored in `pending_releases` so that no unit is lost.
-    async fn give_back(&self, lines: &[OrderLine], reason: &str) {
-        if lines.is_empty() {
-            return;
-        }
-        let outcomes = join_all(
-            lines
-                .iter()
-                .map(|l| self.catalog.release(l.product_id, l.quantity.get())),
-        )
-        .await;
-        let owed: Vec<OwedRelease> = lines
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(line, outcome)| {
-                outcome.err().map(|error| OwedRelease {
-                    product_id: line.product_id,
-                    quantity: line.quantity.get(),
-                    last_error: error.to_string(),
-                })
-            })
-            .collect();
-        if owed.is_empty() {
-            return;
-        }
-        for release in &owed {
-            log::release_deferred(self.request_id, release);
-        }
-        if let Err(error) =
-            self.store
-                .record_owed_releases(self.user, reason, self.request_id, &owed)
+    /// Closes the intent by turning `lines` into pending releases claimed by
+    /// this request, then tries them at once. What fails stays stored.
+    async fn give_back(&self, intent: IntentId, lines: &[OrderLine], reason: &str) {
+        let claim = reconcile::claim_seconds(self.config);
+        match self
+            .store
+            .abandon_intent(intent, lines, reason, claim)
+            .await
         {
-            // Last resort: the log line carries everything needed to
-            // release the units by hand.
-            for release in &owed {
-                log::release_unrecorded(self.request_id, self.user, release, &error);
+            Ok(claimed) => {
+                reconcile::release_claimed(
+                    self.store,
+                    self.config,
+                    self.request_id,
+                    &claimed,
+                    &Credentials::Caller(self.authorization),
+                )
+                .await;
             }
+            // The intent is still there: once its lease runs out the
+            // reconciler releases every unit it names.
+            Err(error) => log::release_unrecorded(self.request_id, self.user, lines, &error),
         }
     }
 

@@ -1,14 +1,12 @@
 //! Outbound HTTP with a hard deadline and a cap on the response body: the
 //! two guarantees the SDK's `send` does not give on its own.
 
+use crate::clock::sleep;
 use futures::future::{select, Either};
 use futures::StreamExt;
 use spin_sdk::http::{ErrorCode, IncomingResponse, Request, SendError};
-use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::pin::pin;
 use std::time::Duration;
-use wasi::clocks::monotonic_clock;
 
 /// What came back from a peer, fully read.
 pub struct Reply {
@@ -78,39 +76,5 @@ pub async fn send(
         Either::Left((result, _)) => result,
         // Dropping the exchange drops its wasi-http handles, which cancels it.
         Either::Right(_) => Err(OutboundError::TimedOut(timeout)),
-    }
-}
-
-/// A future that completes after `duration`, driven by the Spin executor
-/// through a `wasi:clocks` pollable.
-fn sleep(duration: Duration) -> Sleep {
-    let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
-    Sleep {
-        deadline: monotonic_clock::now().saturating_add(nanos),
-        registration: None,
-    }
-}
-
-struct Sleep {
-    deadline: monotonic_clock::Instant,
-    /// Keeps the pollable registered with the executor; dropping it (when
-    /// the exchange wins the race) unregisters it.
-    registration: Option<spin_executor::CancelOnDropToken>,
-}
-
-impl Future for Sleep {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        // Compare against the clock ourselves and wait for the remaining
-        // time: a pollable's own readiness is only reported to the executor.
-        let now = monotonic_clock::now();
-        if now >= self.deadline {
-            return Poll::Ready(());
-        }
-        let pollable = monotonic_clock::subscribe_duration(self.deadline - now);
-        let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
-        self.registration = Some(token.into());
-        Poll::Pending
     }
 }

@@ -15,6 +15,8 @@ pub enum ApiError {
     },
     NotAuthenticated,
     TokenNotValid,
+    /// Authenticated, but not allowed here (a user token on an operator endpoint).
+    PermissionDenied,
     UnsupportedMediaType,
     RequestTooLarge {
         limit: usize,
@@ -25,6 +27,13 @@ pub enum ApiError {
     InsufficientStock(ProductId),
     CatalogUnavailable,
     CatalogBadResponse,
+    InvalidStatusTransition {
+        from: &'static str,
+    },
+    /// The Idempotency-Key was used before with a different body.
+    IdempotencyKeyReused,
+    /// The first request with this Idempotency-Key is still running.
+    IdempotencyKeyInUse,
     /// The database stayed locked past the busy timeout: retry shortly.
     Busy,
     Internal,
@@ -35,10 +44,14 @@ impl ApiError {
         match self {
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::NotAuthenticated | ApiError::TokenNotValid => 401,
+            ApiError::PermissionDenied => 403,
             ApiError::UnsupportedMediaType => 415,
             ApiError::RequestTooLarge { .. } => 413,
             ApiError::ParseError | ApiError::Invalid(_) | ApiError::ProductNotFound(_) => 400,
-            ApiError::InsufficientStock(_) => 409,
+            ApiError::InsufficientStock(_)
+            | ApiError::InvalidStatusTransition { .. }
+            | ApiError::IdempotencyKeyInUse => 409,
+            ApiError::IdempotencyKeyReused => 422,
             ApiError::CatalogBadResponse => 502,
             ApiError::CatalogUnavailable | ApiError::Busy => 503,
             ApiError::NotFound => 404,
@@ -52,6 +65,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::NotAuthenticated => "not_authenticated",
             ApiError::TokenNotValid => "token_not_valid",
+            ApiError::PermissionDenied => "permission_denied",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RequestTooLarge { .. } => "request_too_large",
             ApiError::ParseError => "parse_error",
@@ -60,6 +74,9 @@ impl ApiError {
             ApiError::InsufficientStock(_) => "insufficient_stock",
             ApiError::CatalogUnavailable => "catalog_unavailable",
             ApiError::CatalogBadResponse => "catalog_bad_response",
+            ApiError::InvalidStatusTransition { .. } => "invalid_status_transition",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::Busy => "service_busy",
             ApiError::Internal => "internal_error",
         }
@@ -71,6 +88,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "Method not allowed.".into(),
             ApiError::NotAuthenticated => "Authentication credentials were not provided.".into(),
             ApiError::TokenNotValid => "Given token not valid for any token type".into(),
+            ApiError::PermissionDenied => {
+                "You do not have permission to perform this action.".into()
+            }
             ApiError::UnsupportedMediaType => {
                 "Unsupported media type; send Content-Type: application/json.".into()
             }
@@ -87,6 +107,16 @@ impl ApiError {
             ApiError::CatalogBadResponse => {
                 "The Catalog Service gave an answer that could not be understood.".into()
             }
+            ApiError::InvalidStatusTransition { from } => {
+                format!("An order that is {from} cannot be cancelled.")
+            }
+            ApiError::IdempotencyKeyReused => {
+                "This Idempotency-Key was already used with a different request body.".into()
+            }
+            ApiError::IdempotencyKeyInUse => {
+                "A request with this Idempotency-Key is still being processed; retry shortly."
+                    .into()
+            }
             ApiError::Busy => "The service is busy; try again shortly.".into(),
             ApiError::Internal => "Internal server error.".into(),
         }
@@ -102,6 +132,9 @@ impl ApiError {
             }
             ApiError::ProductNotFound(id) | ApiError::InsufficientStock(id) => {
                 body.insert("product_id".into(), id.get().into());
+            }
+            ApiError::InvalidStatusTransition { from } => {
+                body.insert("status".into(), (*from).into());
             }
             _ => {}
         }
@@ -120,7 +153,7 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 builder.header("allow", *allow);
             }
-            ApiError::CatalogUnavailable | ApiError::Busy => {
+            ApiError::CatalogUnavailable | ApiError::Busy | ApiError::IdempotencyKeyInUse => {
                 builder.header("retry-after", "1");
             }
             _ => {}

@@ -2,22 +2,42 @@
 //! the error-to-response mapping, and the access log line.
 //!
 //! - [`routes`]: the route table (404/405 before authentication).
-//! - [`health`], [`orders`]: the handlers.
+//! - [`health`], [`orders`], [`admin`], [`openapi`]: the handlers.
 //! - [`error`]: the one API error type.
 //! - [`body`]: bounded JSON body reading.
+//! - [`session`]: configuration, authentication and the database, per request.
 
+mod admin;
 mod body;
 mod error;
 mod health;
+mod openapi;
 mod orders;
 mod routes;
+mod session;
 
+use crate::config::Config;
 use crate::log;
+use crate::store::Store;
 use error::ApiError;
 use routes::{NoRoute, Route};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingRequest, Response, ResponseBuilder};
 use std::time::Instant;
+
+/// Work to do after the response has been sent: reconciliation needs the
+/// request's database connection and settings, and must not delay it.
+pub struct FollowUp {
+    store: Store,
+    config: Config,
+    request_id: String,
+}
+
+impl FollowUp {
+    pub async fn run(self) {
+        crate::reconcile::opportunistic(&self.store, &self.config, &self.request_id).await;
+    }
+}
 
 /// What a handler knows about the request besides its body.
 pub struct RequestContext {
@@ -25,22 +45,28 @@ pub struct RequestContext {
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub content_length: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// The query string, without `?`.
+    pub query: String,
     /// Filled in by handlers for the access log.
     pub user_id: Option<i64>,
     pub order_id: Option<i64>,
     /// Milliseconds per phase (`auth`, `catalog_read`, …), for the log.
     pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Set by write handlers that leave a database open for reconciliation.
+    pub follow_up: Option<FollowUp>,
 }
 
-/// Serves one request.
-pub async fn handle(request: IncomingRequest) -> Response {
+/// Serves one request; the caller sends the response, then runs the
+/// follow-up, if any.
+pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
     let started = Instant::now();
     let method = request.method();
     let path_and_query = request.path_with_query().unwrap_or_default();
-    let path = path_and_query
+    let (path, query) = path_and_query
         .split_once('?')
-        .map_or(path_and_query.as_str(), |(path, _)| path)
-        .to_owned();
+        .unwrap_or((path_and_query.as_str(), ""));
+    let (path, query) = (path.to_owned(), query.to_owned());
     let header = |name: &str| {
         request
             .headers()
@@ -56,16 +82,24 @@ pub async fn handle(request: IncomingRequest) -> Response {
         authorization: header("authorization"),
         content_type: header("content-type"),
         content_length: header("content-length"),
+        idempotency_key: header("idempotency-key"),
+        query,
         user_id: None,
         order_id: None,
         timings: Vec::new(),
+        follow_up: None,
     };
 
     let result = match routes::resolve(&method, &path) {
         Err(NoRoute::NotFound) => Err(ApiError::NotFound),
         Err(NoRoute::MethodNotAllowed { allow }) => Err(ApiError::MethodNotAllowed { allow }),
         Ok(Route::Health) => Ok(health::get()),
+        Ok(Route::OpenApi) => Ok(openapi::get()),
         Ok(Route::CreateOrder) => orders::create(&mut ctx, request).await,
+        Ok(Route::ListOrders) => orders::list(&mut ctx).await,
+        Ok(Route::GetOrder(id)) => orders::get(&mut ctx, id).await,
+        Ok(Route::CancelOrder(id)) => orders::cancel(&mut ctx, id).await,
+        Ok(Route::Reconcile) => admin::reconcile(&mut ctx).await,
     };
     let mut response = result.unwrap_or_else(ApiError::into_response);
     response.set_header("x-request-id", ctx.request_id.as_str());
@@ -88,7 +122,7 @@ pub async fn handle(request: IncomingRequest) -> Response {
         line["phases"] = Value::Object(phases);
     }
     log::request(&line);
-    response
+    (response, ctx.follow_up)
 }
 
 /// Milliseconds with two decimals.

@@ -1,13 +1,20 @@
 //! The route table. Routing comes before authentication (SPEC §3): an
 //! unknown path is 404 and a known path with another method is 405 with
 //! `Allow`, whoever asks. Paths match with or without the trailing slash.
+//! [`ROUTES`] is the one list of what is served; the OpenAPI document is
+//! checked against it.
 
 use spin_sdk::http::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Health,
+    OpenApi,
+    ListOrders,
     CreateOrder,
+    GetOrder(i64),
+    CancelOrder(i64),
+    Reconcile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,18 +23,97 @@ pub enum NoRoute {
     MethodNotAllowed { allow: &'static str },
 }
 
+/// What a route template serves for one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Health,
+    OpenApi,
+    ListOrders,
+    CreateOrder,
+    GetOrder,
+    CancelOrder,
+    Reconcile,
+}
+
+/// `(path template as in the OpenAPI document, method, endpoint)`.
+/// `{id}` matches an order id: 1 to 18 ASCII digits, not starting with 0.
+pub const ROUTES: &[(&str, &str, Endpoint)] = &[
+    ("/orders/health/", "GET", Endpoint::Health),
+    ("/orders/openapi.json", "GET", Endpoint::OpenApi),
+    ("/orders/orders/", "GET", Endpoint::ListOrders),
+    ("/orders/orders/", "POST", Endpoint::CreateOrder),
+    ("/orders/orders/{id}/", "GET", Endpoint::GetOrder),
+    ("/orders/orders/{id}/cancel/", "POST", Endpoint::CancelOrder),
+    ("/orders/admin/reconcile/", "POST", Endpoint::Reconcile),
+];
+
+/// The `Allow` header of each template (methods in table order).
+const ALLOW: &[(&str, &str)] = &[
+    ("/orders/health/", "GET"),
+    ("/orders/openapi.json", "GET"),
+    ("/orders/orders/", "GET, POST"),
+    ("/orders/orders/{id}/", "GET"),
+    ("/orders/orders/{id}/cancel/", "POST"),
+    ("/orders/admin/reconcile/", "POST"),
+];
+
 /// Resolves `method path` (path without query) to a route.
 pub fn resolve(method: &Method, path: &str) -> Result<Route, NoRoute> {
     let path = path.strip_suffix('/').unwrap_or(path);
-    let (allow, route) = match path {
-        "/orders/health" => ("GET", (*method == Method::Get).then_some(Route::Health)),
-        "/orders/orders" => (
-            "POST",
-            (*method == Method::Post).then_some(Route::CreateOrder),
-        ),
-        _ => return Err(NoRoute::NotFound),
-    };
-    route.ok_or(NoRoute::MethodNotAllowed { allow })
+    let method = method.to_string();
+    let mut known = None;
+    for (template, allowed, endpoint) in ROUTES {
+        let Some(id) = matches(template, path) else {
+            continue;
+        };
+        known = Some(*template);
+        if *allowed == method {
+            return Ok(route(*endpoint, id));
+        }
+    }
+    let template = known.ok_or(NoRoute::NotFound)?;
+    let allow = ALLOW
+        .iter()
+        .find(|(t, _)| *t == template)
+        .map_or("", |(_, allow)| *allow);
+    Err(NoRoute::MethodNotAllowed { allow })
+}
+
+fn route(endpoint: Endpoint, id: Option<i64>) -> Route {
+    let id = id.unwrap_or_default();
+    match endpoint {
+        Endpoint::Health => Route::Health,
+        Endpoint::OpenApi => Route::OpenApi,
+        Endpoint::ListOrders => Route::ListOrders,
+        Endpoint::CreateOrder => Route::CreateOrder,
+        Endpoint::GetOrder => Route::GetOrder(id),
+        Endpoint::CancelOrder => Route::CancelOrder(id),
+        Endpoint::Reconcile => Route::Reconcile,
+    }
+}
+
+/// Matches `path` (no trailing slash) against `template`; `Some(id)` on a
+/// match (`Some(None)` for templates without `{id}`).
+fn matches(template: &str, path: &str) -> Option<Option<i64>> {
+    let template = template.strip_suffix('/').unwrap_or(template);
+    let mut id = None;
+    let mut path_segments = path.split('/');
+    for expected in template.split('/') {
+        let segment = path_segments.next()?;
+        if expected == "{id}" {
+            id = Some(parse_id(segment)?);
+        } else if expected != segment {
+            return None;
+        }
+    }
+    path_segments.next().is_none().then_some(id)
+}
+
+fn parse_id(segment: &str) -> Option<i64> {
+    let plain = (1..=18).contains(&segment.len())
+        && !segment.starts_with('0')
+        && segment.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| segment.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -36,44 +122,77 @@ mod tests {
 
     #[test]
     fn known_paths_with_and_without_trailing_slash() {
-        assert_eq!(resolve(&Method::Get, "/orders/health/"), Ok(Route::Health));
-        assert_eq!(resolve(&Method::Get, "/orders/health"), Ok(Route::Health));
-        assert_eq!(
-            resolve(&Method::Post, "/orders/orders/"),
-            Ok(Route::CreateOrder)
-        );
-        assert_eq!(
-            resolve(&Method::Post, "/orders/orders"),
-            Ok(Route::CreateOrder)
-        );
+        for (method, path, route) in [
+            (Method::Get, "/orders/health/", Route::Health),
+            (Method::Get, "/orders/health", Route::Health),
+            (Method::Post, "/orders/orders/", Route::CreateOrder),
+            (Method::Post, "/orders/orders", Route::CreateOrder),
+            (Method::Get, "/orders/orders", Route::ListOrders),
+            (Method::Get, "/orders/orders/17/", Route::GetOrder(17)),
+            (Method::Get, "/orders/orders/17", Route::GetOrder(17)),
+            (
+                Method::Post,
+                "/orders/orders/9/cancel/",
+                Route::CancelOrder(9),
+            ),
+            (
+                Method::Post,
+                "/orders/orders/9/cancel",
+                Route::CancelOrder(9),
+            ),
+            (Method::Get, "/orders/openapi.json", Route::OpenApi),
+            (Method::Post, "/orders/admin/reconcile/", Route::Reconcile),
+        ] {
+            assert_eq!(resolve(&method, path), Ok(route), "{method} {path}");
+        }
     }
 
     #[test]
     fn other_methods_are_405_with_allow() {
-        assert_eq!(
-            resolve(&Method::Delete, "/orders/health/"),
-            Err(NoRoute::MethodNotAllowed { allow: "GET" })
-        );
-        assert_eq!(
-            resolve(&Method::Put, "/orders/orders/"),
-            Err(NoRoute::MethodNotAllowed { allow: "POST" })
-        );
+        for (method, path, allow) in [
+            (Method::Delete, "/orders/health/", "GET"),
+            (Method::Put, "/orders/orders/", "GET, POST"),
+            (Method::Post, "/orders/orders/5/", "GET"),
+            (Method::Get, "/orders/orders/5/cancel/", "POST"),
+            (Method::Get, "/orders/admin/reconcile/", "POST"),
+        ] {
+            assert_eq!(
+                resolve(&method, path),
+                Err(NoRoute::MethodNotAllowed { allow }),
+                "{method} {path}"
+            );
+        }
     }
 
     #[test]
-    fn unknown_paths_are_404() {
+    fn unknown_paths_and_bad_ids_are_404() {
         for path in [
             "/orders/",
             "/orders",
             "/orders/nope/",
             "/orders/health//",
             "/orders/orders/x/y/",
+            "/orders/orders/abc/",
+            "/orders/orders/0/",
+            "/orders/orders/007/",
+            "/orders/orders/-1/",
+            "/orders/orders/+1/",
+            "/orders/orders/9999999999999999999/",
+            "/orders/orders/5/cancel/extra/",
         ] {
             assert_eq!(
                 resolve(&Method::Get, path),
                 Err(NoRoute::NotFound),
                 "{path}"
             );
+        }
+    }
+
+    #[test]
+    fn every_template_has_its_allow_header() {
+        for (template, method, _) in ROUTES {
+            let allow = ALLOW.iter().find(|(t, _)| t == template).unwrap().1;
+            assert!(allow.split(", ").any(|m| m == *method), "{template}");
         }
     }
 }

@@ -3,11 +3,15 @@
 //!
 //! - [`money`]: exact decimal amounts as the Catalog writes them.
 //! - [`order_request`]: the create-order body, parsed once at the edge.
-//! - [`order`]: order status and the pricing of an order.
+//! - [`order`]: order status (the state machine) and pricing.
+//! - [`idempotency`]: Idempotency-Key format and request fingerprints.
+//! - [`page`]: keyset pagination of the order list.
 
+pub mod idempotency;
 pub mod money;
 pub mod order;
 pub mod order_request;
+pub mod page;
 
 /// A user id as carried by the JWT `user_id` claim (1..=2^63-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,18 +4,65 @@ use super::money::Money;
 use super::order_request::{OrderLine, Quantity};
 use super::{ProductId, UserId};
 
-/// The life of an order (SPEC §5), stored as its upper-case name. Orders
-/// are only created so far; `PAID`/`CANCELLED` (already allowed by the
-/// schema) arrive with the cancel endpoint and its state machine.
+/// The life of an order (SPEC §5), stored as its upper-case name. Every
+/// status rule lives here: handlers and storage ask, they do not decide.
+///
+/// ```text
+/// CREATED ──cancel──▶ CANCELLED ──cancel──▶ CANCELLED (nothing released again)
+///    └──(payment, another service)──▶ PAID ──cancel──▶ refused
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStatus {
     Created,
+    Paid,
+    Cancelled,
+}
+
+/// What cancelling an order in a given status means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancellation {
+    /// Becomes `CANCELLED`; its reserved stock goes back to the Catalog.
+    ReleaseStock,
+    /// Already cancelled: answer as before, release nothing again.
+    AlreadyCancelled,
+}
+
+/// A transition the state machine does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot {action} an order that is {}", from.as_str())]
+pub struct InvalidTransition {
+    pub from: OrderStatus,
+    pub action: &'static str,
 }
 
 impl OrderStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Created => "CREATED",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "CREATED" => Some(OrderStatus::Created),
+            "PAID" => Some(OrderStatus::Paid),
+            "CANCELLED" => Some(OrderStatus::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// The cancel transition (SPEC §3): only an unpaid order can be
+    /// cancelled, and cancelling twice is harmless.
+    pub fn cancel(self) -> Result<Cancellation, InvalidTransition> {
+        match self {
+            OrderStatus::Created => Ok(Cancellation::ReleaseStock),
+            OrderStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
+            OrderStatus::Paid => Err(InvalidTransition {
+                from: self,
+                action: "cancel",
+            }),
         }
     }
 }
@@ -85,6 +132,32 @@ mod tests {
             product_id: ProductId::new(product).unwrap(),
             quantity: Quantity::new(quantity).unwrap(),
         }
+    }
+
+    #[test]
+    fn only_created_orders_release_stock_on_cancel() {
+        assert_eq!(
+            OrderStatus::Created.cancel(),
+            Ok(Cancellation::ReleaseStock)
+        );
+        assert_eq!(
+            OrderStatus::Cancelled.cancel(),
+            Ok(Cancellation::AlreadyCancelled)
+        );
+        let refused = OrderStatus::Paid.cancel().unwrap_err();
+        assert_eq!(refused.to_string(), "cannot cancel an order that is PAID");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_stored_names() {
+        for status in [
+            OrderStatus::Created,
+            OrderStatus::Paid,
+            OrderStatus::Cancelled,
+        ] {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(OrderStatus::parse("created"), None);
     }
 
     #[test]

@@ -6,12 +6,15 @@
 use super::{first, Store, StoreError};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_exactly_once.sql")),
+];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
 /// schema is current, which is every request but the first.
 /// Returns whether this call applied anything.
-pub(super) fn ensure_current(store: &Store) -> Result<bool, StoreError> {
+pub(super) async fn ensure_current(store: &Store) -> Result<bool, StoreError> {
     let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if user_version(store)? >= latest {
         return Ok(false);
@@ -21,23 +24,25 @@ pub(super) fn ensure_current(store: &Store) -> Result<bool, StoreError> {
     let _ = store.exec("PRAGMA journal_mode = WAL", &[]);
     // Several first requests may race here: the write lock serialises them
     // and the version is read again under it, so each file runs once.
-    let applied = store.write_transaction(|store| {
-        let current = user_version(store)?;
-        if current >= latest {
-            return Ok(false); // another request migrated while we waited
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-            for statement in statements(sql) {
-                store.exec(statement, &[])?;
+    let applied = store
+        .write_transaction(|store| {
+            let current = user_version(store)?;
+            if current >= latest {
+                return Ok(false); // another request migrated while we waited
             }
-            if user_version(store)? != *version {
-                return Err(StoreError::Failed(format!(
-                    "migration {version} did not set user_version"
-                )));
+            for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+                for statement in statements(sql) {
+                    store.exec(statement, &[])?;
+                }
+                if user_version(store)? != *version {
+                    return Err(StoreError::Failed(format!(
+                        "migration {version} did not set user_version"
+                    )));
+                }
             }
-        }
-        Ok(true)
-    })?;
+            Ok(true)
+        })
+        .await?;
     if applied {
         eprintln!("{{\"level\":\"info\",\"event\":\"migrated\",\"schema_version\":{latest}}}");
     }
@@ -51,7 +56,7 @@ fn user_version(store: &Store) -> Result<i64, StoreError> {
 
 /// Splits a migration file into statements: `;` at the end of a line ends a
 /// statement; `--` comment lines are dropped.
-fn statements(sql: &str) -> Vec<&str> {
+pub fn statements(sql: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut offset = 0;

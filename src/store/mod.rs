@@ -1,20 +1,48 @@
 //! All SQL lives here: one SQLite connection per request (Spin's model),
 //! parameterised statements only, schema kept current by [`migrations`].
+//!
+//! - [`orders`]: orders and items; create, read, list, cancel.
+//! - [`intents`]: reservations about to be made (crash safety).
+//! - [`idempotency`]: `Idempotency-Key` claims and stored responses.
+//! - [`releases`]: stock owed back to the Catalog, claimed and settled.
 
-mod migrations;
+pub mod idempotency;
+pub mod intents;
+pub mod migrations;
 pub mod orders;
 pub mod releases;
 
+use crate::clock;
 use spin_sdk::sqlite3::{Connection, Error as SqliteError, QueryResult, Value};
+use std::time::{Duration, Instant};
 
-/// How long a statement waits for another writer before giving up.
-const BUSY_TIMEOUT_MS: u32 = 5_000;
+/// How long a write waits for other writers in total before giving up.
+const BUSY_BUDGET: Duration = Duration::from_secs(5);
+/// First and longest wait between two attempts to take the write lock.
+const FIRST_BUSY_WAIT: Duration = Duration::from_micros(250);
+const MAX_BUSY_WAIT: Duration = Duration::from_millis(4);
+
+/// The current time as stored: RFC 3339 UTC to the second, so text order
+/// is time order.
+pub(crate) const SQL_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
+
+/// [`SQL_NOW`] moved by a modifier bound as a parameter ([`seconds_from_now`]).
+pub(crate) const SQL_NOW_PLUS: &str = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)";
+
+/// The parameter for [`SQL_NOW_PLUS`]: `seconds` later (negative: earlier).
+pub(crate) fn seconds_from_now(seconds: i64) -> Value {
+    Value::Text(format!("{seconds:+} seconds"))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// Another writer held the database for longer than the busy timeout.
+    /// Other writers held the database for longer than the busy budget.
     #[error("database busy")]
     Busy,
+    /// The reservation intent's lease ran out before the order was written;
+    /// the reconciler is giving the stock back, so the order must not exist.
+    #[error("reservation lease lost")]
+    LeaseLost,
     #[error("database error: {0}")]
     Failed(String),
 }
@@ -42,18 +70,22 @@ pub struct Store {
 impl Store {
     /// Opens the database, sets this connection's durability settings and
     /// brings the schema up to date.
-    pub fn open() -> Result<Self, StoreError> {
+    pub async fn open() -> Result<Self, StoreError> {
         let mut store = Store {
             conn: Connection::open_default()?,
             migrated_now: false,
         };
-        // Per-connection settings: wait for other writers instead of failing
-        // at once, and fsync the WAL on every commit so an acknowledged order
-        // survives power loss. Best-effort: a remote SQLite (libSQL, hosted
-        // Spin) manages both itself and may refuse the pragmas.
-        let _ = store.exec(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"), &[]);
+        // Migrate under the host's busy timeout (5 s in Spin): racing first
+        // requests then simply queue.
+        store.migrated_now = migrations::ensure_current(&store).await?;
+        // Then per-connection settings. No busy wait inside SQLite: its busy
+        // handler sleeps 1…100 ms at a time, so under load the write lock
+        // sits idle between writers; `write_transaction` retries with short
+        // async waits instead. fsync the WAL on every commit so an
+        // acknowledged order survives power loss. Best-effort: a remote
+        // SQLite (libSQL, hosted Spin) manages both itself.
+        let _ = store.exec("PRAGMA busy_timeout = 0", &[]);
         let _ = store.exec("PRAGMA synchronous = FULL", &[]);
-        store.migrated_now = migrations::ensure_current(&store)?;
         Ok(store)
     }
 
@@ -67,14 +99,33 @@ impl Store {
         Ok(self.conn.execute(sql, params)?)
     }
 
+    /// Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+    fn changes(&self) -> Result<i64, StoreError> {
+        let result = self.exec("SELECT changes()", &[])?;
+        Ok(first(&result, 0).unwrap_or(0))
+    }
+
     /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
-    /// IMMEDIATE takes the write lock up front, so two writers queue on the
-    /// busy timeout instead of deadlocking on a read-to-write upgrade.
-    fn write_transaction<T>(
+    /// IMMEDIATE takes the write lock up front, so two writers queue for it
+    /// instead of deadlocking on a read-to-write upgrade. While another
+    /// writer holds it, waits briefly (jittered, doubling up to
+    /// [`MAX_BUSY_WAIT`]) and tries again, for [`BUSY_BUDGET`] in all.
+    async fn write_transaction<T>(
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.exec("BEGIN IMMEDIATE", &[])?;
+        let started = Instant::now();
+        let mut wait = FIRST_BUSY_WAIT;
+        loop {
+            match self.exec("BEGIN IMMEDIATE", &[]) {
+                Ok(_) => break,
+                Err(StoreError::Busy) if started.elapsed() < BUSY_BUDGET => {
+                    clock::sleep(clock::jitter(wait)).await;
+                    wait = (wait * 2).min(MAX_BUSY_WAIT);
+                }
+                Err(error) => return Err(error),
+            }
+        }
         match work(self).and_then(|value| self.exec("COMMIT", &[]).map(|_| value)) {
             Ok(value) => Ok(value),
             Err(error) => {
@@ -90,4 +141,9 @@ impl Store {
 /// Reads column `index` of the first row, if any.
 fn first<'a, T: TryFrom<&'a Value>>(result: &'a QueryResult, index: usize) -> Option<T> {
     result.rows.first().and_then(|row| row.get(index))
+}
+
+/// `?, ?, …` for `n` parameters.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
 }

@@ -1,20 +1,63 @@
-//! Orders and their items.
+//! Orders and their items: create, read, list, cancel.
 
-use super::{first, Store, StoreError};
-use crate::domain::order::{Order, OrderStatus, PricedOrder};
-use crate::domain::UserId;
-use spin_sdk::sqlite3::Value;
+use super::idempotency::OwnedKey;
+use super::intents::IntentId;
+use super::releases::ClaimedRelease;
+use super::{placeholders, Store, StoreError, SQL_NOW};
+use crate::domain::money::Money;
+use crate::domain::order::{
+    Cancellation, InvalidTransition, Order, OrderStatus, PricedLine, PricedOrder,
+};
+use crate::domain::order_request::Quantity;
+use crate::domain::{ProductId, UserId};
+use spin_sdk::sqlite3::{QueryResult, Value};
+
+/// Why pending releases are written for a cancelled order.
+pub const CANCELLED: &str = "order_cancelled";
+
+/// The stored response for an Idempotency-Key, rendered from the new order.
+pub struct KeyCompletion<'a> {
+    pub key: OwnedKey<'a>,
+    pub render: &'a dyn Fn(&Order) -> String,
+}
+
+/// What a cancel did.
+#[derive(Debug)]
+pub struct Cancelled {
+    /// The order after the cancel (or as it is, when refused).
+    pub order: Order,
+    pub outcome: Result<Cancellation, InvalidTransition>,
+    /// Releases this request must now try (empty unless stock goes back).
+    pub releases: Vec<ClaimedRelease>,
+}
+
+/// The keyset query behind the order list; a test checks its plan.
+pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
+     FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
+/// One order of one user; a test checks its plan.
+pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
+     FROM orders WHERE id = ? AND user_id = ?";
 
 impl Store {
-    /// Writes a new `CREATED` order and its items in one transaction and
-    /// returns it as stored.
-    pub fn insert_order(&self, user: UserId, order: &PricedOrder) -> Result<Order, StoreError> {
+    /// Writes a new `CREATED` order and its items, closes the reservation
+    /// intent and stores the Idempotency-Key response, all in one
+    /// transaction. [`StoreError::LeaseLost`] if the intent was taken over.
+    pub async fn insert_order(
+        &self,
+        user: UserId,
+        order: &PricedOrder,
+        intent: IntentId,
+        completion: Option<KeyCompletion<'_>>,
+    ) -> Result<Order, StoreError> {
         self.write_transaction(|store| {
+            if !store.close_intent(intent)? {
+                return Err(StoreError::LeaseLost);
+            }
             let inserted = store.exec(
-                "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
-                 VALUES (?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), \
-                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) \
-                 RETURNING id, created_at",
+                &format!(
+                    "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
+                     VALUES (?, ?, ?, {SQL_NOW}, {SQL_NOW}) RETURNING id, created_at"
+                ),
                 &[
                     Value::Integer(user.get()),
                     Value::Text(order.total.to_string()),
@@ -22,14 +65,14 @@ impl Store {
                 ],
             )?;
             let (Some(id), Some(created_at)) = (
-                first::<i64>(&inserted, 0),
-                first::<&str>(&inserted, 1).map(str::to_owned),
+                super::first::<i64>(&inserted, 0),
+                super::first::<&str>(&inserted, 1).map(str::to_owned),
             ) else {
                 return Err(StoreError::Failed("INSERT … RETURNING gave no row".into()));
             };
 
             // One statement for all items: (?, ?, ?, ?) per line.
-            let placeholders = vec!["(?, ?, ?, ?)"; order.lines.len()].join(", ");
+            let rows = vec!["(?, ?, ?, ?)"; order.lines.len()].join(", ");
             let params: Vec<Value> = order
                 .lines
                 .iter()
@@ -44,19 +87,166 @@ impl Store {
                 .collect();
             store.exec(
                 &format!(
-                    "INSERT INTO order_items (order_id, product_id, quantity, price) \
-                     VALUES {placeholders}"
+                    "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES {rows}"
                 ),
                 &params,
             )?;
-            Ok(Order {
+            let created = Order {
                 id,
                 user_id: user,
                 status: OrderStatus::Created,
                 total: order.total,
                 created_at,
                 lines: order.lines.clone(),
-            })
+            };
+            if let Some(completion) = &completion {
+                let body = (completion.render)(&created);
+                store.complete_key_in(completion.key, 201, &body, Some(id))?;
+            }
+            Ok(created)
         })
+        .await
+    }
+
+    /// `user`'s order `id`, or `None` (also when it is someone else's).
+    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        let found = self.exec(
+            GET_ORDER_SQL,
+            &[Value::Integer(id), Value::Integer(user.get())],
+        )?;
+        Ok(self.with_items(&found)?.pop())
+    }
+
+    /// Up to `limit` of `user`'s orders with ids below `before_id`, newest
+    /// first, and whether more follow.
+    pub fn list_orders(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Order>, bool), StoreError> {
+        let found = self.exec(
+            LIST_ORDERS_SQL,
+            &[
+                Value::Integer(user.get()),
+                Value::Integer(before_id.unwrap_or(i64::MAX)),
+                Value::Integer(i64::from(limit) + 1),
+            ],
+        )?;
+        let mut orders = self.with_items(&found)?;
+        let more = orders.len() > limit as usize;
+        orders.truncate(limit as usize);
+        Ok((orders, more))
+    }
+
+    /// Cancels `user`'s order `id` as the state machine says. When stock
+    /// goes back, the releases are written in the same transaction as the
+    /// status change and claimed by this request for `claim_seconds`, so
+    /// two concurrent cancels release once. `None`: no such order.
+    pub async fn cancel_order(
+        &self,
+        user: UserId,
+        id: i64,
+        request_id: &str,
+        claim_seconds: u64,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        self.write_transaction(|store| {
+            let Some(mut order) = store.order(user, id)? else {
+                return Ok(None);
+            };
+            let outcome = order.status.cancel();
+            let mut releases = Vec::new();
+            if outcome == Ok(Cancellation::ReleaseStock) {
+                store.exec(
+                    &format!("UPDATE orders SET status = ?, updated_at = {SQL_NOW} WHERE id = ?"),
+                    &[
+                        Value::Text(OrderStatus::Cancelled.as_str().into()),
+                        Value::Integer(id),
+                    ],
+                )?;
+                order.status = OrderStatus::Cancelled;
+                let lines: Vec<(ProductId, u32)> = order
+                    .lines
+                    .iter()
+                    .map(|l| (l.product_id, l.quantity.get()))
+                    .collect();
+                releases = store.insert_claimed_releases(
+                    user.get(),
+                    request_id,
+                    CANCELLED,
+                    Some(id),
+                    &lines,
+                    claim_seconds,
+                )?;
+            }
+            Ok(Some(Cancelled {
+                order,
+                outcome,
+                releases,
+            }))
+        })
+        .await
+    }
+
+    /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
+    /// with their items read in one query.
+    fn with_items(&self, found: &QueryResult) -> Result<Vec<Order>, StoreError> {
+        let malformed = |what: &str| StoreError::Failed(format!("malformed orders row: {what}"));
+        let mut orders = Vec::with_capacity(found.rows.len());
+        for row in &found.rows {
+            orders.push(Order {
+                id: row.get(0).ok_or_else(|| malformed("id"))?,
+                user_id: row
+                    .get::<i64>(1)
+                    .and_then(UserId::new)
+                    .ok_or_else(|| malformed("user_id"))?,
+                total: row
+                    .get::<&str>(2)
+                    .and_then(|t| Money::parse(t).ok())
+                    .ok_or_else(|| malformed("total_amount"))?,
+                status: row
+                    .get::<&str>(3)
+                    .and_then(OrderStatus::parse)
+                    .ok_or_else(|| malformed("status"))?,
+                created_at: row
+                    .get::<&str>(4)
+                    .ok_or_else(|| malformed("created_at"))?
+                    .to_owned(),
+                lines: Vec::new(),
+            });
+        }
+        if orders.is_empty() {
+            return Ok(orders);
+        }
+        let ids: Vec<Value> = orders.iter().map(|o| Value::Integer(o.id)).collect();
+        let items = self.exec(
+            &format!(
+                "SELECT order_id, product_id, quantity, price FROM order_items \
+                 WHERE order_id IN ({}) ORDER BY id",
+                placeholders(ids.len())
+            ),
+            &ids,
+        )?;
+        for row in &items.rows {
+            let order_id: i64 = row.get(0).ok_or_else(|| malformed("order_id"))?;
+            let line = PricedLine {
+                product_id: row
+                    .get::<i64>(1)
+                    .and_then(ProductId::new)
+                    .ok_or_else(|| malformed("product_id"))?,
+                quantity: row
+                    .get::<i64>(2)
+                    .and_then(Quantity::new)
+                    .ok_or_else(|| malformed("quantity"))?,
+                unit_price: row
+                    .get::<&str>(3)
+                    .and_then(|t| Money::parse(t).ok())
+                    .ok_or_else(|| malformed("price"))?,
+            };
+            if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
+                order.lines.push(line);
+            }
+        }
+        Ok(orders)
     }
 }

@@ -1,46 +1,238 @@
-//! Stock releases owed to the Catalog that could not be made at once.
-//! Stored durably so no reserved unit is ever silently lost.
+//! Stock owed back to the Catalog. A release is first written here, claimed
+//! by the request that will try it (so two requests never release the same
+//! row at once), and deleted only after the Catalog confirmed it; a failed
+//! try is rescheduled with back-off. Nothing here is ever dropped.
 
-use super::{Store, StoreError};
+use super::{placeholders, Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
+use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::{ProductId, UserId};
-use spin_sdk::sqlite3::Value;
+use serde::Serialize;
+use spin_sdk::sqlite3::{RowResult, Value};
 
-/// Units of one product to give back to the Catalog.
+/// A pending release this request has claimed and must now try.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwedRelease {
+pub struct ClaimedRelease {
+    pub id: i64,
+    pub user: UserId,
     pub product_id: ProductId,
     pub quantity: u32,
-    /// Why the first attempt failed (no secrets: status codes and kinds).
-    pub last_error: String,
+    /// Tries so far, this one included.
+    pub attempts: i64,
 }
 
+/// How a claimed release ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    Released,
+    /// Try again after `retry_in_seconds`; `error` says why (no secrets).
+    Failed {
+        error: String,
+        retry_in_seconds: u64,
+    },
+}
+
+/// A pending release as operators see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub request_id: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: String,
+    pub next_attempt_at: String,
+}
+
+const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
+
 impl Store {
-    /// Records releases for a later retry, all or none.
-    pub fn record_owed_releases(
+    /// Inside the caller's transaction: records `lines` as owed and claimed
+    /// by this request for `claim_seconds`.
+    pub(super) fn insert_claimed_releases(
         &self,
-        user: UserId,
-        reason: &str,
+        user: i64,
         request_id: &str,
-        owed: &[OwedRelease],
-    ) -> Result<(), StoreError> {
-        self.write_transaction(|store| {
-            for release in owed {
-                store.exec(
+        reason: &str,
+        order_id: Option<i64>,
+        lines: &[(ProductId, u32)],
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        let mut claimed = Vec::with_capacity(lines.len());
+        for (product, quantity) in lines {
+            let inserted = self.exec(
+                &format!(
                     "INSERT INTO pending_releases (user_id, product_id, quantity, reason, \
-                     request_id, last_error, created_at, next_attempt_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), \
-                     strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '+30 seconds'))",
-                    &[
-                        Value::Integer(user.get()),
-                        Value::Integer(release.product_id.get()),
-                        Value::Integer(i64::from(release.quantity)),
-                        Value::Text(reason.into()),
-                        Value::Text(request_id.into()),
-                        Value::Text(release.last_error.clone()),
-                    ],
+                     request_id, order_id, attempts, last_error, created_at, next_attempt_at, \
+                     claimed_until) VALUES (?, ?, ?, ?, ?, ?, 1, '', {SQL_NOW}, {SQL_NOW}, \
+                     {SQL_NOW_PLUS}) RETURNING {CLAIMED_COLUMNS}"
+                ),
+                &[
+                    Value::Integer(user),
+                    Value::Integer(product.get()),
+                    Value::Integer(i64::from(*quantity)),
+                    Value::Text(reason.into()),
+                    Value::Text(request_id.into()),
+                    order_id.map_or(Value::Null, Value::Integer),
+                    super::seconds_from_now(secs(claim_seconds)),
+                ],
+            )?;
+            claimed.extend(
+                inserted
+                    .rows
+                    .iter()
+                    .map(claimed_release)
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
+        }
+        Ok(claimed)
+    }
+
+    /// Claims up to `limit` releases nobody is trying right now: those due
+    /// by their back-off, or every unclaimed one when `ignore_backoff`.
+    pub async fn claim_releases(
+        &self,
+        limit: u32,
+        ignore_backoff: bool,
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        let due = if ignore_backoff {
+            ""
+        } else {
+            "AND next_attempt_at <= strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+        };
+        let sql = format!(
+            "UPDATE pending_releases SET claimed_until = {SQL_NOW_PLUS}, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM pending_releases WHERE claimed_until < {SQL_NOW} {due} \
+             ORDER BY next_attempt_at LIMIT ?) RETURNING {CLAIMED_COLUMNS}"
+        );
+        let params = [
+            super::seconds_from_now(secs(claim_seconds)),
+            Value::Integer(i64::from(limit)),
+        ];
+        self.write_transaction(|store| {
+            let claimed = store.exec(&sql, &params)?;
+            claimed.rows.iter().map(claimed_release).collect()
+        })
+        .await
+    }
+
+    /// Records how claimed releases ended: released rows are deleted, failed
+    /// ones are unclaimed and rescheduled.
+    pub async fn settle_releases(
+        &self,
+        outcomes: &[(i64, ReleaseOutcome)],
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let released: Vec<Value> = outcomes
+            .iter()
+            .filter(|(_, outcome)| *outcome == ReleaseOutcome::Released)
+            .map(|(id, _)| Value::Integer(*id))
+            .collect();
+        self.write_transaction(|store| {
+            if !released.is_empty() {
+                store.exec(
+                    &format!(
+                        "DELETE FROM pending_releases WHERE id IN ({})",
+                        placeholders(released.len())
+                    ),
+                    &released,
                 )?;
+            }
+            for (id, outcome) in outcomes {
+                if let ReleaseOutcome::Failed {
+                    error,
+                    retry_in_seconds,
+                } = outcome
+                {
+                    store.exec(
+                        &format!(
+                            "UPDATE pending_releases SET last_error = ?, claimed_until = '', \
+                             next_attempt_at = {SQL_NOW_PLUS} WHERE id = ?"
+                        ),
+                        &[
+                            Value::Text(error.clone()),
+                            super::seconds_from_now(secs(*retry_in_seconds)),
+                            Value::Integer(*id),
+                        ],
+                    )?;
+                }
             }
             Ok(())
         })
+        .await
     }
+
+    /// The oldest pending releases (at most `limit`) and how many there are.
+    pub fn pending_releases(&self, limit: u32) -> Result<(i64, Vec<PendingRelease>), StoreError> {
+        let total = self.exec("SELECT count(*) FROM pending_releases", &[])?;
+        let rows = self.exec(
+            "SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
+             last_error, created_at, next_attempt_at FROM pending_releases ORDER BY id LIMIT ?",
+            &[Value::Integer(i64::from(limit))],
+        )?;
+        let pending = rows
+            .rows
+            .iter()
+            .map(|row| {
+                let text = |i| row.get::<&str>(i).unwrap_or_default().to_owned();
+                PendingRelease {
+                    id: row.get(0).unwrap_or_default(),
+                    user_id: row.get(1).unwrap_or_default(),
+                    product_id: row.get(2).unwrap_or_default(),
+                    quantity: row.get(3).unwrap_or_default(),
+                    order_id: row.get(4),
+                    reason: text(5),
+                    request_id: text(6),
+                    attempts: row.get(7).unwrap_or_default(),
+                    last_error: text(8),
+                    created_at: text(9),
+                    next_attempt_at: text(10),
+                }
+            })
+            .collect();
+        Ok((super::first(&total, 0).unwrap_or(0), pending))
+    }
+
+    /// Whether any reconciliation work is due: one indexed read, so asking
+    /// after every write request costs next to nothing.
+    pub fn reconciliation_due(&self) -> Result<bool, StoreError> {
+        let result = self.exec(
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pending_releases WHERE next_attempt_at <= {SQL_NOW} \
+                 AND claimed_until < {SQL_NOW}) \
+                 OR EXISTS (SELECT 1 FROM stock_intents WHERE lease_until < {SQL_NOW}) \
+                 OR EXISTS (SELECT 1 FROM idempotency_keys WHERE created_at < \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{RETENTION_SECONDS} seconds'))"
+            ),
+            &[],
+        )?;
+        Ok(super::first::<i64>(&result, 0) == Some(1))
+    }
+}
+
+fn secs(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX)
+}
+
+fn claimed_release(row: &RowResult) -> Result<ClaimedRelease, StoreError> {
+    let malformed = || StoreError::Failed("malformed pending_releases row".into());
+    Ok(ClaimedRelease {
+        id: row.get(0).ok_or_else(malformed)?,
+        user: row
+            .get::<i64>(1)
+            .and_then(UserId::new)
+            .ok_or_else(malformed)?,
+        product_id: row
+            .get::<i64>(2)
+            .and_then(ProductId::new)
+            .ok_or_else(malformed)?,
+        quantity: row.get(3).ok_or_else(malformed)?,
+        attempts: row.get(4).ok_or_else(malformed)?,
+    })
 }

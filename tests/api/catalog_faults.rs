@@ -138,10 +138,9 @@ async fn releases_that_cannot_be_made_are_stored_not_dropped() {
     assert_eq!(reason, "reservation_failed");
     assert!(last_error.contains("404"), "{last_error}");
 
-    let logged =
-        app.stderr.json_lines().into_iter().any(|l| {
-            l["event"] == "release_deferred" && l["product_id"] == 1 && l["quantity"] == 2
-        });
+    let logged = app.stderr.json_lines().into_iter().any(|l| {
+        l["event"] == "release_endpoint_missing" && l["product_id"] == 1 && l["quantity"] == 2
+    });
     assert!(logged, "operators are told: {:?}", app.stderr.lines());
 }
 

@@ -13,6 +13,8 @@ use tokio::process::{Child, Command};
 
 /// A 30-byte key, like the reference system's Django SECRET_KEY.
 pub const SIGNING_KEY: &str = "django-insecure-thirty-bytes!!";
+/// The operator token every test app is started with.
+pub const ADMIN_TOKEN: &str = "operator-token-for-tests-0123456789";
 
 pub struct Artifacts {
     pub root: PathBuf,
@@ -252,6 +254,7 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     }
     command
         .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY)
+        .env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env(
             "SPIN_VARIABLE_CATALOG_URL",
             options.catalog_url.as_deref().unwrap_or(catalog_url),
@@ -327,6 +330,47 @@ impl TestApp {
             request = request.bearer_auth(token);
         }
         request.send().await.unwrap()
+    }
+
+    /// `POST /orders/orders/` with an `Idempotency-Key`.
+    pub async fn post_order_with_key(&self, token: &str, key: &str, body: &str) -> Response {
+        self.client
+            .post(format!("{}/orders/orders/", self.address))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .bearer_auth(token)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `method path` as user `user`.
+    pub async fn send_as(&self, user: i64, method: reqwest::Method, path: &str) -> Response {
+        self.request(method, path)
+            .bearer_auth(token(user))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /orders/admin/reconcile/` with the operator token; the report.
+    pub async fn reconcile(&self) -> Value {
+        let response = self
+            .request(reqwest::Method::POST, "/orders/admin/reconcile/")
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        json_body(response).await
+    }
+
+    /// Creates an order for `user` and returns its body (asserting 201).
+    pub async fn create(&self, user: i64, items: &[(i64, i64)]) -> Value {
+        let response = self.post_order(Some(&token(user)), &order(items)).await;
+        assert_eq!(response.status(), 201);
+        json_body(response).await
     }
 
     /// Any request, for the cases the typed helpers do not cover.

@@ -45,7 +45,7 @@ async fn racing_first_requests_migrate_once_and_all_succeed() {
     let journal: String = db
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     assert_eq!(journal, "wal");
     let migrations_logged = app
         .stderr
@@ -56,25 +56,98 @@ async fn racing_first_requests_migrate_once_and_all_succeed() {
     assert_eq!(migrations_logged, 1);
 }
 
+/// Every `migrations/*.sql` file, in order.
+fn migration_files() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
+}
+
+fn schema(db: &rusqlite::Connection) -> Vec<(String, String, Option<String>)> {
+    let mut statement = db
+        .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name")
+        .unwrap();
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
 #[tokio::test]
-async fn the_schema_file_runs_by_hand_to_the_same_state() {
+async fn the_schema_files_run_by_hand_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
-    let db = rusqlite::Connection::open(dir.path().join("by-hand.db")).unwrap();
-    let sql = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/0001_init.sql"),
-    )
-    .unwrap();
-    db.execute_batch(&sql).unwrap();
-    let version: i64 = db
+    let by_hand = rusqlite::Connection::open(dir.path().join("by-hand.db")).unwrap();
+    let files = migration_files();
+    assert_eq!(
+        files.len(),
+        order_service::store::migrations::MIGRATIONS.len()
+    );
+    for sql in &files {
+        by_hand.execute_batch(sql).unwrap();
+    }
+    let version: i64 = by_hand
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
-    let tables: i64 = db
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('orders', 'order_items', 'pending_releases')",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(tables, 3);
+    assert_eq!(version, files.len() as i64);
+
+    let app = spawn_app().await;
+    assert_eq!(
+        app.post_order(Some(&token(42)), &order(&[(1, 1)]))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(schema(&by_hand), schema(&app.db()));
+}
+
+/// The plan of `sql` on the real schema, one detail line per step.
+fn query_plan(sql: &str, params: usize) -> String {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    for sql in migration_files() {
+        db.execute_batch(&sql).unwrap();
+    }
+    let mut statement = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let values = vec![1_i64; params];
+    statement
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn reads_of_orders_use_indexes_not_scans() {
+    use order_service::store::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
+    let list = query_plan(LIST_ORDERS_SQL, 3);
+    assert!(
+        list.contains("USING COVERING INDEX orders_by_user")
+            || list.contains("USING INDEX orders_by_user"),
+        "{list}"
+    );
+    assert!(!list.contains("TEMP B-TREE"), "no sort step: {list}");
+    let get = query_plan(GET_ORDER_SQL, 2);
+    assert!(get.contains("USING INTEGER PRIMARY KEY"), "{get}");
+    let items = query_plan(
+        "SELECT order_id, product_id, quantity, price FROM order_items WHERE order_id IN (?, ?) ORDER BY id",
+        2,
+    );
+    assert!(
+        items.contains("USING INDEX order_items_by_order"),
+        "{items}"
+    );
+    for plan in [&list, &get] {
+        assert!(!plan.contains("SCAN orders"), "{plan}");
+    }
 }

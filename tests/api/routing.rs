@@ -19,8 +19,11 @@ async fn other_methods_are_405_with_allow_before_authentication() {
     let cases = [
         (Method::DELETE, "/orders/health/", "GET"),
         (Method::POST, "/orders/health", "GET"),
-        (Method::PUT, "/orders/orders/", "POST"),
-        (Method::PATCH, "/orders/orders", "POST"),
+        (Method::PUT, "/orders/orders/", "GET, POST"),
+        (Method::PATCH, "/orders/orders", "GET, POST"),
+        (Method::DELETE, "/orders/orders/1/", "GET"),
+        (Method::GET, "/orders/orders/1/cancel/", "POST"),
+        (Method::GET, "/orders/admin/reconcile", "POST"),
     ];
     for (method, path, allow) in cases {
         let response = app.request(method.clone(), path).send().await.unwrap();

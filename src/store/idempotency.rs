@@ -1,0 +1,164 @@
+//! `Idempotency-Key` bookkeeping (SPEC §3). A key is claimed in its own
+//! transaction before the Catalog is called; the outcome is stored in the
+//! transaction that writes the order (so "order exists" and "key answers
+//! with it" are one fact), or on its own for a stored refusal.
+
+use super::{Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
+use crate::domain::idempotency::{IdempotencyKey, RETENTION_SECONDS};
+use crate::domain::UserId;
+use spin_sdk::sqlite3::Value;
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// This request owns the key now and must settle it.
+    Claimed,
+    /// The first request finished: answer with its response.
+    Replay {
+        status: u16,
+        body: String,
+        order_id: Option<i64>,
+    },
+    /// The first request is still running (or died less than a lease ago).
+    InUse,
+    /// The key was used with a different request body.
+    Reused,
+}
+
+/// The key a request owns, for storing its outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedKey<'a> {
+    pub user: UserId,
+    pub key: &'a IdempotencyKey,
+}
+
+impl Store {
+    /// Claims `key` for `user`'s request with this body `fingerprint`. A key
+    /// older than the retention is treated as new; an in-flight claim older
+    /// than `lease_seconds` belonged to a request that died and is taken over.
+    pub async fn claim_key(
+        &self,
+        owned: OwnedKey<'_>,
+        fingerprint: &str,
+        lease_seconds: u64,
+    ) -> Result<KeyClaim, StoreError> {
+        let key_params = [
+            Value::Integer(owned.user.get()),
+            Value::Text(owned.key.as_str().to_owned()),
+        ];
+        let lease = super::seconds_from_now(i64::try_from(lease_seconds).unwrap_or(i64::MAX));
+        self.write_transaction(|store| {
+            let found = store.exec(
+                &format!(
+                    "SELECT fingerprint, state, status, body, order_id, \
+                     lease_until < {SQL_NOW} AS lease_over, created_at < {SQL_NOW_PLUS} AS expired \
+                     FROM idempotency_keys WHERE user_id = ? AND key = ?"
+                ),
+                &[
+                    super::seconds_from_now(-RETENTION_SECONDS),
+                    key_params[0].clone(),
+                    key_params[1].clone(),
+                ],
+            )?;
+            if let Some(row) = found.rows.first() {
+                let expired = row.get::<bool>(6).unwrap_or(false);
+                if !expired {
+                    if row.get::<&str>(0) != Some(fingerprint) {
+                        return Ok(KeyClaim::Reused);
+                    }
+                    if row.get::<&str>(1) == Some("done") {
+                        return Ok(KeyClaim::Replay {
+                            status: row.get(2).unwrap_or(500),
+                            body: row.get::<&str>(3).unwrap_or_default().to_owned(),
+                            order_id: row.get(4),
+                        });
+                    }
+                    if !row.get::<bool>(5).unwrap_or(false) {
+                        return Ok(KeyClaim::InUse);
+                    }
+                }
+            }
+            store.exec(
+                &format!(
+                    "INSERT OR REPLACE INTO idempotency_keys \
+                     (user_id, key, fingerprint, state, created_at, lease_until) \
+                     VALUES (?, ?, ?, 'in_flight', {SQL_NOW}, {SQL_NOW_PLUS})"
+                ),
+                &[
+                    key_params[0].clone(),
+                    key_params[1].clone(),
+                    Value::Text(fingerprint.to_owned()),
+                    lease,
+                ],
+            )?;
+            Ok(KeyClaim::Claimed)
+        })
+        .await
+    }
+
+    /// Inside the caller's transaction: stores the response for replay.
+    pub(super) fn complete_key_in(
+        &self,
+        owned: OwnedKey<'_>,
+        status: u16,
+        body: &str,
+        order_id: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.exec(
+            "UPDATE idempotency_keys SET state = 'done', status = ?, body = ?, order_id = ? \
+             WHERE user_id = ? AND key = ?",
+            &[
+                Value::Integer(i64::from(status)),
+                Value::Text(body.to_owned()),
+                order_id.map_or(Value::Null, Value::Integer),
+                Value::Integer(owned.user.get()),
+                Value::Text(owned.key.as_str().to_owned()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a refusal that reached the Catalog (400/409) for replay.
+    pub async fn complete_key(
+        &self,
+        owned: OwnedKey<'_>,
+        status: u16,
+        body: &str,
+    ) -> Result<(), StoreError> {
+        self.write_transaction(|store| store.complete_key_in(owned, status, body, None))
+            .await
+    }
+
+    /// Gives the key up (the outcome is not one to store): a retry runs again.
+    pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
+        self.write_transaction(|store| {
+            store.exec(
+                "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND state = 'in_flight'",
+                &[
+                    Value::Integer(owned.user.get()),
+                    Value::Text(owned.key.as_str().to_owned()),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Deletes up to `limit` keys past the retention; returns how many.
+    pub async fn purge_expired_keys(&self, limit: u32) -> Result<usize, StoreError> {
+        self.write_transaction(|store| {
+            let deleted = store.exec(
+                &format!(
+                    "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM \
+                     idempotency_keys WHERE created_at < {SQL_NOW_PLUS} LIMIT ?) RETURNING 1"
+                ),
+                &[
+                    super::seconds_from_now(-RETENTION_SECONDS),
+                    Value::Integer(i64::from(limit)),
+                ],
+            )?;
+            Ok(deleted.rows.len())
+        })
+        .await
+    }
+}

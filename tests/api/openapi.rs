@@ -1,0 +1,326 @@
+//! SPEC §3 `GET /orders/openapi.json`: the document is served, documents
+//! exactly the routes that are served, and real responses — successes and
+//! errors — match its schemas for their status.
+
+use crate::helpers::{json_body, order, spawn_app, token, TestApp, ADMIN_TOKEN};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// `~` and `/` escaped for a JSON pointer segment.
+fn escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+struct Checker {
+    doc: Value,
+    exercised: BTreeSet<(String, String)>,
+}
+
+impl Checker {
+    /// Sends `request` for operation `method template`, checks that its
+    /// status is documented there and that the body matches the schema.
+    async fn check(
+        &mut self,
+        template: &str,
+        method: Method,
+        request: RequestBuilder,
+    ) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(response.headers().contains_key("x-request-id"));
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let operation = format!(
+            "/paths/{}/{}",
+            escape(template),
+            method.as_str().to_lowercase()
+        );
+        let documented = self
+            .doc
+            .pointer(&format!("{operation}/responses/{status}"))
+            .unwrap_or_else(|| {
+                panic!("{method} {template}: status {status} not documented: {body}")
+            });
+        if documented.get("content").is_some() {
+            let mut schema = self.doc.clone();
+            // A URI fragment: `{`/`}` of path templates are percent-encoded.
+            let pointer = format!("{operation}/responses/{status}/content/application~1json/schema")
+                .replace('{', "%7B")
+                .replace('}', "%7D");
+            schema["$ref"] = json!(format!("#{pointer}"));
+            let validator = jsonschema::draft202012::new(&schema).expect("the document compiles");
+            let errors: Vec<String> = validator
+                .iter_errors(&body)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{method} {template} {status}: {errors:?}\n{body}"
+            );
+        }
+        self.exercised
+            .insert((template.to_owned(), method.to_string()));
+        (status, body)
+    }
+}
+
+fn authed(app: &TestApp, method: Method, path: &str, user: i64) -> RequestBuilder {
+    app.request(method, path).bearer_auth(token(user))
+}
+
+fn create(app: &TestApp, body: &str) -> RequestBuilder {
+    authed(app, Method::POST, "/orders/orders/", 42)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+}
+
+#[tokio::test]
+async fn the_document_matches_the_routes_and_real_responses() {
+    let app = spawn_app().await;
+    let response = app.get("/orders/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let doc = json_body(response).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut checker = Checker {
+        doc: doc.clone(),
+        exercised: BTreeSet::new(),
+    };
+    let c = &mut checker;
+    let good = order(&[(1, 1), (2, 3)]).to_string();
+
+    c.check(
+        "/orders/health/",
+        Method::GET,
+        app.request(Method::GET, "/orders/health/"),
+    )
+    .await;
+    c.check(
+        "/orders/openapi.json",
+        Method::GET,
+        app.request(Method::GET, "/orders/openapi.json"),
+    )
+    .await;
+
+    let orders = "/orders/orders/";
+    let (status, created) = c
+        .check(
+            orders,
+            Method::POST,
+            create(&app, &good).header("idempotency-key", "k"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(&app, &good).header("idempotency-key", "k")
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(&app, &order(&[(1, 2)]).to_string()).header("idempotency-key", "k")
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, create(&app, r#"{"items": "x"}"#))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, create(&app, "{oops")).await.0,
+        400
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(&app, &order(&[(6, 1)]).to_string())
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(&app, &order(&[(4, 6)]).to_string())
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(&app, &good).header("idempotency-key", "bad key")
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, app.request(Method::POST, orders))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            authed(&app, Method::POST, orders, 42).body("x")
+        )
+        .await
+        .0,
+        415
+    );
+    let huge = format!(r#"{{"items": [], "pad": "{}"}}"#, "x".repeat(70_000));
+    assert_eq!(
+        c.check(orders, Method::POST, create(&app, &huge)).await.0,
+        413
+    );
+    app.catalog.set_faults(json!({"status": 500})).await;
+    assert_eq!(
+        c.check(orders, Method::POST, create(&app, &good)).await.0,
+        503
+    );
+    app.catalog.set_faults(json!({"garbage": true})).await;
+    assert_eq!(
+        c.check(orders, Method::POST, create(&app, &good)).await.0,
+        502
+    );
+    app.catalog.set_faults(json!({})).await;
+
+    assert_eq!(
+        c.check(
+            orders,
+            Method::GET,
+            authed(&app, Method::GET, "/orders/orders/?limit=1", 42)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::GET,
+            authed(&app, Method::GET, "/orders/orders/?limit=0", 42)
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::GET, app.request(Method::GET, orders))
+            .await
+            .0,
+        401
+    );
+
+    let one = "/orders/orders/{id}/";
+    let path = format!("/orders/orders/{}/", created["id"]);
+    assert_eq!(
+        c.check(one, Method::GET, authed(&app, Method::GET, &path, 42))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.check(one, Method::GET, authed(&app, Method::GET, &path, 7))
+            .await
+            .0,
+        404
+    );
+
+    let cancel = "/orders/orders/{id}/cancel/";
+    let cancel_path = format!("{path}cancel/");
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(&app, Method::POST, &cancel_path, 42)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(&app, Method::POST, &cancel_path, 7)
+        )
+        .await
+        .0,
+        404
+    );
+    let paid = app.create(42, &[(5, 1)]).await;
+    app.db()
+        .execute(
+            "UPDATE orders SET status = 'PAID' WHERE id = ?",
+            [paid["id"].as_i64().unwrap()],
+        )
+        .unwrap();
+    let paid_path = format!("/orders/orders/{}/cancel/", paid["id"]);
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(&app, Method::POST, &paid_path, 42)
+        )
+        .await
+        .0,
+        409
+    );
+
+    let admin = "/orders/admin/reconcile/";
+    assert_eq!(
+        c.check(
+            admin,
+            Method::POST,
+            app.request(Method::POST, admin).bearer_auth(ADMIN_TOKEN)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(admin, Method::POST, authed(&app, Method::POST, admin, 42))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        c.check(admin, Method::POST, app.request(Method::POST, admin))
+            .await
+            .0,
+        401
+    );
+
+    // Every documented operation was exercised and answered as documented.
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.to_uppercase()))
+        })
+        .collect();
+    assert_eq!(checker.exercised, documented);
+}

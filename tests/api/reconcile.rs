@@ -1,0 +1,220 @@
+//! SPEC §3/§4 "no stock is ever lost": releases that fail now happen later,
+//! exactly once; a create that dies between reserving and saving leaves an
+//! intent that gives the stock back; the operator endpoint drains and
+//! reports, and only the operator can call it.
+
+use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions, ADMIN_TOKEN};
+use reqwest::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// Polls `check` until it holds or `limit` passes.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    check: impl Fn() -> F,
+) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn a_release_that_failed_is_made_later_exactly_once() {
+    let app = spawn_app().await;
+    // Reserving product 3 fails, and the Catalog cannot take product 1 back yet.
+    app.catalog
+        .set_faults(json!({"reserve_status": {"3": 409}, "release_status": 503}))
+        .await;
+    let response = app
+        .post_order(Some(&token(42)), &order(&[(1, 2), (3, 1)]))
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(app.catalog.stock(1).await, 8);
+    assert_eq!(app.count("pending_releases"), 1);
+    assert_eq!(
+        app.count("stock_intents"),
+        0,
+        "the intent became the release"
+    );
+
+    // The Catalog is back. The row is due after its back-off; move it into
+    // the past rather than wait. The next write request drains it after
+    // answering.
+    app.catalog.set_faults(json!({})).await;
+    app.db()
+        .execute_batch("UPDATE pending_releases SET next_attempt_at = '2000-01-01T00:00:00Z'")
+        .unwrap();
+    app.create(42, &[(2, 1)]).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.count("pending_releases") == 0
+        })
+        .await,
+        "drained after the response"
+    );
+    assert_eq!(app.catalog.stock(1).await, 10, "released once, not twice");
+    assert_eq!(
+        app.catalog.calls().await.2,
+        2,
+        "one failed try, one success"
+    );
+
+    // Nothing left: the operator's pass finds nothing to do.
+    let report = app.reconcile().await;
+    assert_eq!(report["attempted"], 0);
+    assert_eq!(report["pending_total"], 0);
+    assert_eq!(app.catalog.stock(1).await, 10);
+}
+
+#[tokio::test]
+async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
+    let mut app = spawn_app_with(AppOptions {
+        variables: vec![
+            ("catalog_timeout_ms", "1000".into()),
+            ("stock_intent_lease_seconds", "5".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    // The Catalog applies the reservation 300 ms after receiving it; the
+    // host dies in between, so the order is never written.
+    app.catalog
+        .set_faults(json!({"reserve_latency_ms": 300}))
+        .await;
+    let request = app
+        .client
+        .post(format!("{}/orders/orders/", app.address))
+        .header("content-type", "application/json")
+        .bearer_auth(token(42))
+        .body(order(&[(1, 3)]).to_string());
+    let pending = tokio::spawn(async move { request.send().await });
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.catalog.calls().await.1 == 1
+        })
+        .await
+    );
+    app.restart().await; // SIGKILL mid-request, then a fresh host
+    assert!(
+        pending.await.unwrap().is_err(),
+        "the client lost its answer"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.catalog.stock(1).await == 7
+        })
+        .await,
+        "the Catalog took the units"
+    );
+    assert_eq!(app.count("orders"), 0);
+    assert_eq!(
+        app.count("stock_intents"),
+        1,
+        "the durable record of the reservation"
+    );
+
+    // Within the lease the intent may still belong to a live request.
+    let report = app.reconcile().await;
+    assert_eq!(report["expired_intents"], 0);
+    assert_eq!(app.catalog.stock(1).await, 7);
+
+    // Once the lease has run out, a pass turns the intent into a release.
+    app.catalog.set_faults(json!({})).await;
+    let started = Instant::now();
+    let report = loop {
+        let report = app.reconcile().await;
+        if report["expired_intents"] == 1 || started.elapsed() > Duration::from_secs(15) {
+            break report;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(report["expired_intents"], 1);
+    assert_eq!(report["released"], 1);
+    assert_eq!(app.catalog.stock(1).await, 10);
+    assert_eq!(app.count("stock_intents"), 0);
+    assert_eq!(app.count("pending_releases"), 0);
+    assert_eq!(app.reconcile().await["attempted"], 0, "released once");
+    assert_eq!(app.catalog.stock(1).await, 10);
+}
+
+#[tokio::test]
+async fn without_a_release_endpoint_releases_stay_visible_to_the_operator() {
+    let app = spawn_app().await;
+    app.catalog.set_faults(json!({"no_release": true})).await;
+    let created = app.create(42, &[(1, 2)]).await;
+    let cancel = app
+        .send_as(
+            42,
+            Method::POST,
+            &format!("/orders/orders/{}/cancel/", created["id"]),
+        )
+        .await;
+    assert_eq!(cancel.status(), 200, "the cancel stands; the release waits");
+    assert_eq!(json_body(cancel).await["status"], "CANCELLED");
+
+    let report = app.reconcile().await;
+    assert_eq!(report["attempted"], 1);
+    assert_eq!(report["failed"], 1);
+    assert_eq!(report["pending_total"], 1);
+    let pending = &report["pending"][0];
+    assert_eq!(pending["product_id"], 1);
+    assert_eq!(pending["quantity"], 2);
+    assert_eq!(pending["order_id"], created["id"]);
+    assert_eq!(pending["reason"], "order_cancelled");
+    assert!(pending["last_error"].as_str().unwrap().contains("404"));
+    assert_eq!(pending["attempts"], 2);
+    let logged = app
+        .stderr
+        .json_lines()
+        .into_iter()
+        .any(|l| l["event"] == "release_endpoint_missing" && l["quantity"] == 2);
+    assert!(logged, "{:?}", app.stderr.lines());
+
+    // Once the Catalog has the endpoint, the operator's next pass releases.
+    app.catalog.set_faults(json!({})).await;
+    let report = app.reconcile().await;
+    assert_eq!(report["released"], 1);
+    assert_eq!(report["pending_total"], 0);
+    assert_eq!(app.catalog.stock(1).await, 10);
+}
+
+#[tokio::test]
+async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
+    let app = spawn_app().await;
+    let path = "/orders/admin/reconcile/";
+    let anonymous = app.request(Method::POST, path).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    for credential in [token(42), "not-the-operator-token-at-all".to_owned()] {
+        let response = app
+            .request(Method::POST, path)
+            .bearer_auth(credential)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        assert_eq!(json_body(response).await["code"], "permission_denied");
+    }
+    assert_eq!(app.reconcile().await["pending_total"], 0);
+
+    let disabled = spawn_app_with(AppOptions {
+        variables: vec![("admin_token", String::new())],
+        ..Default::default()
+    })
+    .await;
+    let response = disabled
+        .request(Method::POST, path)
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        403,
+        "no token configured: nobody gets in"
+    );
+}
