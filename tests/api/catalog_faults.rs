@@ -88,6 +88,7 @@ async fn when_one_reservation_fails_the_others_are_released() {
     assert_eq!(app.catalog.calls().await.2, 4, "two releases per attempt");
     assert_eq!(app.count("orders"), 0);
     assert_eq!(app.count("pending_releases"), 0);
+    assert_eq!(app.count("stock_intents"), 0, "each intent closed");
 }
 
 #[tokio::test]
@@ -145,20 +146,27 @@ async fn releases_that_cannot_be_made_are_stored_not_dropped() {
 }
 
 #[tokio::test]
-async fn a_database_locked_past_the_busy_timeout_is_503_and_gives_stock_back() {
+async fn a_database_locked_past_the_busy_budget_is_503_and_gives_stock_back() {
     let app = spawn_app().await;
-    assert_eq!(
-        app.post_order(Some(&token(42)), &order(&[(2, 1)]))
-            .await
-            .status(),
-        201
-    );
+    app.create(42, &[(2, 1)]).await;
 
-    // Another writer holds the database for longer than the 5 s busy timeout.
-    let blocker = app.db();
-    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let response = app.post_order(Some(&token(42)), &order(&[(1, 4)])).await;
-    blocker.execute_batch("ROLLBACK").unwrap();
+    // Another writer takes the database once the reservation is under way
+    // and holds it past the 5 s a write waits: the order cannot be saved.
+    app.catalog
+        .set_faults(json!({"reserve_latency_ms": 300}))
+        .await;
+    let (caller, body) = (token(42), order(&[(1, 4)]));
+    let request = app.post_order(Some(&caller), &body);
+    let blocker = async {
+        while app.catalog.calls().await.1 < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let db = app.db();
+        db.execute_batch("BEGIN IMMEDIATE").unwrap();
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        db.execute_batch("ROLLBACK").unwrap();
+    };
+    let (response, ()) = tokio::join!(request, blocker);
 
     assert_eq!(response.status(), 503);
     assert_eq!(json_body(response).await["code"], "service_busy");
@@ -168,4 +176,6 @@ async fn a_database_locked_past_the_busy_timeout_is_503_and_gives_stock_back() {
         "the reservation was released"
     );
     assert_eq!(app.count("orders"), 1);
+    assert_eq!(app.count("stock_intents"), 0);
+    assert_eq!(app.count("pending_releases"), 0);
 }

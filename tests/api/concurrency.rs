@@ -48,3 +48,60 @@ async fn parallel_orders_for_the_last_units_sell_exactly_the_stock() {
         stock
     );
 }
+
+#[tokio::test]
+async fn a_busy_storm_loses_no_order_and_no_unit() {
+    let app = spawn_app().await;
+    let stock_before = app.catalog.stock(5).await;
+
+    // An outside writer keeps grabbing the database while 40 creates run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let blocker = {
+        let stop = stop.clone();
+        let db = app.db();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                db.execute_batch("BEGIN IMMEDIATE").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                db.execute_batch("ROLLBACK").unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    let responses = join_all((0..40).map(|i| {
+        let token = token(200 + i);
+        let app = &app;
+        async move {
+            let response = app
+                .post_order(Some(&token), &order(&[(5, 1 + i % 3)]))
+                .await;
+            let status = response.status().as_u16();
+            (status, json_body(response).await)
+        }
+    }))
+    .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    blocker.join().unwrap();
+
+    let mut sold = 0;
+    let mut created = 0;
+    for (status, body) in &responses {
+        match status {
+            201 => {
+                created += 1;
+                sold += body["items"][0]["quantity"].as_i64().unwrap();
+            }
+            503 => assert_eq!(body["code"], "service_busy"),
+            other => panic!("no {other} under a busy storm: {body}"),
+        }
+    }
+    assert!(created > 0, "{responses:?}");
+    assert_eq!(app.count("orders"), created, "every 201 is stored");
+    assert_eq!(
+        app.catalog.stock(5).await,
+        stock_before - sold,
+        "every unit accounted for"
+    );
+    assert_eq!(app.count("stock_intents"), 0);
+    assert_eq!(app.count("pending_releases"), 0);
+}

@@ -125,6 +125,28 @@ async fn orders_flow_through_the_nginx_gateway() {
         .iter()
         .any(|l| l["request_id"] == generated_id && l["path"] == "/orders/health/"));
 
+    // The caller's list, through the gateway (its `next` is a gateway path too).
+    let list = client
+        .get(format!("{}/orders/orders/?limit=1", gateway.url))
+        .bearer_auth(token(42))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    let list = json_body(list).await;
+    assert_eq!(list["results"][0]["total_amount"], "1999.98");
+    assert_eq!(list["next"], serde_json::Value::Null);
+
+    // The operator endpoint is not reachable from outside, even with its token.
+    let admin = client
+        .post(format!("{}/orders/admin/reconcile/", gateway.url))
+        .bearer_auth(crate::helpers::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status(), 404);
+    assert_eq!(json_body(admin).await["code"], "not_found");
+
     // The service's own errors pass through unchanged.
     let unauthenticated = client
         .request(Method::POST, format!("{}/orders/orders/", gateway.url))

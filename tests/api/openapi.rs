@@ -44,9 +44,10 @@ impl Checker {
         if documented.get("content").is_some() {
             let mut schema = self.doc.clone();
             // A URI fragment: `{`/`}` of path templates are percent-encoded.
-            let pointer = format!("{operation}/responses/{status}/content/application~1json/schema")
-                .replace('{', "%7B")
-                .replace('}', "%7D");
+            let pointer =
+                format!("{operation}/responses/{status}/content/application~1json/schema")
+                    .replace('{', "%7B")
+                    .replace('}', "%7D");
             schema["$ref"] = json!(format!("#{pointer}"));
             let validator = jsonschema::draft202012::new(&schema).expect("the document compiles");
             let errors: Vec<String> = validator
