@@ -1,6 +1,6 @@
 """Turns a bench/run into bench/results.json, or prints results.json as a table.
 
-    python3 bench/report.py RESULTS.jsonl ORDERS.log ORDERS.err RSS_KIB WASM_BYTES COMMAND
+    python3 bench/report.py RESULTS.jsonl ORDERS.log ORDERS.err RSS_KIB WASM_BYTES COMMAND [COMPARED]
     python3 bench/report.py --table bench/results.json
 """
 import json
@@ -16,19 +16,25 @@ TARGETS = {  # scenario at concurrency 32: (min ratio to hello, max p99 ms)
 }
 
 
-def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command):
+def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compared=""):
     runs = [json.loads(line) for line in open(results_path)]
-    phases = {}
-    durations = []
+    # Per-phase means of each create run, keyed by the run's tag (request id).
+    by_tag = {}
     for line in open(log_path):
         try:
             entry = json.loads(line)
         except ValueError:
             continue
         if entry.get("path") == "/orders/orders/" and entry.get("status") == 201:
-            durations.append(entry["duration_ms"])
+            tag = by_tag.setdefault(entry.get("request_id", ""), {"duration_ms": []})
+            tag["duration_ms"].append(entry["duration_ms"])
             for name, ms in entry.get("phases", {}).items():
-                phases.setdefault(name, []).append(ms)
+                tag.setdefault(name, []).append(ms)
+    breakdown = {
+        tag: {"requests": len(values["duration_ms"]),
+              **{name: round(statistics.mean(v), 3) for name, v in sorted(values.items())}}
+        for tag, values in sorted(by_tag.items()) if tag.startswith("create")
+    }
     instantiate_us = []
     for line in open(err_path):
         try:
@@ -60,12 +66,9 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command):
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.platform()}",
         "command": command,
+        "compared_with": compared or None,
         "runs": runs,
-        "create_breakdown_ms": {
-            "requests": len(durations),
-            "total_mean": round(statistics.mean(durations), 3) if durations else None,
-            **{name: round(statistics.mean(values), 3) for name, values in sorted(phases.items())},
-        },
+        "create_breakdown_ms": breakdown,
         "instantiate_us": {
             "requests": len(instantiate_us),
             "median": statistics.median(instantiate_us) if instantiate_us else None,
@@ -80,7 +83,10 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command):
 def table(path):
     report = json.load(open(path))
     print(f"{report['date']} — {report['machine']}")
-    print(f"reproduce: {report['command']}\n")
+    print(f"reproduce: {report['command']}")
+    if report.get("compared_with"):
+        print(f"@compare = the component built from {report['compared_with']}")
+    print()
     print("| scenario | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["runs"]:
@@ -88,9 +94,9 @@ def table(path):
         ratio = "" if r["ratio_to_hello"] is None else f"{r['ratio_to_hello']:.2f}"
         print(f"| {r['scenario']} | {r['concurrency']} | {x['rps']:.0f} | {ratio} | {x['p50_ms']:.2f} "
               f"| {x['p90_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} |")
-    b = report["create_breakdown_ms"]
-    print(f"\ncreate (201s logged: {b['requests']}), mean ms inside the component: "
-          + ", ".join(f"{k} {v}" for k, v in b.items() if k != "requests"))
+    print("\nmean ms per create inside the component (duration_ms = the whole request):")
+    for tag, b in report["create_breakdown_ms"].items():
+        print(f"  {tag}: " + ", ".join(f"{k} {v}" for k, v in b.items()))
     i = report["instantiate_us"]
     print(f"instantiation per request: median {i['median']} µs, p90 {i['p90']} µs ({i['requests']} requests)")
     print(f"host peak RSS {report['host_peak_rss_mib']} MiB; .wasm {report['wasm_bytes']} bytes\n")
@@ -102,4 +108,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "--table":
         table(sys.argv[2])
     else:
-        print(json.dumps(build(*sys.argv[1:7]), indent=2))
+        print(json.dumps(build(*sys.argv[1:]), indent=2))

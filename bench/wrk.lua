@@ -6,6 +6,12 @@ if body and body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
 end
+-- The run's tag as request id: the service logs it, so the report can split
+-- the per-phase timings by scenario and concurrency.
+local tag = os.getenv("TAG")
+if tag and tag ~= "" then
+  wrk.headers["X-Request-ID"] = tag
+end
 local token = os.getenv("TOKEN")
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token

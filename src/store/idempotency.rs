@@ -104,17 +104,8 @@ impl Store {
         body: &str,
         order_id: Option<i64>,
     ) -> Result<(), StoreError> {
-        self.exec(
-            "UPDATE idempotency_keys SET state = 'done', status = ?, body = ?, order_id = ? \
-             WHERE user_id = ? AND key = ?",
-            &[
-                Value::Integer(i64::from(status)),
-                Value::Text(body.to_owned()),
-                order_id.map_or(Value::Null, Value::Integer),
-                Value::Integer(owned.user.get()),
-                Value::Text(owned.key.as_str().to_owned()),
-            ],
-        )?;
+        let (sql, params) = complete_key_sql(owned, status, body, order_id);
+        self.exec(sql, &params)?;
         Ok(())
     }
 
@@ -125,29 +116,28 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<(), StoreError> {
-        self.write_transaction(|store| store.complete_key_in(owned, status, body, None))
-            .await
+        let (sql, params) = complete_key_sql(owned, status, body, None);
+        self.write_statement(sql, &params).await?;
+        Ok(())
     }
 
     /// Gives the key up (the outcome is not one to store): a retry runs again.
     pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
-        self.write_transaction(|store| {
-            store.exec(
-                "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND state = 'in_flight'",
-                &[
-                    Value::Integer(owned.user.get()),
-                    Value::Text(owned.key.as_str().to_owned()),
-                ],
-            )?;
-            Ok(())
-        })
-        .await
+        self.write_statement(
+            "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND state = 'in_flight'",
+            &[
+                Value::Integer(owned.user.get()),
+                Value::Text(owned.key.as_str().to_owned()),
+            ],
+        )
+        .await?;
+        Ok(())
     }
 
     /// Deletes up to `limit` keys past the retention; returns how many.
     pub async fn purge_expired_keys(&self, limit: u32) -> Result<usize, StoreError> {
-        self.write_transaction(|store| {
-            let deleted = store.exec(
+        let deleted = self
+            .write_statement(
                 &format!(
                     "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM \
                      idempotency_keys WHERE created_at < {SQL_NOW_PLUS} LIMIT ?) RETURNING 1"
@@ -156,9 +146,27 @@ impl Store {
                     super::seconds_from_now(-RETENTION_SECONDS),
                     Value::Integer(i64::from(limit)),
                 ],
-            )?;
-            Ok(deleted.rows.len())
-        })
-        .await
+            )
+            .await?;
+        Ok(deleted.rows.len())
     }
+}
+
+fn complete_key_sql(
+    owned: OwnedKey<'_>,
+    status: u16,
+    body: &str,
+    order_id: Option<i64>,
+) -> (&'static str, [Value; 5]) {
+    (
+        "UPDATE idempotency_keys SET state = 'done', status = ?, body = ?, order_id = ? \
+         WHERE user_id = ? AND key = ?",
+        [
+            Value::Integer(i64::from(status)),
+            Value::Text(body.to_owned()),
+            order_id.map_or(Value::Null, Value::Integer),
+            Value::Integer(owned.user.get()),
+            Value::Text(owned.key.as_str().to_owned()),
+        ],
+    )
 }

@@ -43,24 +43,21 @@ impl Store {
             Value::Text(items),
             lease,
         ];
-        self.write_transaction(|store| {
-            let inserted = store.exec(&sql, &params)?;
-            super::first::<i64>(&inserted, 0)
-                .map(IntentId)
-                .ok_or_else(|| StoreError::Failed("INSERT … RETURNING gave no row".into()))
-        })
-        .await
+        let inserted = self.write_statement(&sql, &params).await?;
+        super::first::<i64>(&inserted, 0)
+            .map(IntentId)
+            .ok_or_else(|| StoreError::Failed("INSERT … RETURNING gave no row".into()))
     }
 
     /// Closes the intent inside the caller's transaction. `false` when it is
     /// gone: its lease ran out and the reconciler is releasing its units, so
     /// the order must not be written.
     pub(super) fn close_intent(&self, intent: IntentId) -> Result<bool, StoreError> {
-        self.exec(
-            "DELETE FROM stock_intents WHERE id = ?",
+        let deleted = self.exec(
+            "DELETE FROM stock_intents WHERE id = ? RETURNING id",
             &[Value::Integer(intent.0)],
         )?;
-        Ok(self.changes()? == 1)
+        Ok(deleted.rows.len() == 1)
     }
 
     /// The create failed: in one transaction, closes the intent and records

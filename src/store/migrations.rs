@@ -44,7 +44,14 @@ pub(super) async fn ensure_current(store: &Store) -> Result<bool, StoreError> {
         })
         .await?;
     if applied {
-        eprintln!("{{\"level\":\"info\",\"event\":\"migrated\",\"schema_version\":{latest}}}");
+        crate::log::migrated(latest);
+    } else {
+        // Another request migrated while this connection waited. Its
+        // schema cache may predate the new tables, and a statement that
+        // names one would fail to prepare ("no such table") outside a
+        // transaction: reading sqlite_master checks the schema cookie and
+        // reloads it.
+        store.exec("SELECT count(*) FROM sqlite_master", &[])?;
     }
     Ok(applied)
 }

@@ -99,33 +99,45 @@ impl Store {
         Ok(self.conn.execute(sql, params)?)
     }
 
-    /// Rows changed by the last INSERT/UPDATE/DELETE on this connection.
-    fn changes(&self) -> Result<i64, StoreError> {
-        let result = self.exec("SELECT changes()", &[])?;
-        Ok(first(&result, 0).unwrap_or(0))
-    }
-
-    /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
-    /// IMMEDIATE takes the write lock up front, so two writers queue for it
-    /// instead of deadlocking on a read-to-write upgrade. While another
-    /// writer holds it, waits briefly (jittered, doubling up to
-    /// [`MAX_BUSY_WAIT`]) and tries again, for [`BUSY_BUDGET`] in all.
-    async fn write_transaction<T>(
+    /// Runs `attempt` until it is not refused for a lock another writer
+    /// holds: short jittered waits, doubling up to [`MAX_BUSY_WAIT`], for
+    /// [`BUSY_BUDGET`] in all.
+    async fn retry_busy<T>(
         &self,
-        work: impl FnOnce(&Self) -> Result<T, StoreError>,
+        mut attempt: impl FnMut() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let mut wait = FIRST_BUSY_WAIT;
         loop {
-            match self.exec("BEGIN IMMEDIATE", &[]) {
-                Ok(_) => break,
+            match attempt() {
                 Err(StoreError::Busy) if started.elapsed() < BUSY_BUDGET => {
                     clock::sleep(clock::jitter(wait)).await;
                     wait = (wait * 2).min(MAX_BUSY_WAIT);
                 }
-                Err(error) => return Err(error),
+                other => return other,
             }
         }
+    }
+
+    /// One write statement on its own (SQLite makes it a transaction): one
+    /// host call instead of three for `BEGIN … COMMIT` around it.
+    async fn write_statement(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<QueryResult, StoreError> {
+        self.retry_busy(|| self.exec(sql, params)).await
+    }
+
+    /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
+    /// IMMEDIATE takes the write lock up front, so two writers queue for it
+    /// instead of deadlocking on a read-to-write upgrade.
+    async fn write_transaction<T>(
+        &self,
+        work: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.retry_busy(|| self.exec("BEGIN IMMEDIATE", &[]))
+            .await?;
         match work(self).and_then(|value| self.exec("COMMIT", &[]).map(|_| value)) {
             Ok(value) => Ok(value),
             Err(error) => {

@@ -113,11 +113,8 @@ impl Store {
             super::seconds_from_now(secs(claim_seconds)),
             Value::Integer(i64::from(limit)),
         ];
-        self.write_transaction(|store| {
-            let claimed = store.exec(&sql, &params)?;
-            claimed.rows.iter().map(claimed_release).collect()
-        })
-        .await
+        let claimed = self.write_statement(&sql, &params).await?;
+        claimed.rows.iter().map(claimed_release).collect()
     }
 
     /// Records how claimed releases ended: released rows are deleted, failed

@@ -92,7 +92,14 @@ async fn a_busy_storm_loses_no_order_and_no_unit() {
                 sold += body["items"][0]["quantity"].as_i64().unwrap();
             }
             503 => assert_eq!(body["code"], "service_busy"),
-            other => panic!("no {other} under a busy storm: {body}"),
+            other => panic!(
+                "no {other} under a busy storm: {body} {:?}",
+                app.stderr
+                    .lines()
+                    .iter()
+                    .filter(|l| l.contains("error"))
+                    .collect::<Vec<_>>()
+            ),
         }
     }
     assert!(created > 0, "{responses:?}");
@@ -104,4 +111,13 @@ async fn a_busy_storm_loses_no_order_and_no_unit() {
     );
     assert_eq!(app.count("stock_intents"), 0);
     assert_eq!(app.count("pending_releases"), 0);
+    // Forty instances logging at once: still one JSON object per line.
+    for line in app.stdout.lines().iter().chain(app.stderr.lines().iter()) {
+        if line.starts_with('{') || line.contains("\"level\"") {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(line).is_ok(),
+                "interleaved log line: {line}"
+            );
+        }
+    }
 }
