@@ -118,3 +118,26 @@ fn query(
     }
     Ok(QueryResult { columns, rows: out })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Order Service relies on this default for durability (an
+    /// acknowledged order survives power loss) instead of setting it on
+    /// every connection: Spin's bundled SQLite has the same default.
+    #[test]
+    fn connections_fsync_every_commit_also_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path().join("db.sqlite3")).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let reopened = open(dir.path().join("db.sqlite3")).unwrap();
+        let synchronous: i64 = reopened
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
+    }
+}
