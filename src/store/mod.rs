@@ -18,9 +18,13 @@ use std::time::{Duration, Instant};
 
 /// How long a write waits for other writers in total before giving up.
 const BUSY_BUDGET: Duration = Duration::from_secs(5);
-/// First and longest wait between two attempts to take the write lock.
-const FIRST_BUSY_WAIT: Duration = Duration::from_micros(250);
-const MAX_BUSY_WAIT: Duration = Duration::from_millis(4);
+/// SQLite's own wait per attempt (`busy_timeout`): its handler retries
+/// after 1, 2, 5 and 10 ms inside the host, without a round trip; its
+/// later, longer sleeps (25…100 ms) are what starve waiters, so each
+/// attempt is cut at this and started again.
+const BUSY_SLICE_MS: u32 = 20;
+/// Pause between two attempts, for SQLite servers that ignore `busy_timeout`.
+const BUSY_PAUSE: Duration = Duration::from_millis(1);
 
 /// The current time as stored: RFC 3339 UTC to the second, so text order
 /// is time order.
@@ -78,16 +82,16 @@ impl Store {
         // Migrate under the host's busy timeout (5 s in Spin): racing first
         // requests then simply queue.
         store.migrated_now = migrations::ensure_current(&store).await?;
-        // Then no busy wait inside SQLite: its busy handler sleeps 1…100 ms
-        // at a time, so under load the write lock sits idle between
-        // writers; `retry_busy` waits briefly and asynchronously instead.
+        // Then a short busy wait inside SQLite, which `retry_busy` repeats:
+        // SQLite's handler sleeps 1…100 ms at a time and under load leaves
+        // the write lock idle between writers and some waiters starving.
         // Best-effort: a remote SQLite (libSQL, hosted Spin) refuses it.
         //
         // Durability needs no statement: SQLite's default `synchronous` is
         // FULL, also in WAL mode (fsync on every commit), in Spin's and
         // spin-host's bundled SQLite alike; a spin-host test pins it.
         // Setting it again cost ~0.15 ms per request.
-        let _ = store.exec("PRAGMA busy_timeout = 0", &[]);
+        let _ = store.exec(&format!("PRAGMA busy_timeout = {BUSY_SLICE_MS}"), &[]);
         Ok(store)
     }
 
@@ -102,19 +106,17 @@ impl Store {
     }
 
     /// Runs `attempt` until it is not refused for a lock another writer
-    /// holds: short jittered waits, doubling up to [`MAX_BUSY_WAIT`], for
-    /// [`BUSY_BUDGET`] in all.
+    /// holds (each attempt waits up to [`BUSY_SLICE_MS`] inside SQLite),
+    /// for [`BUSY_BUDGET`] in all.
     async fn retry_busy<T>(
         &self,
         mut attempt: impl FnMut() -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let started = Instant::now();
-        let mut wait = FIRST_BUSY_WAIT;
         loop {
             match attempt() {
                 Err(StoreError::Busy) if started.elapsed() < BUSY_BUDGET => {
-                    clock::sleep(clock::jitter(wait)).await;
-                    wait = (wait * 2).min(MAX_BUSY_WAIT);
+                    clock::sleep(clock::jitter(BUSY_PAUSE)).await;
                 }
                 other => return other,
             }

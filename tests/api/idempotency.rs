@@ -207,3 +207,32 @@ async fn auth_and_validation_failures_are_not_stored_and_bad_keys_are_400() {
     }
     assert_eq!(app.count("orders"), 1);
 }
+
+#[tokio::test]
+async fn keys_older_than_a_day_are_forgotten_and_purged() {
+    let app = spawn_app().await;
+    let first = json_body(app.post_order_with_key(&token(42), "yesterday", BODY).await).await;
+    // Age the stored key past the 24 h retention.
+    app.db()
+        .execute_batch(
+            "UPDATE idempotency_keys SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-25 hours')",
+        )
+        .unwrap();
+    // An expired key is a new key: the request runs again.
+    let again = app.post_order_with_key(&token(42), "yesterday", BODY).await;
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().get("idempotent-replayed").is_none());
+    assert_ne!(json_body(again).await["id"], first["id"]);
+
+    // A key stored long ago is purged by the next pass.
+    app.db()
+        .execute_batch(
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, status, body, \
+             created_at, lease_until) VALUES (7, 'old', 'f', 'done', 400, '{}', \
+             '2000-01-01T00:00:00Z', '2000-01-01T00:02:00Z')",
+        )
+        .unwrap();
+    assert_eq!(app.count("idempotency_keys"), 2);
+    assert_eq!(app.reconcile().await["purged_idempotency_keys"], 1);
+    assert_eq!(app.count("idempotency_keys"), 1, "the fresh key stays");
+}
