@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 /// How long a write waits for other writers in total before giving up.
 const BUSY_BUDGET: Duration = Duration::from_secs(5);
-/// SQLite's own wait per attempt (`busy_timeout`): its handler retries
-/// after 1, 2, 5 and 10 ms inside the host, without a round trip; its
-/// later, longer sleeps (25…100 ms) are what starve waiters, so each
-/// attempt is cut at this and started again.
-const BUSY_SLICE_MS: u32 = 20;
+/// SQLite's own wait per attempt (`busy_timeout`): inside the host, without
+/// a round trip, its handler retries after 1, 3, 8, 18, 33, 53 and 78 ms;
+/// beyond that its sleeps grow to 50 and 100 ms, which starve the longest
+/// waiters, so each attempt is cut here and started again with short ones.
+const BUSY_SLICE_MS: u32 = 100;
 /// Pause between two attempts, for SQLite servers that ignore `busy_timeout`.
 const BUSY_PAUSE: Duration = Duration::from_millis(1);
 
