@@ -95,7 +95,11 @@ async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() 
             .body(BODY);
         tokio::spawn(async move { request.send().await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Its reservations have reached the Catalog (so its key is claimed) and
+    // are held there for 1.5 s.
+    while app.catalog.calls().await.1 == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let response = app.post_order_with_key(&token(42), "slow", BODY).await;
     assert_eq!(response.status(), 409);
     assert_eq!(json_body(response).await["code"], "idempotency_key_in_use");

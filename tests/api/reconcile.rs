@@ -76,7 +76,7 @@ async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
     let mut app = spawn_app_with(AppOptions {
         variables: vec![
             ("catalog_timeout_ms", "1000".into()),
-            ("stock_intent_lease_seconds", "5".into()),
+            ("stock_intent_lease_seconds", "10".into()),
         ],
         ..Default::default()
     })
@@ -128,7 +128,7 @@ async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
     let started = Instant::now();
     let report = loop {
         let report = app.reconcile().await;
-        if report["expired_intents"] == 1 || started.elapsed() > Duration::from_secs(15) {
+        if report["expired_intents"] == 1 || started.elapsed() > Duration::from_secs(30) {
             break report;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
