@@ -226,6 +226,8 @@ pub fn inspect(path: &Path) -> Result<()> {
 
 /// One engine for the process: async support for WASI, the pooling allocator
 /// where the machine allows it (as Spin), and Wasmtime's compilation cache.
+/// `SPIN_HOST_POOLING=0` allocates on demand instead (for the benchmark's
+/// before/after).
 fn engine() -> Result<Engine> {
     let mut config = Config::new();
     // Guests yield to the scheduler every epoch tick (as in Spin), so one
@@ -241,6 +243,9 @@ fn engine() -> Result<Engine> {
         .total_memories(1_000)
         .total_tables(2_000)
         .max_memory_size(256 << 20);
+    if std::env::var_os("SPIN_HOST_POOLING").is_some_and(|v| v == "0") {
+        return Ok(Engine::new(&config)?);
+    }
     let mut with_pooling = config.clone();
     with_pooling.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     match Engine::new(&with_pooling) {
