@@ -45,6 +45,12 @@ pub enum CatalogError {
     /// An answer we cannot use (unparseable, unexpected status).
     #[error("catalog answered unexpectedly: {0}")]
     BadResponse(String),
+    /// A reserve or release answered 2xx, but not with the contract's
+    /// `{"remaining_stock": <int>}`: whatever answered may or may not have
+    /// applied it (a web server answering 200 to everything, a proxy page),
+    /// so a reservation counts as maybe taken and a release as not done.
+    #[error("catalog write not confirmed: {0}")]
+    Unconfirmed(String),
 }
 
 pub struct CatalogClient<'a> {
@@ -86,7 +92,7 @@ impl<'a> CatalogClient<'a> {
         match reply.status {
             200 => parse_product(id, &reply.body),
             404 => Err(CatalogError::ProductNotFound(id)),
-            status => Err(unexpected(status)),
+            status => Err(unexpected(status, &reply.body)),
         }
     }
 
@@ -94,10 +100,10 @@ impl<'a> CatalogClient<'a> {
     pub async fn reserve(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
         let reply = self.stock_call("reserve", id, quantity).await?;
         match reply.status {
-            200 => Ok(()),
+            200..=299 => confirm_stock_write(id, "reserve", &reply),
             404 => Err(CatalogError::ProductNotFound(id)),
             409 => Err(CatalogError::InsufficientStock(id)),
-            status => Err(unexpected(status)),
+            status => Err(unexpected(status, &reply.body)),
         }
     }
 
@@ -106,9 +112,9 @@ impl<'a> CatalogClient<'a> {
     pub async fn release(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
         let reply = self.stock_call("release", id, quantity).await?;
         match reply.status {
-            200 => Ok(()),
+            200..=299 => confirm_stock_write(id, "release", &reply),
             status @ (404 | 405) => Err(CatalogError::ReleaseUnsupported(status)),
-            status => Err(unexpected(status)),
+            status => Err(unexpected(status, &reply.body)),
         }
     }
 
@@ -118,7 +124,7 @@ impl<'a> CatalogClient<'a> {
         id: ProductId,
         quantity: u32,
     ) -> Result<outbound::Reply, CatalogError> {
-        let body = serde_json::json!({ "quantity": quantity }).to_string();
+        let body = format!("{{\"quantity\": {quantity}}}");
         self.call(
             Method::Post,
             &format!("/products/{id}/{action}/"),
@@ -143,8 +149,12 @@ impl<'a> CatalogClient<'a> {
             request.header("authorization", self.authorization);
         }
         if let Some(body) = body {
+            // Django (WSGI) reads a body only through Content-Length: sent
+            // chunked, which is what the SDK does without it, the body reads
+            // as empty and the Catalog answers `400 Invalid quantity`.
             request
                 .header("content-type", "application/json")
+                .header("content-length", body.len().to_string())
                 .body(body);
         }
         outbound::send(request.build(), self.timeout, MAX_CATALOG_BODY)
@@ -173,22 +183,83 @@ impl CatalogError {
             CatalogError::Unavailable {
                 outcome_unknown: true,
                 ..
-            }
+            } | CatalogError::Unconfirmed(_)
         )
     }
 }
 
+/// The contract's answer to a reserve or release.
+#[derive(Deserialize)]
+struct StockBody {
+    remaining_stock: i64,
+}
+
+/// A 2xx to a stock write counts only with the contract's body.
+fn confirm_stock_write(
+    id: ProductId,
+    action: &str,
+    reply: &outbound::Reply,
+) -> Result<(), CatalogError> {
+    match serde_json::from_slice::<StockBody>(&reply.body) {
+        Ok(StockBody { remaining_stock }) if remaining_stock >= 0 => Ok(()),
+        _ => Err(CatalogError::Unconfirmed(format!(
+            "{action} of product {id}: HTTP {} without remaining_stock: {}",
+            reply.status,
+            excerpt(&reply.body)
+        ))),
+    }
+}
+
 /// A 5xx from Django means the view failed and its transaction rolled
-/// back, so the write did not happen.
-fn unexpected(status: u16) -> CatalogError {
+/// back, so the write did not happen. The detail carries a short excerpt
+/// of the body, so an operator reads `Invalid quantity` in the log.
+fn unexpected(status: u16, body: &[u8]) -> CatalogError {
+    let detail = format!("HTTP {status}: {}", excerpt(body));
     if status >= 500 {
         CatalogError::Unavailable {
-            detail: format!("HTTP {status}"),
+            detail,
             outcome_unknown: false,
         }
     } else {
-        CatalogError::BadResponse(format!("HTTP {status}"))
+        CatalogError::BadResponse(detail)
     }
+}
+
+/// Longest body excerpt put in a log line or an operator report.
+const EXCERPT_CHARS: usize = 160;
+
+/// A peer's body made fit for a log line: control characters and runs of
+/// white space folded to one space, anything shaped like a JWT or a bearer
+/// credential replaced, cut at [`EXCERPT_CHARS`].
+pub fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut words = Vec::new();
+    let mut after_bearer = false;
+    for word in text.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if word.is_empty() {
+            continue;
+        }
+        let secret = after_bearer || looks_like_jwt(word);
+        after_bearer = word
+            .trim_matches(|c: char| !c.is_alphanumeric())
+            .eq_ignore_ascii_case("bearer");
+        words.push(if secret { "[redacted]" } else { word });
+    }
+    let folded = words.join(" ");
+    if folded.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    match folded.char_indices().nth(EXCERPT_CHARS) {
+        Some((cut, _)) => format!("{}…", &folded[..cut]),
+        None => folded,
+    }
+}
+
+/// Three dot-separated base64url runs, the first starting like a JSON
+/// header: a JWT, whatever quotes or punctuation surround it.
+fn looks_like_jwt(word: &str) -> bool {
+    word.split(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .any(|run| run.starts_with("eyJ") && run.split('.').count() >= 3)
 }
 
 /// Reads the fields we use from a product body. The price may be a JSON
@@ -261,9 +332,72 @@ mod tests {
 
     #[test]
     fn server_errors_are_unavailable_others_are_bad_responses() {
-        assert!(matches!(unexpected(503), CatalogError::Unavailable { .. }));
-        assert!(!unexpected(500).outcome_unknown());
-        assert!(matches!(unexpected(401), CatalogError::BadResponse(_)));
-        assert!(matches!(unexpected(302), CatalogError::BadResponse(_)));
+        assert!(matches!(
+            unexpected(503, b""),
+            CatalogError::Unavailable { .. }
+        ));
+        assert!(!unexpected(500, b"").outcome_unknown());
+        assert!(matches!(unexpected(401, b""), CatalogError::BadResponse(_)));
+        assert!(matches!(unexpected(302, b""), CatalogError::BadResponse(_)));
+        assert!(!unexpected(400, b"").outcome_unknown());
+    }
+
+    #[test]
+    fn an_unexpected_status_carries_what_the_catalog_said() {
+        let error = unexpected(400, br#"{"detail": "Invalid quantity"}"#);
+        assert_eq!(
+            error.to_string(),
+            r#"catalog answered unexpectedly: HTTP 400: {"detail": "Invalid quantity"}"#
+        );
+    }
+
+    fn reply(status: u16, body: &[u8]) -> outbound::Reply {
+        outbound::Reply {
+            status,
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_stock_write_is_confirmed_only_by_the_contracts_body() {
+        assert!(
+            confirm_stock_write(id(1), "reserve", &reply(200, br#"{"remaining_stock": 0}"#))
+                .is_ok()
+        );
+        for body in [
+            &b""[..],
+            b"OK",
+            b"<html><body>It works!</body></html>",
+            br#"{}"#,
+            br#"{"remaining_stock": "7"}"#,
+            br#"{"remaining_stock": -1}"#,
+            br#"{"status": "ok"}"#,
+        ] {
+            let error = confirm_stock_write(id(1), "reserve", &reply(200, body)).unwrap_err();
+            assert!(
+                matches!(error, CatalogError::Unconfirmed(_)) && error.outcome_unknown(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn excerpts_are_short_single_line_and_free_of_credentials() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VyX2lkIjoiNDIifQ.c2lnbmF0dXJl";
+        let body = format!(
+            "<html>\n<h1>Bad   Request</h1>\r\n token={jwt} \"{jwt}\" Authorization: Bearer abc.def {}</html>",
+            "x".repeat(500)
+        );
+        let text = excerpt(body.as_bytes());
+        assert!(!text.contains("eyJ"), "{text}");
+        assert!(!text.contains("abc.def"), "{text}");
+        assert!(
+            text.starts_with("<html> <h1>Bad Request</h1> [redacted] [redacted]"),
+            "{text}"
+        );
+        assert!(!text.contains('\n') && !text.contains('\r'));
+        assert!(text.chars().count() <= EXCERPT_CHARS + 1, "{}", text.len());
+        assert_eq!(excerpt(b""), "(empty body)");
     }
 }

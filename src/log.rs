@@ -5,7 +5,7 @@
 use crate::catalog::CatalogError;
 use crate::domain::order_request::OrderLine;
 use crate::domain::UserId;
-use crate::store::releases::ClaimedRelease;
+use crate::store::releases::{ClaimedRelease, SettledRelease};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -93,4 +93,14 @@ pub fn reconciled(request_id: &str, report: &Value) {
     event(
         &json!({"level": "info", "event": "reconciled", "request_id": request_id, "report": report}),
     );
+}
+
+/// An operator settled a pending release by hand: who, when, why and how.
+pub fn release_settled(request_id: &str, settled: &SettledRelease) {
+    event(&json!({
+        "level": "warn",
+        "event": "release_settled",
+        "request_id": request_id,
+        "release": settled,
+    }));
 }

@@ -188,7 +188,9 @@ impl Placement<'_> {
     fn log_catalog(&self, error: &CatalogError) {
         if matches!(
             error,
-            CatalogError::Unavailable { .. } | CatalogError::BadResponse(_)
+            CatalogError::Unavailable { .. }
+                | CatalogError::BadResponse(_)
+                | CatalogError::Unconfirmed(_)
         ) {
             log::error(self.request_id, "catalog_error", &error.to_string());
         }

@@ -67,6 +67,9 @@ struct Faults {
     /// Delay reserves by this much, then apply them anyway (as Django
     /// finishes a request whose client has given up).
     reserve_latency_ms: u64,
+    /// Apply reserves, then answer 200 with a body that is not the
+    /// contract's (as a proxy page or a server answering 200 to anything).
+    reserve_garbage: bool,
 }
 
 #[derive(Default, serde::Serialize)]
@@ -277,6 +280,15 @@ impl Catalog {
         } else {
             product.in_stock -= quantity;
         }
+        if faults.reserve_garbage && !release {
+            return Response::builder()
+                .status(200)
+                .header("content-type", "text/html")
+                .body(Full::new(Bytes::from_static(
+                    b"<html><body>OK</body></html>",
+                )))
+                .expect("valid response");
+        }
         reply(200, json!({ "remaining_stock": product.in_stock }))
     }
 
@@ -288,7 +300,16 @@ impl Catalog {
     }
 }
 
+/// Reads a JSON body the way Django under a WSGI server does: only as many
+/// bytes as `Content-Length` says, so a chunked body without it reads as
+/// empty (and a reserve answers `400`, like the real Catalog).
 async fn read_json<T: serde::de::DeserializeOwned>(request: Request<Incoming>) -> Result<T> {
+    let length: usize = request
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let body = request.into_body().collect().await?.to_bytes();
-    Ok(serde_json::from_slice(&body)?)
+    Ok(serde_json::from_slice(&body[..length.min(body.len())])?)
 }

@@ -1,10 +1,20 @@
-//! Outbound HTTP policy: a component may call only the hosts in its
-//! `allowed_outbound_hosts`; anything else fails with `HttpRequestDenied`,
-//! as in Spin.
+//! Outbound HTTP as Spin's `factor-outbound-http` does it: a component may
+//! call only the hosts in its `allowed_outbound_hosts` (anything else fails
+//! with `HttpRequestDenied`); plain-HTTP requests go through one pooled
+//! keep-alive client shared by the whole app, so connections to the
+//! Catalog are reused across requests; connect failures map to the same
+//! wasi-http error codes as in Spin.
 
 use anyhow::{bail, Context, Result};
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// One `allowed_outbound_hosts` entry: `scheme://host[:port]`, where scheme,
@@ -85,10 +95,120 @@ impl AllowedHost {
     }
 }
 
+/// Resolves a component's `allowed_outbound_hosts` as Spin does for each
+/// instance: entries are expanded with the app's variables; an entry that
+/// expands to nothing is skipped; one that expands to something invalid
+/// allows nothing (requests to it are denied, with a warning) rather than
+/// stopping the app. A literal entry that is malformed is an error.
+pub fn resolve_allowed_hosts(
+    entries: &[String],
+    expand: impl Fn(&str) -> Result<String>,
+) -> Result<Vec<AllowedHost>> {
+    let mut allowed = Vec::new();
+    for entry in entries {
+        if !entry.contains("{{") {
+            allowed.push(AllowedHost::parse(entry)?);
+            continue;
+        }
+        match expand(entry).and_then(|expanded| {
+            if expanded.trim().is_empty() {
+                Ok(None)
+            } else {
+                AllowedHost::parse(&expanded).map(Some)
+            }
+        }) {
+            Ok(Some(host)) => allowed.push(host),
+            Ok(None) => {}
+            Err(error) => eprintln!(
+                "spin-host: allowed_outbound_hosts entry `{entry}` is not usable ({error:#}); \
+                 requests it would allow are denied"
+            ),
+        }
+    }
+    Ok(allowed)
+}
+
+/// Plain-HTTP requests of the whole app: one pooled keep-alive client.
+pub type SharedClient = Client<PlainConnector, WasiBody>;
+
+pub fn shared_client() -> SharedClient {
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build(PlainConnector)
+}
+
+/// TCP connections for the shared client, failing with Spin's error codes.
+#[derive(Clone)]
+pub struct PlainConnector;
+
+impl tower_service::Service<http::Uri> for PlainConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, HttpError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), HttpError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        Box::pin(async move {
+            let host = uri.host().ok_or(HttpError::HttpRequestUriInvalid)?;
+            let port = uri.port_u16().unwrap_or(80);
+            let addresses: Vec<_> = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|_| HttpError::DnsError {
+                    rcode: Some("address not available".into()),
+                    info_code: Some(0),
+                })?
+                .collect();
+            let stream =
+                tokio::time::timeout(Duration::from_secs(600), TcpStream::connect(&*addresses))
+                    .await
+                    .map_err(|_| HttpError::ConnectionTimeout)?
+                    .map_err(|error| match error.kind() {
+                        std::io::ErrorKind::AddrNotAvailable => HttpError::DnsError {
+                            rcode: Some("address not available".into()),
+                            info_code: Some(0),
+                        },
+                        _ => HttpError::ConnectionRefused,
+                    })?;
+            let _ = stream.set_nodelay(true);
+            Ok(TokioIo::new(stream))
+        })
+    }
+}
+
+/// The wasi-http error a failed pooled request stands for.
+fn request_error(error: hyper_util::client::legacy::Error) -> HttpError {
+    use std::error::Error as _;
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        if let Some(code) = inner.downcast_ref::<HttpError>() {
+            return clone_connect_error(code);
+        }
+        cause = inner.source();
+    }
+    HttpError::HttpProtocolError
+}
+
+fn clone_connect_error(error: &HttpError) -> HttpError {
+    match error {
+        HttpError::ConnectionRefused => HttpError::ConnectionRefused,
+        HttpError::ConnectionTimeout => HttpError::ConnectionTimeout,
+        HttpError::HttpRequestUriInvalid => HttpError::HttpRequestUriInvalid,
+        HttpError::DnsError { rcode, info_code } => HttpError::DnsError {
+            rcode: rcode.clone(),
+            info_code: *info_code,
+        },
+        _ => HttpError::HttpProtocolError,
+    }
+}
+
 /// The wasi-http hooks of one request: the allow-list check, then the
-/// default sender.
+/// app's pooled client (HTTPS falls back to Wasmtime's one-shot sender).
 pub struct OutboundPolicy {
     pub allowed: Arc<Vec<AllowedHost>>,
+    pub client: SharedClient,
 }
 
 type SendResult = Result<
@@ -113,13 +233,29 @@ impl WasiHttpHooks for OutboundPolicy {
             );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        if request.uri().scheme_str() != Some("http") {
+            return Box::new(async move {
+                let (response, io) =
+                    wasmtime_wasi_http::default_send_request(request, options).await?;
+                Ok((
+                    response.map(BodyExt::boxed_unsync),
+                    Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                ))
+            });
+        }
+        let client = self.client.clone();
+        let first_byte_timeout = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(Duration::from_secs(600));
         Box::new(async move {
-            use http_body_util::BodyExt;
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = _> + Send>,
-            ))
+            let response = tokio::time::timeout(first_byte_timeout, client.request(request))
+                .await
+                .map_err(|_| HttpError::ConnectionReadTimeout)?
+                .map_err(request_error)?;
+            let response = response.map(|body| body.map_err(HttpError::Hyper).boxed_unsync());
+            let io: Box<dyn Future<Output = Result<(), HttpError>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, io))
         })
     }
 }
@@ -160,6 +296,28 @@ mod tests {
             "https://example.com.evil.net/"
         ));
         assert!(allows("http://*:*", "http://anything:1/"));
+    }
+
+    #[test]
+    fn templates_resolve_like_spin_per_instance() {
+        let entries = vec![
+            "{{ empty }}".to_owned(),
+            "{{ bad }}".to_owned(),
+            "{{ good }}".to_owned(),
+            "http://literal:1".to_owned(),
+        ];
+        let allowed = resolve_allowed_hosts(&entries, |t| {
+            Ok(match t {
+                "{{ empty }}" => "",
+                "{{ bad }}" => "not a url",
+                _ => "http://catalog:9001",
+            }
+            .to_owned())
+        })
+        .unwrap();
+        assert_eq!(allowed.len(), 2, "empty skipped, bad denies: {allowed:?}");
+        assert!(allowed[0].allows(&"http://catalog:9001/x".parse().unwrap()));
+        assert!(resolve_allowed_hosts(&["not a url".to_owned()], |t| Ok(t.to_owned())).is_err());
     }
 
     #[test]

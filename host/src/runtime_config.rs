@@ -1,5 +1,6 @@
 //! The runtime config file (`--runtime-config-file`): where each SQLite
-//! database lives. Unknown keys are rejected, as in Spin.
+//! database lives, and the state and log directories. Unknown keys are
+//! rejected, as in Spin.
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
@@ -11,6 +12,31 @@ use std::path::{Path, PathBuf};
 pub struct RuntimeConfig {
     #[serde(default)]
     pub sqlite_database: BTreeMap<String, SqliteDatabase>,
+    /// Spin's `state_dir` key (`""` unsets it), used when `--state-dir`
+    /// is not given.
+    #[serde(default)]
+    pub state_dir: Option<String>,
+    /// Spin's `log_dir` key (`""` unsets it), used when `--log-dir` is not
+    /// given.
+    #[serde(default)]
+    pub log_dir: Option<String>,
+}
+
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteLocation {
+    File(PathBuf),
+    /// `type = "spin"` without a path, or `default` without a state
+    /// directory: every connection gets its own empty in-memory database,
+    /// as in Spin.
+    InMemory,
+}
+
+/// A directory given on the command line or in the runtime config: unset
+/// by an empty value, else the given path, else Spin's default.
+pub fn user_path(flag: Option<&str>, toml: Option<&str>) -> Option<Option<PathBuf>> {
+    flag.or(toml)
+        .map(|value| (!value.is_empty()).then(|| PathBuf::from(value)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,33 +65,43 @@ impl RuntimeConfig {
         Ok(config)
     }
 
-    /// Label → file for every database: the runtime config's paths (relative
-    /// ones resolved against `working_dir`, where `spin up` runs), else Spin's
-    /// default `.spin/sqlite_db.db` beside the manifest for `default`.
-    pub fn sqlite_files(
+    /// Label → location for every database: the runtime config's paths
+    /// (relative ones resolved against `working_dir`, where `spin up` runs;
+    /// none means in memory), else for `default` Spin's `sqlite_db.db` in
+    /// the state directory, in memory when there is none. Parent folders
+    /// are created, as Spin does.
+    pub fn sqlite_locations(
         &self,
         working_dir: &Path,
-        app_dir: &Path,
-    ) -> Result<BTreeMap<String, PathBuf>> {
-        let mut files = BTreeMap::new();
-        files.insert(
+        state_dir: Option<&Path>,
+    ) -> Result<BTreeMap<String, SqliteLocation>> {
+        let mut locations = BTreeMap::new();
+        locations.insert(
             "default".to_owned(),
-            app_dir.join(".spin").join("sqlite_db.db"),
+            state_dir.map_or(SqliteLocation::InMemory, |dir| {
+                SqliteLocation::File(dir.join("sqlite_db.db"))
+            }),
         );
         for (label, db) in &self.sqlite_database {
-            let path = db
-                .path
-                .clone()
-                .with_context(|| format!("sqlite_database.{label} needs a path"))?;
-            files.insert(label.clone(), working_dir.join(path));
+            let location = match &db.path {
+                Some(path) => SqliteLocation::File(working_dir.join(path)),
+                None => SqliteLocation::InMemory,
+            };
+            locations.insert(label.clone(), location);
         }
-        for path in files.values() {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create {}", parent.display()))?;
+        for location in locations.values() {
+            if let SqliteLocation::File(path) = location {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!(
+                            "failed to create sqlite database directory '{}'",
+                            parent.display()
+                        )
+                    })?;
+                }
             }
         }
-        Ok(files)
+        Ok(locations)
     }
 }
 
@@ -80,20 +116,51 @@ mod tests {
             "[sqlite_database.default]\ntype = \"spin\"\npath = \"data/db.sqlite3\"\n",
         )
         .unwrap();
-        let files = config
-            .sqlite_files(dir.path(), Path::new("/nonexistent-app"))
-            .unwrap();
-        assert_eq!(files["default"], dir.path().join("data/db.sqlite3"));
+        let files = config.sqlite_locations(dir.path(), None).unwrap();
+        assert_eq!(
+            files["default"],
+            SqliteLocation::File(dir.path().join("data/db.sqlite3"))
+        );
         assert!(dir.path().join("data").is_dir(), "parent folder created");
     }
 
     #[test]
-    fn default_database_lives_in_dot_spin() {
+    fn default_database_lives_in_the_state_dir_or_in_memory_without_one() {
         let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join(".spin");
         let files = RuntimeConfig::default()
-            .sqlite_files(dir.path(), dir.path())
+            .sqlite_locations(dir.path(), Some(&state))
             .unwrap();
-        assert_eq!(files["default"], dir.path().join(".spin/sqlite_db.db"));
+        assert_eq!(
+            files["default"],
+            SqliteLocation::File(state.join("sqlite_db.db"))
+        );
+        let files = RuntimeConfig::default()
+            .sqlite_locations(dir.path(), None)
+            .unwrap();
+        assert_eq!(files["default"], SqliteLocation::InMemory);
+    }
+
+    #[test]
+    fn a_spin_database_without_a_path_is_in_memory() {
+        let config = RuntimeConfig::parse("[sqlite_database.default]\ntype = \"spin\"\n").unwrap();
+        let files = config.sqlite_locations(Path::new("/"), None).unwrap();
+        assert_eq!(files["default"], SqliteLocation::InMemory);
+    }
+
+    #[test]
+    fn state_and_log_dirs_come_from_the_flag_then_the_file() {
+        let config = RuntimeConfig::parse("state_dir = \"/data/.spin\"\nlog_dir = \"\"\n").unwrap();
+        assert_eq!(
+            user_path(None, config.state_dir.as_deref()),
+            Some(Some(PathBuf::from("/data/.spin")))
+        );
+        assert_eq!(user_path(None, config.log_dir.as_deref()), Some(None));
+        assert_eq!(
+            user_path(Some("/x"), config.log_dir.as_deref()),
+            Some(Some(PathBuf::from("/x")))
+        );
+        assert_eq!(user_path(None, None), None);
     }
 
     #[test]

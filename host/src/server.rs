@@ -4,9 +4,9 @@
 
 use crate::bindings;
 use crate::manifest::Manifest;
-use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::outbound::{resolve_allowed_hosts, OutboundPolicy};
 use crate::routes::Route;
-use crate::runtime_config::RuntimeConfig;
+use crate::runtime_config::{user_path, RuntimeConfig, SqliteLocation};
 use crate::state::{AppState, ComponentConfig, HostState};
 use crate::variables::{AppVariables, ComponentVariables};
 use anyhow::{bail, Context, Result};
@@ -35,6 +35,16 @@ pub struct Options {
     pub manifest: PathBuf,
     pub listen: String,
     pub runtime_config_file: Option<PathBuf>,
+    /// `--disable-cache`: no Wasmtime compilation cache.
+    pub disable_cache: bool,
+    /// `--cache FILE`: the Wasmtime cache configuration.
+    pub cache_config: Option<PathBuf>,
+    /// `--disable-pooling`: allocate instances on demand.
+    pub disable_pooling: bool,
+    /// `--state-dir` (`""` unsets it; default `.spin` beside the manifest).
+    pub state_dir: Option<String>,
+    /// `--log-dir` (`""` unsets it; default `logs` in the state directory).
+    pub log_dir: Option<String>,
 }
 
 /// One routable component, ready to instantiate.
@@ -78,7 +88,28 @@ pub async fn up(options: Options) -> Result<()> {
     let working_dir = std::env::current_dir()?;
     let variables = AppVariables::resolve(&manifest.variables, |name| std::env::var(name).ok())?;
 
-    let engine = engine()?;
+    // As Spin: the state directory holds the default database and the log
+    // directory; both are created at start and a failure stops the app.
+    let state_dir = match user_path(
+        options.state_dir.as_deref(),
+        runtime_config.state_dir.as_deref(),
+    ) {
+        Some(dir) => dir.map(|d| working_dir.join(d)),
+        None => Some(app_dir.join(".spin")),
+    };
+    let log_dir = match user_path(
+        options.log_dir.as_deref(),
+        runtime_config.log_dir.as_deref(),
+    ) {
+        Some(dir) => dir.map(|d| working_dir.join(d)),
+        None => state_dir.as_ref().map(|d| d.join("logs")),
+    };
+    if let Some(log_dir) = &log_dir {
+        std::fs::create_dir_all(log_dir)
+            .with_context(|| format!("failed to create log directory {}", log_dir.display()))?;
+    }
+
+    let engine = engine(&options)?;
     let ticker = engine.weak();
     std::thread::spawn(move || {
         while let Some(engine) = ticker.upgrade() {
@@ -96,12 +127,11 @@ pub async fn up(options: Options) -> Result<()> {
     let mut components = HashMap::new();
     let mut compiled: HashMap<String, ProxyPre<HostState>> = HashMap::new();
     for (name, component) in &manifest.component {
-        let allowed_hosts = component
-            .allowed_outbound_hosts
-            .iter()
-            .map(|entry| AllowedHost::parse(&variables.expand(entry)?))
-            .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("component `{name}`: allowed_outbound_hosts"))?;
+        // Spin resolves these per instance; spin-host's variables cannot
+        // change while it runs, so resolving once gives the same answers.
+        let allowed_hosts =
+            resolve_allowed_hosts(&component.allowed_outbound_hosts, |e| variables.expand(e))
+                .with_context(|| format!("component `{name}`: allowed_outbound_hosts"))?;
         let component_variables = ComponentVariables::resolve(&component.variables, &variables)
             .with_context(|| format!("component `{name}`"))?;
         components.insert(
@@ -128,7 +158,7 @@ pub async fn up(options: Options) -> Result<()> {
         compiled.insert(name.clone(), ProxyPre::new(pre)?);
     }
 
-    let sqlite = runtime_config.sqlite_files(&working_dir, &app_dir)?;
+    let sqlite = runtime_config.sqlite_locations(&working_dir, state_dir.as_deref())?;
     for (name, component) in &manifest.component {
         for label in &component.sqlite_databases {
             if !sqlite.contains_key(label) {
@@ -136,9 +166,24 @@ pub async fn up(options: Options) -> Result<()> {
             }
         }
     }
+    let refused_pragmas = std::env::var("SPIN_HOST_SQLITE_REFUSE_PRAGMAS")
+        .map(|list| {
+            list.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (label, location) in &sqlite {
+        if *location == SqliteLocation::InMemory {
+            println!("SQLite database `{label}`: a temporary in-memory database per connection");
+        }
+    }
     let app = Arc::new(AppState {
         components,
         sqlite: sqlite.into_iter().collect(),
+        refused_pragmas: Arc::new(refused_pragmas),
+        http_client: crate::outbound::shared_client(),
     });
 
     let mut served = Vec::new();
@@ -225,15 +270,19 @@ pub fn inspect(path: &Path) -> Result<()> {
 }
 
 /// One engine for the process: async support for WASI, the pooling allocator
-/// where the machine allows it (as Spin), and Wasmtime's compilation cache.
-/// `SPIN_HOST_POOLING=0` allocates on demand instead (for the benchmark's
-/// before/after).
-fn engine() -> Result<Engine> {
+/// where the machine allows it (as Spin), and Wasmtime's compilation cache
+/// unless `--disable-cache` (as in Spin, a cache directory that cannot be
+/// created stops the start). `SPIN_HOST_POOLING=0` or `--disable-pooling`
+/// allocates on demand instead (for the benchmark's before/after).
+fn engine(options: &Options) -> Result<Engine> {
     let mut config = Config::new();
     // Guests yield to the scheduler every epoch tick (as in Spin), so one
     // busy request cannot starve the others or block shutdown.
     config.epoch_interruption(true);
-    if let Ok(cache) = wasmtime::Cache::from_file(None) {
+    if !options.disable_cache {
+        let cache = wasmtime::Cache::from_file(options.cache_config.as_deref())
+            .map_err(anyhow::Error::from)
+            .context("failed to set up the Wasmtime cache (use --disable-cache without a writable $HOME)")?;
         config.cache(Some(cache));
     }
     let mut pooling = wasmtime::PoolingAllocationConfig::default();
@@ -243,7 +292,7 @@ fn engine() -> Result<Engine> {
         .total_memories(1_000)
         .total_tables(2_000)
         .max_memory_size(256 << 20);
-    if std::env::var_os("SPIN_HOST_POOLING").is_some_and(|v| v == "0") {
+    if options.disable_pooling || std::env::var_os("SPIN_HOST_POOLING").is_some_and(|v| v == "0") {
         return Ok(Engine::new(&config)?);
     }
     let mut with_pooling = config.clone();
@@ -318,7 +367,9 @@ impl Server {
                 http: WasiHttpCtx::new(),
                 outbound: OutboundPolicy {
                     allowed: component.allowed_hosts.clone(),
+                    client: self.app.http_client.clone(),
                 },
+                sqlite_connections: 0,
             },
         );
         store.epoch_deadline_async_yield_and_update(1);

@@ -1,17 +1,50 @@
 //! `spin:sqlite/sqlite@3.0.0` on rusqlite with the bundled SQLite, like
-//! Spin's in-process implementation: one connection per `open`, statements
-//! prepared (and cached) per connection, run on the blocking pool.
+//! Spin's in-process implementation (`crates/sqlite-inproc`,
+//! `crates/factor-sqlite`): a label the component was not granted is
+//! `AccessDenied` (checked before `NoSuchDatabase`); one connection per
+//! `open`, opened lazily on the first statement; at most 256 open
+//! connections per instance; only the first statement of a string runs;
+//! results capped at 128 MiB; statements prepared (and cached) per
+//! connection and run on the blocking pool.
 
 use crate::bindings::spin::sqlite::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::runtime_config::SqliteLocation;
 use crate::state::HostState;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::Resource;
 use wasmtime::Result;
 
-/// One open database connection, as handed to the component.
+/// Open connections one instance may hold (Spin's resource table size).
+pub const MAX_CONNECTIONS: usize = 256;
+/// Largest query result handed to a component (Spin's
+/// `MAX_HOST_BUFFERED_BYTES`).
+const MAX_RESULT_BYTES: usize = 128 << 20;
+
+/// One database connection, as handed to the component; the SQLite
+/// connection itself is made on first use.
 pub struct SqliteConnection {
-    conn: Arc<Mutex<rusqlite::Connection>>,
+    location: SqliteLocation,
+    conn: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
+    /// Pragmas this host refuses (`SPIN_HOST_SQLITE_REFUSE_PRAGMAS`), to
+    /// behave like a hosted libSQL database.
+    refused_pragmas: Arc<Vec<String>>,
+}
+
+impl SqliteConnection {
+    fn connection(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, Error> {
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn.clone());
+        }
+        let opened = match &self.location {
+            SqliteLocation::File(path) => rusqlite::Connection::open(path),
+            SqliteLocation::InMemory => rusqlite::Connection::open_in_memory(),
+        }
+        .map_err(|e| Error::Io(e.to_string()))?;
+        Ok(self
+            .conn
+            .get_or_init(|| Arc::new(Mutex::new(opened)))
+            .clone())
+    }
 }
 
 impl sqlite::Host for HostState {}
@@ -21,20 +54,21 @@ impl sqlite::HostConnection for HostState {
         &mut self,
         database: String,
     ) -> Result<Result<Resource<SqliteConnection>, Error>> {
-        let Some(path) = self.app.sqlite_path(&self.component, &database) else {
-            return Ok(Err(if self.app.sqlite_label_exists(&database) {
-                Error::AccessDenied
-            } else {
-                Error::NoSuchDatabase
-            }));
-        };
-        let opened = tokio::task::spawn_blocking(move || open(path)).await?;
-        match opened {
-            Ok(conn) => Ok(Ok(self.table.push(SqliteConnection {
-                conn: Arc::new(Mutex::new(conn)),
-            })?)),
-            Err(error) => Ok(Err(Error::Io(error.to_string()))),
+        if !self.app.sqlite_granted(&self.component, &database) {
+            return Ok(Err(Error::AccessDenied));
         }
+        let Some(location) = self.app.sqlite.get(&database).cloned() else {
+            return Ok(Err(Error::NoSuchDatabase));
+        };
+        if self.sqlite_connections >= MAX_CONNECTIONS {
+            return Ok(Err(Error::Io("too many connections opened".into())));
+        }
+        self.sqlite_connections += 1;
+        Ok(Ok(self.table.push(SqliteConnection {
+            location,
+            conn: OnceLock::new(),
+            refused_pragmas: self.app.refused_pragmas.clone(),
+        })?))
     }
 
     async fn execute(
@@ -43,7 +77,16 @@ impl sqlite::HostConnection for HostState {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<Result<QueryResult, Error>> {
-        let conn = self.table.get(&connection)?.conn.clone();
+        let handle = self.table.get(&connection)?;
+        if let Some(pragma) = refused_pragma(&statement, &handle.refused_pragmas) {
+            return Ok(Err(Error::Io(format!(
+                "SQL not allowed: PRAGMA {pragma} is not supported by this database"
+            ))));
+        }
+        let conn = match handle.connection() {
+            Ok(conn) => conn,
+            Err(error) => return Ok(Err(error)),
+        };
         Ok(tokio::task::spawn_blocking(move || {
             let conn = conn.lock().expect("sqlite connection mutex poisoned");
             query(&conn, &statement, parameters).map_err(|e| Error::Io(e.to_string()))
@@ -52,7 +95,11 @@ impl sqlite::HostConnection for HostState {
     }
 
     async fn last_insert_rowid(&mut self, connection: Resource<SqliteConnection>) -> Result<i64> {
-        let conn = self.table.get(&connection)?.conn.clone();
+        let conn = self
+            .table
+            .get(&connection)?
+            .connection()
+            .map_err(|e| wasmtime::Error::msg(format!("{e:?}")))?;
         let rowid = conn
             .lock()
             .expect("sqlite connection mutex poisoned")
@@ -61,7 +108,11 @@ impl sqlite::HostConnection for HostState {
     }
 
     async fn changes(&mut self, connection: Resource<SqliteConnection>) -> Result<u64> {
-        let conn = self.table.get(&connection)?.conn.clone();
+        let conn = self
+            .table
+            .get(&connection)?
+            .connection()
+            .map_err(|e| wasmtime::Error::msg(format!("{e:?}")))?;
         let changes = conn
             .lock()
             .expect("sqlite connection mutex poisoned")
@@ -71,13 +122,44 @@ impl sqlite::HostConnection for HostState {
 
     async fn drop(&mut self, connection: Resource<SqliteConnection>) -> Result<()> {
         self.table.delete(connection)?;
+        self.sqlite_connections = self.sqlite_connections.saturating_sub(1);
         Ok(())
     }
 }
 
-fn open(path: PathBuf) -> rusqlite::Result<rusqlite::Connection> {
-    // rusqlite sets a 5 s busy timeout on open, as in Spin.
-    rusqlite::Connection::open(path)
+/// The pragma `statement` sets or reads, if this host refuses it.
+fn refused_pragma<'a>(statement: &str, refused: &'a [String]) -> Option<&'a str> {
+    let rest = statement.trim_start();
+    let rest = rest
+        .get(..6)
+        .filter(|word| word.eq_ignore_ascii_case("pragma"))
+        .map(|_| rest[6..].trim_start())?;
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    refused
+        .iter()
+        .find(|r| r.eq_ignore_ascii_case(&name))
+        .map(String::as_str)
+}
+
+/// The first statement of `sql`: Spin's in-process SQLite prepares the
+/// string once and runs what it prepared, ignoring anything after the first
+/// complete statement (rusqlite of this version would refuse the string).
+fn first_statement(sql: &str) -> &str {
+    let mut end = 0;
+    while let Some(offset) = sql[end..].find(';') {
+        end += offset + 1;
+        let candidate = &sql[..end];
+        let complete = std::ffi::CString::new(candidate)
+            .map(|c| unsafe { rusqlite::ffi::sqlite3_complete(c.as_ptr()) } != 0)
+            .unwrap_or(false);
+        if complete {
+            return candidate;
+        }
+    }
+    sql
 }
 
 fn query(
@@ -85,7 +167,7 @@ fn query(
     sql: &str,
     parameters: Vec<Value>,
 ) -> rusqlite::Result<QueryResult> {
-    let mut statement = conn.prepare_cached(sql)?;
+    let mut statement = conn.prepare_cached(first_statement(sql))?;
     let columns: Vec<String> = statement
         .column_names()
         .into_iter()
@@ -100,6 +182,7 @@ fn query(
     });
     let mut rows = statement.query(rusqlite::params_from_iter(params))?;
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next()? {
         let values = (0..columns.len())
             .map(|i| {
@@ -114,9 +197,24 @@ fn query(
                 })
             })
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        bytes += values.iter().map(value_size).sum::<usize>();
+        if bytes > MAX_RESULT_BYTES {
+            return Err(rusqlite::Error::ToSqlConversionFailure(
+                format!("query result exceeds limit of {MAX_RESULT_BYTES} bytes").into(),
+            ));
+        }
         out.push(RowResult { values });
     }
     Ok(QueryResult { columns, rows: out })
+}
+
+/// Bytes a value takes, as Spin counts them against its result cap.
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Text(t) => t.len(),
+        Value::Blob(b) => b.len(),
+        _ => 8,
+    }
 }
 
 #[cfg(test)]
@@ -129,15 +227,53 @@ mod tests {
     #[test]
     fn connections_fsync_every_commit_also_in_wal_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = open(dir.path().join("db.sqlite3")).unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("db.sqlite3")).unwrap();
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
-        let reopened = open(dir.path().join("db.sqlite3")).unwrap();
+        let reopened = rusqlite::Connection::open(dir.path().join("db.sqlite3")).unwrap();
         let synchronous: i64 = reopened
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .unwrap();
         assert_eq!(synchronous, 2, "FULL");
+    }
+
+    #[test]
+    fn only_the_first_statement_of_a_string_runs() {
+        assert_eq!(first_statement("SELECT 1; SELECT 2;"), "SELECT 1;");
+        assert_eq!(
+            first_statement("INSERT INTO t VALUES ('a;b'); DROP TABLE t"),
+            "INSERT INTO t VALUES ('a;b');"
+        );
+        assert_eq!(first_statement("SELECT 1"), "SELECT 1");
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (x TEXT)").unwrap();
+        query(
+            &conn,
+            "INSERT INTO t VALUES ('one'); INSERT INTO t VALUES ('two')",
+            vec![],
+        )
+        .unwrap();
+        let rows = query(&conn, "SELECT x FROM t", vec![]).unwrap();
+        assert_eq!(rows.rows.len(), 1);
+    }
+
+    #[test]
+    fn refused_pragmas_are_recognised_in_any_case_and_spacing() {
+        let refused = vec!["journal_mode".to_owned(), "busy_timeout".to_owned()];
+        assert_eq!(
+            refused_pragma("  pragma  JOURNAL_MODE = WAL", &refused),
+            Some("journal_mode")
+        );
+        assert_eq!(
+            refused_pragma("PRAGMA busy_timeout = 100", &refused),
+            Some("busy_timeout")
+        );
+        assert_eq!(refused_pragma("PRAGMA user_version", &refused), None);
+        assert_eq!(
+            refused_pragma("SELECT 'PRAGMA journal_mode'", &refused),
+            None
+        );
     }
 }

@@ -2,10 +2,10 @@
 //! per-request store data.
 
 use crate::bindings::fermyon::spin::variables;
-use crate::outbound::{AllowedHost, OutboundPolicy};
+use crate::outbound::{AllowedHost, OutboundPolicy, SharedClient};
+use crate::runtime_config::SqliteLocation;
 use crate::variables::ComponentVariables;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -21,22 +21,21 @@ pub struct ComponentConfig {
 /// The app as resolved at start-up.
 pub struct AppState {
     pub components: HashMap<String, ComponentConfig>,
-    /// SQLite label → database file.
-    pub sqlite: HashMap<String, PathBuf>,
+    /// SQLite label → where the database lives.
+    pub sqlite: HashMap<String, SqliteLocation>,
+    /// `SPIN_HOST_SQLITE_REFUSE_PRAGMAS=journal_mode,...`: pragmas refused
+    /// as a hosted (libSQL) database refuses them.
+    pub refused_pragmas: Arc<Vec<String>>,
+    /// Plain-HTTP outbound requests of all instances share its pool.
+    pub http_client: SharedClient,
 }
 
 impl AppState {
-    /// The file behind `label` if `component` may use it.
-    pub fn sqlite_path(&self, component: &str, label: &str) -> Option<PathBuf> {
-        let allowed = self
-            .components
+    /// Whether `component` was granted SQLite database `label`.
+    pub fn sqlite_granted(&self, component: &str, label: &str) -> bool {
+        self.components
             .get(component)
-            .is_some_and(|c| c.sqlite_databases.iter().any(|l| l == label));
-        allowed.then(|| self.sqlite.get(label).cloned()).flatten()
-    }
-
-    pub fn sqlite_label_exists(&self, label: &str) -> bool {
-        self.sqlite.contains_key(label)
+            .is_some_and(|c| c.sqlite_databases.iter().any(|l| l == label))
     }
 }
 
@@ -48,6 +47,8 @@ pub struct HostState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub outbound: OutboundPolicy,
+    /// SQLite connections this instance holds open.
+    pub sqlite_connections: usize,
 }
 
 impl WasiView for HostState {

@@ -34,6 +34,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     /// The first request with this Idempotency-Key is still running.
     IdempotencyKeyInUse,
+    /// A request is releasing this pending release right now.
+    ReleaseInProgress,
     /// The database stayed locked past the busy timeout: retry shortly.
     Busy,
     Internal,
@@ -50,7 +52,8 @@ impl ApiError {
             ApiError::ParseError | ApiError::Invalid(_) | ApiError::ProductNotFound(_) => 400,
             ApiError::InsufficientStock(_)
             | ApiError::InvalidStatusTransition { .. }
-            | ApiError::IdempotencyKeyInUse => 409,
+            | ApiError::IdempotencyKeyInUse
+            | ApiError::ReleaseInProgress => 409,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::CatalogBadResponse => 502,
             ApiError::CatalogUnavailable | ApiError::Busy => 503,
@@ -77,6 +80,7 @@ impl ApiError {
             ApiError::InvalidStatusTransition { .. } => "invalid_status_transition",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
+            ApiError::ReleaseInProgress => "release_in_progress",
             ApiError::Busy => "service_busy",
             ApiError::Internal => "internal_error",
         }
@@ -116,6 +120,9 @@ impl ApiError {
             ApiError::IdempotencyKeyInUse => {
                 "A request with this Idempotency-Key is still being processed; retry shortly."
                     .into()
+            }
+            ApiError::ReleaseInProgress => {
+                "This release is being tried right now; ask again shortly.".into()
             }
             ApiError::Busy => "The service is busy; try again shortly.".into(),
             ApiError::Internal => "Internal server error.".into(),

@@ -100,6 +100,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         Ok(Route::GetOrder(id)) => orders::get(&mut ctx, id).await,
         Ok(Route::CancelOrder(id)) => orders::cancel(&mut ctx, id).await,
         Ok(Route::Reconcile) => admin::reconcile(&mut ctx).await,
+        Ok(Route::SettleRelease(id)) => admin::settle_release(&mut ctx, request, id).await,
     };
     let mut response = result.unwrap_or_else(ApiError::into_response);
     response.set_header("x-request-id", ctx.request_id.as_str());

@@ -214,10 +214,10 @@ pub async fn cancel(ctx: &mut RequestContext, id: i64) -> Result<Response, ApiEr
             from: refused.from.as_str(),
         }),
         Ok(outcome) => {
-            if outcome == Cancellation::ReleaseStock {
+            let release_pending = if outcome == Cancellation::ReleaseStock {
                 let started = Instant::now();
                 let authorization = ctx.authorization.clone().unwrap_or_default();
-                reconcile::release_claimed(
+                let released = reconcile::release_claimed(
                     &store,
                     &config,
                     &ctx.request_id,
@@ -226,8 +226,21 @@ pub async fn cancel(ctx: &mut RequestContext, id: i64) -> Result<Response, ApiEr
                 )
                 .await;
                 ctx.timings.push(("release", started.elapsed()));
-            }
-            let response = json_response(200, &order_json(&cancelled.order)).build();
+                released < cancelled.releases.len()
+            } else {
+                store
+                    .order_release_pending(cancelled.order.id)
+                    .map_err(|error| logged_store_error(&ctx.request_id, error))?
+            };
+            // Honest about the stock: back at the Catalog now, or owed and
+            // retried (visible to operators) until it is.
+            let mut body = order_json(&cancelled.order);
+            body["stock_release"] = json!(if release_pending {
+                "pending"
+            } else {
+                "released"
+            });
+            let response = json_response(200, &body).build();
             ctx.follow_up = Some(FollowUp {
                 store,
                 config,
@@ -258,9 +271,9 @@ fn catalog_error(error: CatalogError) -> ApiError {
         CatalogError::ProductNotFound(id) => ApiError::ProductNotFound(id),
         CatalogError::InsufficientStock(id) => ApiError::InsufficientStock(id),
         CatalogError::Unavailable { .. } => ApiError::CatalogUnavailable,
-        CatalogError::BadResponse(_) | CatalogError::ReleaseUnsupported(_) => {
-            ApiError::CatalogBadResponse
-        }
+        CatalogError::BadResponse(_)
+        | CatalogError::Unconfirmed(_)
+        | CatalogError::ReleaseUnsupported(_) => ApiError::CatalogBadResponse,
     }
 }
 

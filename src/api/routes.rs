@@ -15,6 +15,7 @@ pub enum Route {
     GetOrder(i64),
     CancelOrder(i64),
     Reconcile,
+    SettleRelease(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,7 @@ pub enum Endpoint {
     GetOrder,
     CancelOrder,
     Reconcile,
+    SettleRelease,
 }
 
 /// `(path template as in the OpenAPI document, method, endpoint)`.
@@ -45,6 +47,11 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("/orders/orders/{id}/", "GET", Endpoint::GetOrder),
     ("/orders/orders/{id}/cancel/", "POST", Endpoint::CancelOrder),
     ("/orders/admin/reconcile/", "POST", Endpoint::Reconcile),
+    (
+        "/orders/admin/releases/{id}/settle/",
+        "POST",
+        Endpoint::SettleRelease,
+    ),
 ];
 
 /// The `Allow` header of each template (methods in table order).
@@ -55,6 +62,7 @@ const ALLOW: &[(&str, &str)] = &[
     ("/orders/orders/{id}/", "GET"),
     ("/orders/orders/{id}/cancel/", "POST"),
     ("/orders/admin/reconcile/", "POST"),
+    ("/orders/admin/releases/{id}/settle/", "POST"),
 ];
 
 /// Resolves `method path` (path without query) to a route.
@@ -89,6 +97,7 @@ fn route(endpoint: Endpoint, id: Option<i64>) -> Route {
         Endpoint::GetOrder => Route::GetOrder(id),
         Endpoint::CancelOrder => Route::CancelOrder(id),
         Endpoint::Reconcile => Route::Reconcile,
+        Endpoint::SettleRelease => Route::SettleRelease(id),
     }
 }
 

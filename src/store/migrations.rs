@@ -9,6 +9,10 @@ use super::{first, Store, StoreError};
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_exactly_once.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_settled_releases.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

@@ -157,13 +157,25 @@ impl Store {
             let outcome = order.status.cancel();
             let mut releases = Vec::new();
             if outcome == Ok(Cancellation::ReleaseStock) {
-                store.exec(
-                    &format!("UPDATE orders SET status = ?, updated_at = {SQL_NOW} WHERE id = ?"),
+                // Guarded by owner and current status, not only by the
+                // write lock: a change that lost a race changes nothing.
+                let changed = store.exec(
+                    &format!(
+                        "UPDATE orders SET status = ?, updated_at = {SQL_NOW} \
+                         WHERE id = ? AND user_id = ? AND status = ? RETURNING id"
+                    ),
                     &[
                         Value::Text(OrderStatus::Cancelled.as_str().into()),
                         Value::Integer(id),
+                        Value::Integer(user.get()),
+                        Value::Text(order.status.as_str().into()),
                     ],
                 )?;
+                if changed.rows.is_empty() {
+                    return Err(StoreError::Failed(
+                        "order changed under a write transaction".into(),
+                    ));
+                }
                 order.status = OrderStatus::Cancelled;
                 let lines: Vec<(ProductId, u32)> = order
                     .lines

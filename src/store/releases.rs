@@ -49,6 +49,56 @@ pub struct PendingRelease {
 
 const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
 
+/// How an operator settled a pending release by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The units were given back at the Catalog by other means.
+    ReleasedManually,
+    /// The units are not coming back (counted, sold elsewhere, lost).
+    WrittenOff,
+}
+
+impl Settlement {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "released_manually" => Some(Settlement::ReleasedManually),
+            "written_off" => Some(Settlement::WrittenOff),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Settlement::ReleasedManually => "released_manually",
+            Settlement::WrittenOff => "written_off",
+        }
+    }
+}
+
+/// A release an operator settled: the audit row.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettledRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub outcome: String,
+    pub settled_by: String,
+    pub note: String,
+    pub settled_at: String,
+}
+
+/// What asking to settle a release found.
+#[derive(Debug)]
+pub enum SettleResult {
+    Settled(SettledRelease),
+    /// A request is trying this release right now: ask again shortly.
+    InProgress,
+    NotFound,
+}
+
 impl Store {
     /// Inside the caller's transaction: records `lines` as owed and claimed
     /// by this request for `claim_seconds`.
@@ -194,6 +244,75 @@ impl Store {
             })
             .collect();
         Ok((super::first(&total, 0).unwrap_or(0), pending))
+    }
+
+    /// Moves pending release `id` to `settled_releases` with the operator's
+    /// account of it, in one transaction; refused while a request has it
+    /// claimed, so a settlement never races a release.
+    pub async fn settle_release(
+        &self,
+        id: i64,
+        settlement: Settlement,
+        settled_by: &str,
+        note: &str,
+    ) -> Result<SettleResult, StoreError> {
+        self.write_transaction(|store| {
+            let moved = store.exec(
+                &format!(
+                    "INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, \
+                     reason, request_id, attempts, last_error, created_at, outcome, settled_by, \
+                     note, settled_at) SELECT id, user_id, product_id, quantity, order_id, \
+                     reason, request_id, attempts, last_error, created_at, ?, ?, ?, {SQL_NOW} \
+                     FROM pending_releases WHERE id = ? AND claimed_until < {SQL_NOW} \
+                     RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
+                     settled_by, note, settled_at"
+                ),
+                &[
+                    Value::Text(settlement.as_str().into()),
+                    Value::Text(settled_by.into()),
+                    Value::Text(note.into()),
+                    Value::Integer(id),
+                ],
+            )?;
+            let Some(row) = moved.rows.first() else {
+                let exists = store.exec(
+                    "SELECT 1 FROM pending_releases WHERE id = ?",
+                    &[Value::Integer(id)],
+                )?;
+                return Ok(if exists.rows.is_empty() {
+                    SettleResult::NotFound
+                } else {
+                    SettleResult::InProgress
+                });
+            };
+            store.exec(
+                "DELETE FROM pending_releases WHERE id = ?",
+                &[Value::Integer(id)],
+            )?;
+            let text = |i| row.get::<&str>(i).unwrap_or_default().to_owned();
+            Ok(SettleResult::Settled(SettledRelease {
+                id: row.get(0).unwrap_or_default(),
+                user_id: row.get(1).unwrap_or_default(),
+                product_id: row.get(2).unwrap_or_default(),
+                quantity: row.get(3).unwrap_or_default(),
+                order_id: row.get(4),
+                reason: text(5),
+                outcome: text(6),
+                settled_by: text(7),
+                note: text(8),
+                settled_at: text(9),
+            }))
+        })
+        .await
+    }
+
+    /// Whether stock of order `order_id` is still owed to the Catalog.
+    pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {
+        let result = self.exec(
+            "SELECT EXISTS (SELECT 1 FROM pending_releases WHERE order_id = ?)",
+            &[Value::Integer(order_id)],
+        )?;
+        Ok(super::first::<i64>(&result, 0) == Some(1))
     }
 
     /// Whether any reconciliation work is due: one indexed read, so asking

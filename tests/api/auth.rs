@@ -1,6 +1,8 @@
 //! SPEC §2: stateless SimpleJWT-compatible authentication.
 
-use crate::helpers::{json_body, order, sign, simplejwt_claims, spawn_app, token, SIGNING_KEY};
+use crate::helpers::{
+    json_body, order, sign, simplejwt_claims, spawn_app, token, Calls, SIGNING_KEY,
+};
 use jwt_simple::prelude::*;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -214,6 +216,6 @@ async fn audience_issuer_and_leeway_follow_configuration() {
 
 /// Rejected requests make no Catalog call and write nothing.
 async fn assert_nothing_happened(app: &crate::helpers::TestApp) {
-    assert_eq!(app.catalog.calls().await, (0, 0, 0));
+    assert_eq!(app.catalog.calls().await, Calls::NONE);
     assert_eq!(app.count("orders"), 0);
 }

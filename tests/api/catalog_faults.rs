@@ -62,7 +62,7 @@ async fn catalog_server_errors_are_503_and_garbage_is_502() {
     assert_eq!(response.status(), 502);
     assert_eq!(json_body(response).await["code"], "catalog_bad_response");
 
-    assert_eq!(app.catalog.calls().await.1, 0, "nothing reserved");
+    assert_eq!(app.catalog.calls().await.reserve, 0, "nothing reserved");
     assert_eq!(app.count("orders"), 0);
 }
 
@@ -85,7 +85,11 @@ async fn when_one_reservation_fails_the_others_are_released() {
         assert_eq!(app.catalog.stock(2).await, 100, "product 2 given back");
         assert_eq!(app.catalog.stock(3).await, 25, "product 3 never taken");
     }
-    assert_eq!(app.catalog.calls().await.2, 4, "two releases per attempt");
+    assert_eq!(
+        app.catalog.calls().await.release,
+        4,
+        "two releases per attempt"
+    );
     assert_eq!(app.count("orders"), 0);
     assert_eq!(app.count("pending_releases"), 0);
     assert_eq!(app.count("stock_intents"), 0, "each intent closed");
@@ -158,7 +162,7 @@ async fn a_database_locked_past_the_busy_budget_is_503_and_gives_stock_back() {
     let (caller, body) = (token(42), order(&[(1, 4)]));
     let request = app.post_order(Some(&caller), &body);
     let blocker = async {
-        while app.catalog.calls().await.1 < 2 {
+        while app.catalog.calls().await.reserve < 2 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let db = app.db();

@@ -1,6 +1,6 @@
 //! SPEC §3 `POST /orders/orders/`.
 
-use crate::helpers::{json_body, order, spawn_app, token};
+use crate::helpers::{json_body, order, spawn_app, token, Calls};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -34,8 +34,8 @@ async fn creates_an_order_with_price_snapshots_and_reserves_stock() {
 
     assert_eq!(app.catalog.stock(1).await, 8);
     assert_eq!(app.catalog.stock(5).await, 997);
-    let (gets, reserves, releases) = app.catalog.calls().await;
-    assert_eq!((gets, reserves, releases), (2, 2, 0));
+    let calls = app.catalog.calls().await;
+    assert_eq!((calls.get, calls.reserve, calls.release), (2, 2, 0));
 
     // What is stored is what was answered.
     let db = app.db();
@@ -150,7 +150,7 @@ async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing() {
         assert_eq!(answer["code"], "invalid", "{body}");
         assert!(answer["errors"][field].is_array(), "{body} → {answer}");
     }
-    assert_eq!(app.catalog.calls().await, (0, 0, 0));
+    assert_eq!(app.catalog.calls().await, Calls::NONE);
     assert_eq!(app.count("orders"), 0);
 }
 
@@ -232,8 +232,7 @@ async fn unknown_or_inactive_products_are_400_and_reserve_nothing() {
         assert_eq!(body["code"], "product_not_found");
         assert_eq!(body["product_id"], missing);
     }
-    let (_, reserves, _) = app.catalog.calls().await;
-    assert_eq!(reserves, 0);
+    assert_eq!(app.catalog.calls().await.reserve, 0);
     assert_eq!(app.catalog.stock(1).await, 10);
     assert_eq!(app.count("orders"), 0);
 }
@@ -249,7 +248,7 @@ async fn short_stock_is_409_and_reserves_nothing_for_the_other_items() {
     assert_eq!(body["code"], "insufficient_stock");
     assert_eq!(body["product_id"], 4);
     assert_eq!(
-        app.catalog.calls().await.1,
+        app.catalog.calls().await.reserve,
         0,
         "no reservation was attempted"
     );

@@ -1,4 +1,4 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, Calls};
 use serde_json::json;
 
 #[tokio::test]
@@ -14,6 +14,6 @@ async fn health_answers_without_auth_with_or_without_trailing_slash() {
         );
     }
     // Health touches neither the Catalog nor the database.
-    assert_eq!(app.catalog.calls().await, (0, 0, 0));
+    assert_eq!(app.catalog.calls().await, Calls::NONE);
     assert!(!app.db_path().exists() || app.count("orders") == 0);
 }

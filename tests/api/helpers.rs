@@ -82,7 +82,8 @@ impl Output {
 }
 
 /// Starts `command`, collects its stdout and stderr, and waits until a
-/// stdout line starts with `ready_prefix`; returns the rest of that line.
+/// stdout line starts with `ready_prefix` (or a stderr line contains it,
+/// after a log prefix); returns the rest of that line.
 async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Output, Output) {
     command
         .stdin(Stdio::null())
@@ -93,14 +94,16 @@ async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Outp
     let stdout = Output::default();
     let stderr = Output::default();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let mut ready_tx = Some(ready_tx);
+    // Whichever stream prints the ready line first (gunicorn logs to stderr).
+    let ready_tx_shared = Arc::new(Mutex::new(Some(ready_tx)));
     let prefix = ready_prefix.to_owned();
+    let ready = ready_tx_shared.clone();
     let mut out_lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let collected = stdout.clone();
     tokio::spawn(async move {
         while let Ok(Some(line)) = out_lines.next_line().await {
             if let Some(rest) = line.strip_prefix(&prefix) {
-                if let Some(tx) = ready_tx.take() {
+                if let Some(tx) = ready.lock().unwrap().take() {
                     let _ = tx.send(rest.to_owned());
                 }
             }
@@ -109,8 +112,15 @@ async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Outp
     });
     let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let collected = stderr.clone();
+    let prefix = ready_prefix.to_owned();
+    let ready = ready_tx_shared.clone();
     tokio::spawn(async move {
         while let Ok(Some(line)) = err_lines.next_line().await {
+            if let Some((_, rest)) = line.split_once(&prefix) {
+                if let Some(tx) = ready.lock().unwrap().take() {
+                    let _ = tx.send(rest.to_owned());
+                }
+            }
             collected.0.lock().unwrap().push(line);
         }
     });
@@ -121,15 +131,81 @@ async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Outp
     (child, address, stdout, stderr)
 }
 
-/// The demo Catalog Service of one test.
+/// Which Catalog a test talks to.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum CatalogKind {
+    /// The Rust stand-in (`catalog/`): call counts and fault injection.
+    #[default]
+    Demo,
+    /// Django + DRF + SimpleJWT under gunicorn (`tests/django_catalog/`),
+    /// the reference Catalog's stack; `release` serves our `/release/`
+    /// extension, without it the URL is Django's HTML 404.
+    Django { release: bool },
+}
+
+/// The Catalog Service of one test.
 pub struct TestCatalog {
     pub url: String,
+    pub kind: CatalogKind,
     client: Client,
+    /// The Django Catalog's database (products and stock).
+    django_db: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
     _child: Child,
 }
 
+/// The venv holding the Django stack, made by `./dev test`
+/// (`DJANGO_VENV` overrides where it is).
+fn django_python() -> PathBuf {
+    let venv = std::env::var_os("DJANGO_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| artifacts().root.join("target/django-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run ./dev test, which installs the Django Catalog's \
+         stack (tests/django_catalog/requirements.txt) into it",
+        python.display()
+    );
+    python
+}
+
+/// A migrated and seeded Django Catalog database, made once per run and
+/// copied for each test.
+fn django_template_db() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = &artifacts().root;
+        let dir = root.join("target/django-catalog");
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join(format!("template-{}.sqlite3", std::process::id()));
+        let _ = std::fs::remove_file(&db);
+        for args in [
+            vec!["manage.py", "migrate", "-v", "0"],
+            vec!["manage.py", "seed_products", "../../catalog/seed.json"],
+        ] {
+            let status = std::process::Command::new(django_python())
+                .args(&args)
+                .current_dir(root.join("tests/django_catalog"))
+                .env("CATALOG_SIGNING_KEY", SIGNING_KEY)
+                .env("CATALOG_DB", &db)
+                .status()
+                .expect("run manage.py");
+            assert!(status.success(), "manage.py {args:?} failed");
+        }
+        db
+    })
+}
+
 impl TestCatalog {
-    pub async fn spawn() -> Self {
+    pub async fn spawn(kind: CatalogKind) -> Self {
+        match kind {
+            CatalogKind::Demo => Self::spawn_demo().await,
+            CatalogKind::Django { release } => Self::spawn_django(release).await,
+        }
+    }
+
+    async fn spawn_demo() -> Self {
         let artifacts = artifacts();
         let mut command = Command::new(&artifacts.catalog);
         command
@@ -139,13 +215,54 @@ impl TestCatalog {
         let (child, address, _, _) = start(command, "Catalog listening on ").await;
         Self {
             url: address,
+            kind: CatalogKind::Demo,
             client: Client::new(),
+            django_db: None,
+            _dir: None,
             _child: child,
         }
     }
 
+    /// gunicorn with two sync workers serving the Django Catalog on a free
+    /// port, its own copy of the seeded database.
+    async fn spawn_django(release: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("catalog.sqlite3");
+        std::fs::copy(django_template_db(), &db).unwrap();
+        let venv_bin = django_python().parent().unwrap().to_owned();
+        let mut command = Command::new(venv_bin.join("gunicorn"));
+        command
+            .args(["catalog_project.wsgi:application", "--bind", "127.0.0.1:0"])
+            .args(["--workers", "2", "--no-control-socket", "--timeout", "30"])
+            .current_dir(artifacts().root.join("tests/django_catalog"))
+            .env("CATALOG_SIGNING_KEY", SIGNING_KEY)
+            .env("CATALOG_DB", &db)
+            .env("CATALOG_RELEASE_ENABLED", if release { "1" } else { "0" })
+            .env("CATALOG_TEST_HOOKS", "1");
+        let (child, address, _, _) = start(command, "Listening at: ").await;
+        // "http://127.0.0.1:PORT (PID)"
+        let url = address.split_whitespace().next().unwrap().to_owned();
+        Self {
+            url,
+            kind: CatalogKind::Django { release },
+            client: Client::new(),
+            django_db: Some(db),
+            _dir: Some(dir),
+            _child: child,
+        }
+    }
+
+    fn demo_only(&self, what: &str) {
+        assert_eq!(
+            self.kind,
+            CatalogKind::Demo,
+            "{what} exists only on the demo Catalog"
+        );
+    }
+
     /// Replaces the injected faults (see demo-catalog's `Faults`).
     pub async fn set_faults(&self, faults: Value) {
+        self.demo_only("fault injection");
         let response = self
             .client
             .put(format!("{}/_faults", self.url))
@@ -157,6 +274,7 @@ impl TestCatalog {
     }
 
     pub async fn state(&self) -> Value {
+        self.demo_only("/_state");
         self.client
             .get(format!("{}/_state", self.url))
             .send()
@@ -167,18 +285,68 @@ impl TestCatalog {
             .unwrap()
     }
 
+    /// Units on hand, as the Catalog itself records them.
     pub async fn stock(&self, product_id: i64) -> i64 {
-        self.state().await["stock"][product_id.to_string()]
-            .as_i64()
-            .unwrap()
+        match &self.django_db {
+            Some(db) => rusqlite::Connection::open(db)
+                .unwrap()
+                .query_row(
+                    "SELECT in_stock FROM products_product WHERE id = ?",
+                    [product_id],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+            None => self.state().await["stock"][product_id.to_string()]
+                .as_i64()
+                .unwrap(),
+        }
     }
 
     /// How many GET, reserve and release calls the Catalog has seen.
-    pub async fn calls(&self) -> (u64, u64, u64) {
+    pub async fn calls(&self) -> Calls {
         let calls = &self.state().await["calls"];
         let n = |k: &str| calls[k].as_u64().unwrap();
-        (n("get"), n("reserve"), n("release"))
+        Calls {
+            get: n("get"),
+            reserve: n("reserve"),
+            release: n("release"),
+        }
     }
+
+    /// An access token for `user`: minted by SimpleJWT itself on the
+    /// Django Catalog, by jwt-simple with SimpleJWT's claims on the demo.
+    pub async fn token(&self, user: i64) -> String {
+        if self.kind == CatalogKind::Demo {
+            return token(user);
+        }
+        let answer: Value = self
+            .client
+            .post(format!("{}/_test/token/", self.url))
+            .json(&json!({ "user_id": user }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Calls the demo Catalog has seen, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calls {
+    pub get: u64,
+    pub reserve: u64,
+    pub release: u64,
+}
+
+impl Calls {
+    pub const NONE: Calls = Calls {
+        get: 0,
+        reserve: 0,
+        release: 0,
+    };
 }
 
 /// How to start the app.
@@ -190,6 +358,8 @@ pub struct AppOptions {
     pub catalog_url: Option<String>,
     /// Edits the manifest text before starting (e.g. to deny a host).
     pub manifest_edit: Option<fn(String) -> String>,
+    /// The Catalog to start (the demo one unless said).
+    pub catalog: CatalogKind,
 }
 
 /// One running Order Service with its own Catalog and database.
@@ -209,7 +379,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(options: AppOptions) -> TestApp {
-    let catalog = TestCatalog::spawn().await;
+    let catalog = TestCatalog::spawn(options.catalog).await;
     let data_dir = tempfile::tempdir().unwrap();
     let (host, address, stdout, stderr) = start_host(&options, &catalog, data_dir.path()).await;
     TestApp {
@@ -366,9 +536,24 @@ impl TestApp {
         json_body(response).await
     }
 
-    /// Creates an order for `user` and returns its body (asserting 201).
+    /// `POST /orders/admin/releases/<id>/settle/` with the operator token.
+    pub async fn settle_release(&self, id: i64, body: Value) -> Response {
+        self.request(
+            reqwest::Method::POST,
+            &format!("/orders/admin/releases/{id}/settle/"),
+        )
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// Creates an order for `user` and returns its body (asserting 201),
+    /// with a token from the app's Catalog kind (SimpleJWT's on Django).
     pub async fn create(&self, user: i64, items: &[(i64, i64)]) -> Value {
-        let response = self.post_order(Some(&token(user)), &order(items)).await;
+        let token = self.catalog.token(user).await;
+        let response = self.post_order(Some(&token), &order(items)).await;
         assert_eq!(response.status(), 201);
         json_body(response).await
     }

@@ -2,7 +2,8 @@
 //! per-request log line (SPEC §6).
 
 use crate::helpers::{
-    host_command, order, spawn_app, spawn_app_with, token, AppOptions, TestCatalog,
+    host_command, order, spawn_app, spawn_app_with, token, AppOptions, Calls, CatalogKind,
+    TestCatalog,
 };
 use std::process::Stdio;
 
@@ -22,7 +23,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_denied() {
     assert_eq!(response.status(), 503);
     assert_eq!(
         app.catalog.calls().await,
-        (0, 0, 0),
+        Calls::NONE,
         "the request never left"
     );
     assert!(app.stderr.lines().iter().any(|l| l.contains("denied")));
@@ -30,7 +31,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_denied() {
 
 /// Runs `spin-host up` expecting it to refuse to start; returns its stderr.
 async fn failed_start(options: AppOptions, remove_env: Option<&str>) -> String {
-    let catalog = TestCatalog::spawn().await;
+    let catalog = TestCatalog::spawn(CatalogKind::Demo).await;
     let dir = tempfile::tempdir().unwrap();
     let mut command = host_command(&options, &catalog.url, dir.path());
     if let Some(name) = remove_env {

@@ -97,7 +97,7 @@ async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() 
     };
     // Its reservations have reached the Catalog (so its key is claimed) and
     // are held there for 1.5 s.
-    while app.catalog.calls().await.1 == 0 {
+    while app.catalog.calls().await.reserve == 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let response = app.post_order_with_key(&token(42), "slow", BODY).await;
@@ -111,7 +111,7 @@ async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() 
     app.catalog
         .set_faults(json!({"reserve_latency_ms": 100}))
         .await;
-    let reserves_before = app.catalog.calls().await.1;
+    let reserves_before = app.catalog.calls().await.reserve;
     let statuses = join_all((0..12).map(|_| async {
         let response = app.post_order_with_key(&token(42), "race", BODY).await;
         let replayed = response.headers().contains_key("idempotent-replayed");
@@ -127,7 +127,7 @@ async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() 
         "{statuses:?}"
     );
     assert_eq!(
-        app.catalog.calls().await.1 - reserves_before,
+        app.catalog.calls().await.reserve - reserves_before,
         2,
         "two items, reserved once"
     );

@@ -122,12 +122,16 @@ async fn cancelling_releases_the_stock_once_and_repeats_are_harmless() {
     assert_eq!(cancelled["items"], created["items"]);
     assert_eq!(app.catalog.stock(1).await, 10);
     assert_eq!(app.catalog.stock(3).await, 25);
-    assert_eq!(app.catalog.calls().await.2, 2, "one release per item");
+    assert_eq!(app.catalog.calls().await.release, 2, "one release per item");
 
     let again = app.send_as(42, Method::POST, &path).await;
     assert_eq!(again.status(), 200);
     assert_eq!(json_body(again).await["status"], "CANCELLED");
-    assert_eq!(app.catalog.calls().await.2, 2, "nothing released again");
+    assert_eq!(
+        app.catalog.calls().await.release,
+        2,
+        "nothing released again"
+    );
     assert_eq!(app.catalog.stock(1).await, 10);
 
     let read = app
@@ -159,7 +163,7 @@ async fn a_paid_order_cannot_be_cancelled() {
     assert_eq!(body["code"], "invalid_status_transition");
     assert_eq!(body["status"], "PAID");
     assert_eq!(app.catalog.stock(1).await, 9, "no stock went back");
-    assert_eq!(app.catalog.calls().await.2, 0);
+    assert_eq!(app.catalog.calls().await.release, 0);
 }
 
 #[tokio::test]
@@ -175,5 +179,5 @@ async fn concurrent_cancels_release_once() {
     .await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(app.catalog.stock(4).await, 5);
-    assert_eq!(app.catalog.calls().await.2, 1);
+    assert_eq!(app.catalog.calls().await.release, 1);
 }

@@ -4,6 +4,8 @@
 
 mod auth;
 mod catalog_faults;
+mod catalog_peers;
+mod catalog_wire;
 mod concurrency;
 mod create_order;
 mod gateway;

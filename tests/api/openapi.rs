@@ -311,6 +311,8 @@ async fn the_document_matches_the_routes_and_real_responses() {
         401
     );
 
+    exercise_settle(c, &app).await;
+
     // Every documented operation was exercised and answered as documented.
     let documented: BTreeSet<(String, String)> = doc["paths"]
         .as_object()
@@ -324,4 +326,53 @@ async fn the_document_matches_the_routes_and_real_responses() {
         })
         .collect();
     assert_eq!(checker.exercised, documented);
+}
+
+/// `POST /orders/admin/releases/{id}/settle/`: a release owed by a cancel
+/// against a Catalog without `/release/`, settled by hand.
+async fn exercise_settle(c: &mut Checker, app: &TestApp) {
+    app.catalog.set_faults(json!({"no_release": true})).await;
+    let created = app.create(42, &[(3, 1)]).await;
+    let cancel_path = format!("/orders/orders/{}/cancel/", created["id"]);
+    let (status, cancelled) = c
+        .check(
+            "/orders/orders/{id}/cancel/",
+            Method::POST,
+            authed(app, Method::POST, &cancel_path, 42),
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["stock_release"].as_str()),
+        (200, Some("pending"))
+    );
+    let release_id: i64 = app
+        .db()
+        .query_row("SELECT id FROM pending_releases", [], |r| r.get(0))
+        .unwrap();
+
+    let settle = "/orders/admin/releases/{id}/settle/";
+    let path = format!("/orders/admin/releases/{release_id}/settle/");
+    let send = |body: &str| {
+        app.request(Method::POST, &path)
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+    };
+    let good = r#"{"outcome": "released_manually", "settled_by": "ops", "note": "Django admin"}"#;
+    for (request, expected) in [
+        (send(r#"{"outcome": "gone"}"#), 400),
+        (send("{oops"), 400),
+        (send(good).header("content-type", "text/plain"), 415),
+        (
+            send(&format!(r#"{{"pad": "{}"}}"#, "x".repeat(70_000))),
+            413,
+        ),
+        (authed(app, Method::POST, &path, 42), 403),
+        (app.request(Method::POST, &path), 401),
+        (send(good), 200),
+        (send(good), 404),
+    ] {
+        assert_eq!(c.check(settle, Method::POST, request).await.0, expected);
+    }
+    app.catalog.set_faults(json!({})).await;
 }

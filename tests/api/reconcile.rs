@@ -59,7 +59,7 @@ async fn a_release_that_failed_is_made_later_exactly_once() {
     );
     assert_eq!(app.catalog.stock(1).await, 10, "released once, not twice");
     assert_eq!(
-        app.catalog.calls().await.2,
+        app.catalog.calls().await.release,
         2,
         "one failed try, one success"
     );
@@ -95,7 +95,7 @@ async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
     let pending = tokio::spawn(async move { request.send().await });
     assert!(
         eventually(Duration::from_secs(5), || async {
-            app.catalog.calls().await.1 == 1
+            app.catalog.calls().await.reserve == 1
         })
         .await
     );
@@ -217,4 +217,98 @@ async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
         403,
         "no token configured: nobody gets in"
     );
+}
+
+#[tokio::test]
+async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs() {
+    let app = spawn_app().await;
+    app.catalog.set_faults(json!({"no_release": true})).await;
+    let created = app.create(42, &[(1, 1), (2, 2)]).await;
+    let cancelled = app
+        .send_as(
+            42,
+            Method::POST,
+            &format!("/orders/orders/{}/cancel/", created["id"]),
+        )
+        .await;
+    assert_eq!(json_body(cancelled).await["stock_release"], "pending");
+    let ids: Vec<i64> = app
+        .db()
+        .prepare("SELECT id FROM pending_releases ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+
+    // A release some request is trying right now cannot be settled.
+    app.db()
+        .execute(
+            "UPDATE pending_releases SET claimed_until = '9999-01-01T00:00:00Z' WHERE id = ?",
+            [ids[1]],
+        )
+        .unwrap();
+    let busy = app
+        .settle_release(
+            ids[1],
+            json!({"outcome": "written_off", "settled_by": "ops", "note": "n"}),
+        )
+        .await;
+    assert_eq!(busy.status(), 409);
+    assert_eq!(json_body(busy).await["code"], "release_in_progress");
+
+    let missing_fields = app
+        .settle_release(ids[0], json!({"outcome": "written_off"}))
+        .await;
+    assert_eq!(missing_fields.status(), 400);
+    let errors = json_body(missing_fields).await["errors"].clone();
+    assert!(errors.get("settled_by").is_some() && errors.get("note").is_some());
+    assert_eq!(
+        app.count("pending_releases"),
+        2,
+        "nothing settled by a refusal"
+    );
+
+    let settled = app
+        .settle_release(
+            ids[0],
+            json!({"outcome": "written_off", "settled_by": "alice", "note": "counted as lost"}),
+        )
+        .await;
+    assert_eq!(settled.status(), 200);
+    let body = json_body(settled).await;
+    assert_eq!(body["outcome"], "written_off");
+    assert_eq!(body["order_id"], created["id"]);
+    assert_eq!(body["product_id"], 1);
+    let audit: (String, String, String, i64) = app
+        .db()
+        .query_row(
+            "SELECT outcome, settled_by, note, quantity FROM settled_releases WHERE id = ?",
+            [ids[0]],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        audit,
+        (
+            "written_off".into(),
+            "alice".into(),
+            "counted as lost".into(),
+            1
+        )
+    );
+    assert_eq!(app.count("pending_releases"), 1);
+    let logged = app
+        .stderr
+        .json_lines()
+        .into_iter()
+        .find(|line| line["event"] == "release_settled")
+        .expect("a release_settled line");
+    assert_eq!(logged["release"]["settled_by"], "alice");
+    assert_eq!(logged["release"]["note"], "counted as lost");
+    assert!(logged["release"]["settled_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
 }
