@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1
 # The Order Service as a container: the component built in a Rust image,
 # served by the Spin CLI in a slim Debian image, as a non-root user, with
-# the SQLite database on a volume at /app/data.
+# the SQLite database on a volume at /app/data. Everything else under /app
+# is read-only to that user, so Spin is told where it may write: no Wasmtime
+# cache (it would go to $HOME/.cache), state in /app/data/.spin, component
+# logs on stdout only. tests/api/container.rs runs this exact command line
+# as an unprivileged user with /app read-only.
 
 # --- build the component -----------------------------------------------------
 FROM rust:1.95-slim-bookworm AS build
@@ -20,7 +24,7 @@ RUN cargo build --locked --release --target wasm32-wasip2 -p order-service
 # --- fetch the Spin CLI --------------------------------------------------------
 FROM debian:bookworm-slim AS spin
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-ARG SPIN_VERSION=v3.4.1
+ARG SPIN_VERSION=v4.1.0
 ARG TARGETARCH
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && arch="$([ "$TARGETARCH" = arm64 ] && echo aarch64 || echo amd64)" \
@@ -43,8 +47,10 @@ COPY --from=build /src/target/wasm32-wasip2/release/order_service.wasm target/wa
 USER 10001
 ENV HOME=/app
 VOLUME ["/app/data"]
-EXPOSE 80
+# An unprivileged port: binding 80 needs privileges outside Docker's default
+# sysctl (Kubernetes, rootless Podman).
+EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:80/orders/health/"]
+    CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/orders/health/"]
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
-CMD ["spin", "up", "--listen", "0.0.0.0:80", "--runtime-config-file", "/app/runtime-config.toml"]
+CMD ["spin", "up", "--listen", "0.0.0.0:8080", "--runtime-config-file", "/app/runtime-config.toml", "--disable-cache", "--state-dir", "/app/data/.spin", "--log-dir", ""]

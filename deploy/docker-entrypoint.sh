@@ -1,16 +1,38 @@
 #!/bin/sh
-# Reads secret variables from Docker/Compose secret files when mounted, so
-# they never sit in the image or in `docker inspect` environment output:
-# the JWT key (required) and the operator token of /orders/admin/ (optional).
+# The container's entrypoint. Reads secret variables from Docker/Compose
+# secret files when mounted, so they never sit in the image or in
+# `docker inspect` output: the JWT key (required) and the operator token of
+# /orders/admin/ (optional). Fails loudly, before Spin starts, when a secret
+# file cannot be read or the data directory cannot be written by this user.
 set -eu
-secret_file="${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}"
-if [ -z "${SPIN_VARIABLE_JWT_SIGNING_KEY:-}" ] && [ -r "$secret_file" ]; then
-    SPIN_VARIABLE_JWT_SIGNING_KEY="$(cat "$secret_file")"
-    export SPIN_VARIABLE_JWT_SIGNING_KEY
-fi
-admin_file="${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}"
-if [ -z "${SPIN_VARIABLE_ADMIN_TOKEN:-}" ] && [ -r "$admin_file" ]; then
-    SPIN_VARIABLE_ADMIN_TOKEN="$(cat "$admin_file")"
-    export SPIN_VARIABLE_ADMIN_TOKEN
-fi
+
+fail() {
+    echo "docker-entrypoint: $*" >&2
+    exit 1
+}
+
+# read_secret VARIABLE FILE required|optional
+read_secret() {
+    variable=$1
+    file=$2
+    eval "current=\${$variable:-}"
+    if [ -n "$current" ]; then
+        return 0
+    fi
+    if [ -e "$file" ]; then
+        [ -r "$file" ] || fail "$file exists but uid $(id -u) cannot read it: make the host file readable (e.g. chmod 0444) or give the secret uid $(id -u)"
+        value=$(cat "$file")
+        [ -n "$value" ] || fail "$file is empty"
+        export "$variable=$value"
+    elif [ "$3" = required ]; then
+        fail "$variable is not set and $file does not exist: mount the secret (see docker-compose.yml)"
+    fi
+}
+
+read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" required
+read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional
+
+data_dir="${DATA_DIR:-/app/data}"
+[ -w "$data_dir" ] || fail "$data_dir is not writable by uid $(id -u): the database lives there (mount a volume owned by that uid)"
+
 exec "$@"

@@ -88,8 +88,10 @@ pub async fn up(options: Options) -> Result<()> {
     let working_dir = std::env::current_dir()?;
     let variables = AppVariables::resolve(&manifest.variables, |name| std::env::var(name).ok())?;
 
-    // As Spin: the state directory holds the default database and the log
-    // directory; both are created at start and a failure stops the app.
+    // As Spin: the engine (and its cache) first, then the state directory,
+    // which holds the default database and the log directory; both are
+    // created at start and a failure stops the app.
+    let engine = engine(&options)?;
     let state_dir = match user_path(
         options.state_dir.as_deref(),
         runtime_config.state_dir.as_deref(),
@@ -109,7 +111,6 @@ pub async fn up(options: Options) -> Result<()> {
             .with_context(|| format!("failed to create log directory {}", log_dir.display()))?;
     }
 
-    let engine = engine(&options)?;
     let ticker = engine.weak();
     std::thread::spawn(move || {
         while let Some(engine) = ticker.upgrade() {

@@ -9,7 +9,7 @@
 
 use crate::bindings::spin::sqlite::sqlite::{self, Error, QueryResult, RowResult, Value};
 use crate::runtime_config::SqliteLocation;
-use crate::state::HostState;
+use crate::state::{AppState, HostState};
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::Resource;
 use wasmtime::Result;
@@ -54,16 +54,13 @@ impl sqlite::HostConnection for HostState {
         &mut self,
         database: String,
     ) -> Result<Result<Resource<SqliteConnection>, Error>> {
-        if !self.app.sqlite_granted(&self.component, &database) {
-            return Ok(Err(Error::AccessDenied));
-        }
-        let Some(location) = self.app.sqlite.get(&database).cloned() else {
-            return Ok(Err(Error::NoSuchDatabase));
-        };
-        if self.sqlite_connections >= MAX_CONNECTIONS {
-            return Ok(Err(Error::Io("too many connections opened".into())));
-        }
-        self.sqlite_connections += 1;
+        let location =
+            match database_location(&self.app, &self.component, &database).and_then(|location| {
+                reserve_connection(&mut self.sqlite_connections).map(|()| location)
+            }) {
+                Ok(location) => location,
+                Err(error) => return Ok(Err(error)),
+            };
         Ok(Ok(self.table.push(SqliteConnection {
             location,
             conn: OnceLock::new(),
@@ -125,6 +122,28 @@ impl sqlite::HostConnection for HostState {
         self.sqlite_connections = self.sqlite_connections.saturating_sub(1);
         Ok(())
     }
+}
+
+/// Where `label` lives, if `component` may open it: not granted is
+/// `AccessDenied` whether or not the label exists, as in Spin.
+fn database_location(
+    app: &AppState,
+    component: &str,
+    label: &str,
+) -> Result<SqliteLocation, Error> {
+    if !app.sqlite_granted(component, label) {
+        return Err(Error::AccessDenied);
+    }
+    app.sqlite.get(label).cloned().ok_or(Error::NoSuchDatabase)
+}
+
+/// Counts one more open connection, refusing past [`MAX_CONNECTIONS`].
+fn reserve_connection(open: &mut usize) -> Result<(), Error> {
+    if *open >= MAX_CONNECTIONS {
+        return Err(Error::Io("too many connections opened".into()));
+    }
+    *open += 1;
+    Ok(())
 }
 
 /// The pragma `statement` sets or reads, if this host refuses it.
@@ -275,5 +294,78 @@ mod tests {
             refused_pragma("SELECT 'PRAGMA journal_mode'", &refused),
             None
         );
+    }
+
+    fn app(granted: &[&str], defined: &[(&str, SqliteLocation)]) -> AppState {
+        let component = crate::state::ComponentConfig {
+            variables: Default::default(),
+            allowed_hosts: Default::default(),
+            sqlite_databases: granted.iter().map(|l| (*l).to_owned()).collect(),
+        };
+        AppState {
+            components: [("c".to_owned(), component)].into(),
+            sqlite: defined
+                .iter()
+                .map(|(l, loc)| ((*l).to_owned(), loc.clone()))
+                .collect(),
+            refused_pragmas: Default::default(),
+            http_client: crate::outbound::shared_client(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_label_not_granted_is_access_denied_even_when_undefined() {
+        let app = app(&["default"], &[("default", SqliteLocation::InMemory)]);
+        assert!(matches!(
+            database_location(&app, "c", "other"),
+            Err(Error::AccessDenied)
+        ));
+        let granted_but_undefined = self::app(&["other"], &[]);
+        assert!(matches!(
+            database_location(&granted_but_undefined, "c", "other"),
+            Err(Error::NoSuchDatabase)
+        ));
+        assert_eq!(
+            database_location(&app, "c", "default").unwrap(),
+            SqliteLocation::InMemory
+        );
+    }
+
+    #[test]
+    fn an_instance_holds_at_most_256_connections() {
+        let mut open = 0;
+        for _ in 0..MAX_CONNECTIONS {
+            reserve_connection(&mut open).unwrap();
+        }
+        assert!(matches!(reserve_connection(&mut open), Err(Error::Io(_))));
+        assert_eq!(open, 256);
+    }
+
+    #[test]
+    fn a_connection_opens_its_file_on_the_first_statement() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lazy.db");
+        let handle = SqliteConnection {
+            location: SqliteLocation::File(path.clone()),
+            conn: OnceLock::new(),
+            refused_pragmas: Default::default(),
+        };
+        assert!(!path.exists(), "open alone touches nothing");
+        let conn = handle.connection().unwrap();
+        query(&conn.lock().unwrap(), "CREATE TABLE t (x)", vec![]).unwrap();
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn in_memory_connections_each_start_empty() {
+        let handle = |_| SqliteConnection {
+            location: SqliteLocation::InMemory,
+            conn: OnceLock::new(),
+            refused_pragmas: Default::default(),
+        };
+        let first = handle(1).connection().unwrap();
+        query(&first.lock().unwrap(), "CREATE TABLE t (x)", vec![]).unwrap();
+        let second = handle(2).connection().unwrap();
+        assert!(query(&second.lock().unwrap(), "SELECT * FROM t", vec![]).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions};
 use serde_json::json;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -30,6 +31,7 @@ impl RawRequest {
 struct Recorder {
     url: String,
     seen: Arc<Mutex<Vec<RawRequest>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl Recorder {
@@ -38,8 +40,11 @@ impl Recorder {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let record = record.clone();
                 tokio::spawn(async move {
                     let mut stream = BufReader::new(stream);
@@ -96,7 +101,11 @@ impl Recorder {
                 });
             }
         });
-        Self { url, seen }
+        Self {
+            url,
+            seen,
+            connections,
+        }
     }
 
     fn requests(&self) -> Vec<RawRequest> {
@@ -261,4 +270,27 @@ async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt() {
     );
     let signature = user_token.rsplit('.').next().unwrap();
     assert!(app.stderr.lines().iter().all(|l| !l.contains(signature)));
+}
+
+/// spin-host, like Spin, sends outbound requests through one pooled
+/// keep-alive client, so sequential Catalog calls share a connection.
+#[tokio::test]
+async fn catalog_connections_are_kept_alive_across_requests() {
+    let recorder = Recorder::start(catalog_like).await;
+    let app = spawn_app_with(AppOptions {
+        catalog_url: Some(recorder.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..5 {
+        let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+        assert_eq!(response.status(), 201);
+    }
+    let requests = recorder.requests().len();
+    let connections = recorder.connections.load(Ordering::SeqCst);
+    assert_eq!(requests, 10, "a read and a reserve per order");
+    assert!(
+        connections <= 2,
+        "{connections} connections for {requests} sequential requests"
+    );
 }

@@ -36,7 +36,7 @@ impl Gateway {
         .unwrap();
         let rewritten = config
             .replace(
-                "server order-service:80;",
+                "server order-service:8080;",
                 &format!("server {};", upstream.trim_start_matches("http://")),
             )
             .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))

@@ -84,7 +84,7 @@ impl Output {
 /// Starts `command`, collects its stdout and stderr, and waits until a
 /// stdout line starts with `ready_prefix` (or a stderr line contains it,
 /// after a log prefix); returns the rest of that line.
-async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Output, Output) {
+pub async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Output, Output) {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -360,6 +360,10 @@ pub struct AppOptions {
     pub manifest_edit: Option<fn(String) -> String>,
     /// The Catalog to start (the demo one unless said).
     pub catalog: CatalogKind,
+    /// A manifest to use instead of the project's `spin.toml`.
+    pub manifest_text: Option<String>,
+    /// Environment of the spin-host process (its own switches).
+    pub host_env: Vec<(&'static str, String)>,
 }
 
 /// One running Order Service with its own Catalog and database.
@@ -397,7 +401,10 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
 /// The `spin-host up` command for this app, without starting it.
 pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) -> Command {
     let artifacts = artifacts();
-    let mut manifest = std::fs::read_to_string(artifacts.root.join("spin.toml")).unwrap();
+    let mut manifest = match &options.manifest_text {
+        Some(text) => text.clone(),
+        None => std::fs::read_to_string(artifacts.root.join("spin.toml")).unwrap(),
+    };
     manifest = manifest.replace(
         "source = \"target/wasm32-wasip2/release/order_service.wasm\"",
         &format!("source = {:?}", artifacts.wasm.display().to_string()),
@@ -431,6 +438,9 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
         );
     for (name, value) in &options.variables {
         command.env(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    for (name, value) in &options.host_env {
+        command.env(name, value);
     }
     command
 }

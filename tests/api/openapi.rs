@@ -362,7 +362,13 @@ async fn exercise_settle(c: &mut Checker, app: &TestApp) {
     for (request, expected) in [
         (send(r#"{"outcome": "gone"}"#), 400),
         (send("{oops"), 400),
-        (send(good).header("content-type", "text/plain"), 415),
+        (
+            app.request(Method::POST, &path)
+                .bearer_auth(ADMIN_TOKEN)
+                .header("content-type", "text/plain")
+                .body(good),
+            415,
+        ),
         (
             send(&format!(r#"{{"pad": "{}"}}"#, "x".repeat(70_000))),
             413,

@@ -1,0 +1,113 @@
+//! SPEC §6 hosted Spin, as far as it can be tried here: the manifest that
+//! `deploy/cloud-manifest` writes for Fermyon Cloud (no variable templates
+//! in `allowed_outbound_hosts` there), and a hosted (libSQL) database that
+//! refuses the service's pragmas.
+
+use crate::helpers::{
+    artifacts, host_command, json_body, order, spawn_app_with, start, token, AppOptions,
+    CatalogKind, TestCatalog,
+};
+use reqwest::Method;
+
+/// `deploy/cloud-manifest <origin>`'s output.
+fn cloud_manifest(origin: &str) -> String {
+    let output = std::process::Command::new(artifacts().root.join("deploy/cloud-manifest"))
+        .arg(origin)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
+    let catalog = TestCatalog::spawn(CatalogKind::Demo).await;
+    let other = TestCatalog::spawn(CatalogKind::Demo).await;
+    let manifest = cloud_manifest(&catalog.url);
+    assert!(!manifest.contains("{{ catalog_url }}\"]"), "{manifest}");
+
+    let options = AppOptions {
+        manifest_text: Some(manifest),
+        ..Default::default()
+    };
+    let data = tempfile::tempdir().unwrap();
+    let (_host, address, _, _) = start(
+        host_command(&options, &catalog.url, data.path()),
+        "Serving http://",
+    )
+    .await;
+    let created = reqwest::Client::new()
+        .post(format!("http://{address}/orders/orders/"))
+        .bearer_auth(token(42))
+        .json(&order(&[(1, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    // The same manifest with catalog_url pointing elsewhere: denied.
+    let data = tempfile::tempdir().unwrap();
+    let (_host, address, _, stderr) = start(
+        host_command(&options, &other.url, data.path()),
+        "Serving http://",
+    )
+    .await;
+    let refused = reqwest::Client::new()
+        .post(format!("http://{address}/orders/orders/"))
+        .bearer_auth(token(42))
+        .json(&order(&[(1, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(other.calls().await.get, 0, "the request never left");
+    assert!(stderr.lines().iter().any(|l| l.contains("denied")));
+}
+
+#[tokio::test]
+async fn the_cloud_manifest_refuses_an_origin_with_a_path() {
+    for bad in ["https://catalog.example.com/api", "catalog:9001", ""] {
+        let output = std::process::Command::new(artifacts().root.join("deploy/cloud-manifest"))
+            .arg(bad)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+    }
+}
+
+/// Hosted SQLite on Fermyon Cloud is libSQL, which refuses
+/// `PRAGMA journal_mode` (and the busy timeout): the service must not need
+/// them.
+#[tokio::test]
+async fn the_service_works_when_its_pragmas_are_refused() {
+    let app = spawn_app_with(AppOptions {
+        host_env: vec![(
+            "SPIN_HOST_SQLITE_REFUSE_PRAGMAS",
+            "journal_mode,busy_timeout".into(),
+        )],
+        ..Default::default()
+    })
+    .await;
+    let created = app.create(42, &[(1, 2)]).await;
+    let list = app.send_as(42, Method::GET, "/orders/orders/").await;
+    assert_eq!(list.status(), 200);
+    assert_eq!(json_body(list).await["results"][0]["id"], created["id"]);
+    let cancelled = app
+        .send_as(
+            42,
+            Method::POST,
+            &format!("/orders/orders/{}/cancel/", created["id"]),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    // The refusal was real: the file never went to WAL.
+    let mode: String = app
+        .db()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
