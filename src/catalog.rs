@@ -1,7 +1,8 @@
 //! The Catalog Service client (SPEC §4) and how its answers map to our
-//! failures. Every call carries the caller's `Authorization` (the Catalog
-//! wants a JWT on writes) and the request id, and always uses the trailing
-//! slash (Django redirects without it).
+//! failures. One client per request: every call carries the caller's
+//! `Authorization` (the Catalog wants a JWT on writes; a retried release
+//! brings its own minted token) and the request id, and always uses the
+//! trailing slash (Django redirects without it).
 
 use crate::domain::money::Money;
 use crate::domain::ProductId;
@@ -53,11 +54,12 @@ pub enum CatalogError {
     Unconfirmed(String),
 }
 
-pub struct CatalogClient<'a> {
-    base_url: &'a str,
+pub struct CatalogClient {
+    base_url: String,
     timeout: Duration,
-    authorization: &'a str,
-    request_id: &'a str,
+    /// The caller's `Authorization` header (empty: none).
+    authorization: String,
+    request_id: String,
 }
 
 #[derive(Deserialize)]
@@ -69,25 +71,25 @@ struct ProductBody {
     in_stock: Option<i64>,
 }
 
-impl<'a> CatalogClient<'a> {
-    pub fn new(
-        base_url: &'a str,
-        timeout: Duration,
-        authorization: &'a str,
-        request_id: &'a str,
-    ) -> Self {
+impl CatalogClient {
+    pub fn new(base_url: &str, timeout: Duration, authorization: &str, request_id: &str) -> Self {
         Self {
-            base_url,
+            base_url: base_url.to_owned(),
             timeout,
-            authorization,
-            request_id,
+            authorization: authorization.to_owned(),
+            request_id: request_id.to_owned(),
         }
     }
 
     /// `GET /products/<id>/`.
     pub async fn product(&self, id: ProductId) -> Result<Product, CatalogError> {
         let reply = self
-            .call(Method::Get, &format!("/products/{id}/"), None)
+            .call(
+                Method::Get,
+                &format!("/products/{id}/"),
+                None,
+                &self.authorization,
+            )
             .await?;
         match reply.status {
             200 => parse_product(id, &reply.body),
@@ -98,7 +100,9 @@ impl<'a> CatalogClient<'a> {
 
     /// `POST /products/<id>/reserve/`: atomically takes `quantity` units.
     pub async fn reserve(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
-        let reply = self.stock_call("reserve", id, quantity).await?;
+        let reply = self
+            .stock_call("reserve", id, quantity, &self.authorization)
+            .await?;
         match reply.status {
             200..=299 => confirm_stock_write(id, "reserve", &reply),
             404 => Err(CatalogError::ProductNotFound(id)),
@@ -107,10 +111,20 @@ impl<'a> CatalogClient<'a> {
         }
     }
 
-    /// `POST /products/<id>/release/`: gives `quantity` units back. A Catalog
-    /// without this extension answers 404/405: `ReleaseUnsupported`.
-    pub async fn release(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
-        let reply = self.stock_call("release", id, quantity).await?;
+    /// `POST /products/<id>/release/` with the caller's token, or with
+    /// `authorization` when given (a retry minting its own): gives
+    /// `quantity` units back. A Catalog without this extension answers
+    /// 404/405: `ReleaseUnsupported`.
+    pub async fn release(
+        &self,
+        id: ProductId,
+        quantity: u32,
+        authorization: Option<&str>,
+    ) -> Result<(), CatalogError> {
+        let authorization = authorization.unwrap_or(&self.authorization);
+        let reply = self
+            .stock_call("release", id, quantity, authorization)
+            .await?;
         match reply.status {
             200..=299 => confirm_stock_write(id, "release", &reply),
             status @ (404 | 405) => Err(CatalogError::ReleaseUnsupported(status)),
@@ -123,12 +137,14 @@ impl<'a> CatalogClient<'a> {
         action: &str,
         id: ProductId,
         quantity: u32,
+        authorization: &str,
     ) -> Result<outbound::Reply, CatalogError> {
         let body = format!("{{\"quantity\": {quantity}}}");
         self.call(
             Method::Post,
             &format!("/products/{id}/{action}/"),
             Some(body.into_bytes()),
+            authorization,
         )
         .await
     }
@@ -138,15 +154,16 @@ impl<'a> CatalogClient<'a> {
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
+        authorization: &str,
     ) -> Result<outbound::Reply, CatalogError> {
         let mut request = Request::builder();
         request
             .method(method)
             .uri(format!("{}{path}", self.base_url))
             .header("accept", "application/json")
-            .header("x-request-id", self.request_id);
-        if !self.authorization.is_empty() {
-            request.header("authorization", self.authorization);
+            .header("x-request-id", &self.request_id);
+        if !authorization.is_empty() {
+            request.header("authorization", authorization);
         }
         if let Some(body) = body {
             // Django (WSGI) reads a body only through Content-Length: sent

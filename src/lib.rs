@@ -1,8 +1,9 @@
 //! Order Service: a Spin HTTP component. Start reading at [`api`].
 //!
-//! Dependencies point one way: `api` → `ordering` → `catalog`, `store`,
-//! `domain`; `auth` and `config` serve `api`; `domain` depends on nothing
-//! of the project.
+//! Dependencies point one way: `api` → `orders` → {`catalog`, `store`} →
+//! `domain`. `auth` and `config` serve `api` (and `orders`, for minted
+//! tokens and settings); `log`, `timing`, `clock` and `outbound` are leaves
+//! anyone may use; `domain` depends on nothing of the project.
 
 // The component is only ever run as wasm32-wasip2. Native builds exist for
 // the unit tests, where the Spin export (a symbol name the native linker
@@ -21,17 +22,17 @@ mod clock;
 mod config;
 /// Pure rules: money, order requests, pricing, status.
 mod domain;
-/// Structured log lines.
+/// Structured log lines (a leaf).
 mod log;
-/// The create-order workflow with compensation.
-mod ordering;
+/// The order workflows: place, cancel, idempotency, releases.
+mod orders;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
-/// Stock owed to the Catalog: releases now and later, reconciliation.
-mod reconcile;
 /// All SQL: repository functions and migrations. Public for the tests
 /// that check query plans against the real schema.
 pub mod store;
+/// Per-phase durations for the access log.
+mod timing;
 
 use spin_sdk::http::{IncomingRequest, OutgoingResponse, ResponseOutparam};
 
@@ -45,12 +46,21 @@ async fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
     match OutgoingResponse::try_from(response) {
         Ok(outgoing) => {
             if let Err(error) = response_out.set_with_body(outgoing, body).await {
-                log::warn("response_not_sent", &error.to_string());
+                response_not_sent(&error);
             }
         }
-        Err(error) => log::warn("response_not_sent", &error.to_string()),
+        Err(error) => response_not_sent(&error),
     }
     if let Some(follow_up) = follow_up {
         follow_up.run().await;
     }
+}
+
+fn response_not_sent(error: &dyn std::fmt::Display) {
+    log::event(
+        log::Level::Warn,
+        "response_not_sent",
+        None,
+        serde_json::json!({"detail": error.to_string()}),
+    );
 }

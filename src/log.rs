@@ -1,13 +1,32 @@
-//! Structured log lines (one JSON object per line). Request lines go to
-//! stdout; operational events to stderr. Nothing here ever receives a token
-//! or a key: callers pass ids, codes and error kinds only.
+//! Structured log lines, one JSON object per line: the access log on
+//! stdout, events on stderr. A leaf: it knows nothing of orders, the
+//! Catalog or storage; callers pass ids, codes and error texts only, never
+//! a token, a key or a body.
 
-use crate::catalog::CatalogError;
-use crate::domain::order_request::OrderLine;
-use crate::domain::UserId;
-use crate::store::releases::{ClaimedRelease, SettledRelease};
 use serde_json::{json, Value};
 use std::io::Write;
+
+/// How bad an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    /// A request answered 5xx: exactly one such line per request.
+    Error,
+    /// Something only a person can fix (stock owed and not even recorded).
+    Critical,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+}
 
 /// Writes `line` and its newline in one call: instances run concurrently
 /// and share the host's stdout/stderr, and `eprintln!` would write the
@@ -18,89 +37,57 @@ fn write_line(mut out: impl Write, line: &Value) {
     let _ = out.write_all(text.as_bytes());
 }
 
-fn event(line: &Value) {
-    write_line(std::io::stderr().lock(), line);
-}
-
 /// The per-request access log line (SPEC §6).
 pub fn request(line: &Value) {
     write_line(std::io::stdout().lock(), line);
 }
 
-pub fn error(request_id: &str, event_name: &str, detail: &str) {
-    event(
-        &json!({"level": "error", "event": event_name, "request_id": request_id, "detail": detail}),
-    );
-}
-
-pub fn warn(event_name: &str, detail: &str) {
-    event(&json!({"level": "warn", "event": event_name, "detail": detail}));
-}
-
-/// The schema was brought to `version` by this request.
-pub fn migrated(version: i64) {
-    event(&json!({"level": "info", "event": "migrated", "schema_version": version}));
-}
-
-/// A release that failed now and stays stored for a later try.
-pub fn release_deferred(request_id: &str, release: &ClaimedRelease, error: &CatalogError) {
-    let (name, detail) = match error {
-        CatalogError::ReleaseUnsupported(_) => (
-            "release_endpoint_missing",
-            format!("{error}; the units stay in pending_releases until an operator releases them"),
-        ),
-        _ => (
-            "release_deferred",
-            format!("stock release stored for retry: {error}"),
-        ),
-    };
-    event(&json!({
-        "level": "warn",
-        "event": name,
-        "request_id": request_id,
-        "release_id": release.id,
-        "user_id": release.user.get(),
-        "product_id": release.product_id.get(),
-        "quantity": release.quantity,
-        "attempts": release.attempts,
-        "detail": detail,
-    }));
-}
-
-/// Units to give back that could not even be written down: the line holds
-/// everything needed to release them by hand.
-pub fn release_unrecorded(
-    request_id: &str,
-    user: UserId,
-    lines: &[OrderLine],
-    error: &dyn std::fmt::Display,
-) {
-    for line in lines {
-        event(&json!({
-            "level": "error",
-            "event": "release_unrecorded",
-            "request_id": request_id,
-            "user_id": user.get(),
-            "product_id": line.product_id.get(),
-            "quantity": line.quantity.get(),
-            "detail": format!("could not store the release ({error}); if the reservation intent is also gone, release by hand"),
-        }));
+/// An event: `level`, `event` and `request_id` (when there is one), then
+/// the members of `fields` (an object).
+pub fn event(level: Level, name: &str, request_id: Option<&str>, fields: Value) {
+    let mut line = json!({"level": level.as_str(), "event": name});
+    if let Some(request_id) = request_id {
+        line["request_id"] = json!(request_id);
     }
+    if let Value::Object(fields) = fields {
+        for (key, value) in fields {
+            line[key] = value;
+        }
+    }
+    write_line(std::io::stderr().lock(), &line);
 }
 
-/// What a reconciliation pass did.
-pub fn reconciled(request_id: &str, report: &Value) {
-    event(
-        &json!({"level": "info", "event": "reconciled", "request_id": request_id, "report": report}),
-    );
+/// An error and its causes as one text: `outer: inner: innermost`.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // `#[error(transparent)]` and "x: {0}" wrappers repeat their source.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
-/// An operator settled a pending release by hand: who, when, why and how.
-pub fn release_settled(request_id: &str, settled: &SettledRelease) {
-    event(&json!({
-        "level": "warn",
-        "event": "release_settled",
-        "request_id": request_id,
-        "release": settled,
-    }));
+#[cfg(test)]
+mod tests {
+    use super::chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner: {0}")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn a_chain_names_every_cause_once() {
+        let error = Outer(Inner(std::io::Error::other("disk gone")));
+        assert_eq!(chain(&error), "outer: inner: disk gone");
+    }
 }

@@ -8,71 +8,56 @@
 //!
 //! Protected by its own bearer token (`admin_token`, a secret variable),
 //! not by a user JWT: users are minted by the Auth Service and any of them
-//! could otherwise reach it. Unset, the endpoint refuses everyone. The
-//! gateway does not route it at all; operators call the service directly.
+//! could otherwise reach it. Unset, the endpoints refuse everyone. The
+//! gateway does not route them at all; operators call the service directly.
 
 use super::body;
 use super::error::ApiError;
-use super::session::{load_config, logged_store_error, open_store};
-use super::{json_response, RequestContext};
-use crate::config::Config;
+use super::session::{authenticate_operator, dependencies};
+use super::{json_response, AccessLog, Reply, RequestFacts};
 use crate::domain::order_request::FieldErrors;
-use crate::reconcile::{self, OPERATOR_BATCH};
-use crate::store::releases::{SettleResult, Settlement};
+use crate::orders::release::{self, SettleRefused};
+use crate::store::releases::Settlement;
 use serde_json::{json, Value};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::IncomingRequest;
 
-/// Pending releases listed in the report.
-const REPORT_LIMIT: u32 = 100;
 /// Longest `settled_by` and `note` of a settlement, in characters.
 const MAX_SETTLED_BY_CHARS: usize = 100;
 const MAX_NOTE_CHARS: usize = 1000;
 
-pub async fn reconcile(ctx: &mut RequestContext) -> Result<Response, ApiError> {
-    let config = operator(ctx)?;
-    let store = open_store(ctx, &config).await?;
-    let report = reconcile::run(&store, &config, &ctx.request_id, OPERATOR_BATCH, true)
-        .await
-        .map_err(|error| logged_store_error(&ctx.request_id, error))?;
-    let (pending_total, pending) = store
-        .pending_releases(REPORT_LIMIT)
-        .map_err(|error| logged_store_error(&ctx.request_id, error))?;
-    let mut body = json!(report);
-    body["pending_total"] = json!(pending_total);
-    body["pending"] = json!(pending);
-    crate::log::reconciled(&ctx.request_id, &body);
-    Ok(json_response(200, &body).build())
+/// `POST /orders/admin/reconcile/`.
+pub async fn reconcile(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
+    let config = authenticate_operator(facts)?;
+    let deps = dependencies(facts, access, config).await?;
+    let report = release::reconcile_now(&deps).await?;
+    Ok(json_response(200, &json!(report)).build().into())
 }
 
 /// `POST /orders/admin/releases/<id>/settle/` with
 /// `{"outcome": "released_manually" | "written_off", "settled_by": "...",
 /// "note": "..."}`: the pending release leaves the list for good.
 pub async fn settle_release(
-    ctx: &mut RequestContext,
+    facts: &RequestFacts,
+    access: &AccessLog,
     request: IncomingRequest,
     id: i64,
-) -> Result<Response, ApiError> {
-    let config = operator(ctx)?;
+) -> Result<Reply, ApiError> {
+    let config = authenticate_operator(facts)?;
     let body = body::read_json(
         request,
-        ctx.content_type.as_deref(),
-        ctx.content_length.as_deref(),
+        facts.content_type.as_deref(),
+        facts.content_length.as_deref(),
     )
     .await?;
     let (settlement, settled_by, note) = parse_settlement(&body).map_err(ApiError::Invalid)?;
-    let store = open_store(ctx, &config).await?;
-    let settled = store
-        .settle_release(id, settlement, settled_by, note)
-        .await
-        .map_err(|error| logged_store_error(&ctx.request_id, error))?;
-    match settled {
-        SettleResult::Settled(settled) => {
-            ctx.order_id = settled.order_id;
-            crate::log::release_settled(&ctx.request_id, &settled);
-            Ok(json_response(200, &json!(settled)).build())
+    let deps = dependencies(facts, access, config).await?;
+    match release::settle(&deps, id, settlement, settled_by, note).await? {
+        Ok(settled) => {
+            access.order_id.set(settled.order_id);
+            Ok(json_response(200, &json!(settled)).build().into())
         }
-        SettleResult::InProgress => Err(ApiError::ReleaseInProgress),
-        SettleResult::NotFound => Err(ApiError::NotFound),
+        Err(SettleRefused::InProgress) => Err(ApiError::ReleaseInProgress),
+        Err(SettleRefused::NotFound) => Err(ApiError::NotFound),
     }
 }
 
@@ -115,25 +100,4 @@ fn bounded_text<'a>(
         );
     }
     valid
-}
-
-/// Settings, once the caller has shown the operator token.
-fn operator(ctx: &RequestContext) -> Result<Config, ApiError> {
-    let config = load_config(ctx)?;
-    let presented = ctx
-        .authorization
-        .as_deref()
-        .and_then(|header| header.strip_prefix("Bearer "))
-        .ok_or(ApiError::NotAuthenticated)?;
-    let expected = config
-        .admin_token
-        .as_ref()
-        .ok_or(ApiError::PermissionDenied)?;
-    // Compare digests, so the time taken says nothing about the token.
-    if hmac_sha256::Hash::hash(presented.trim().as_bytes())
-        != hmac_sha256::Hash::hash(expected.0.as_bytes())
-    {
-        return Err(ApiError::PermissionDenied);
-    }
-    Ok(config)
 }

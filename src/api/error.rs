@@ -1,17 +1,26 @@
 //! The one API error type: each variant knows its status, its DRF-style
-//! `code` and its client-facing text. 5xx bodies never carry internal text;
-//! the cause is logged where it happens.
+//! `code` and its client-facing text. Errors of the layers below convert
+//! into it with `From`; a 5xx carries its cause, which the edge logs once
+//! beside the request's id, and its body never carries internal text.
 
+use crate::catalog::CatalogError;
+use crate::config::ConfigError;
+use crate::domain::order::Refusal;
 use crate::domain::order_request::FieldErrors;
 use crate::domain::ProductId;
+use crate::orders::OrderError;
+use crate::store::StoreError;
 use serde_json::{json, Map, Value};
 use spin_sdk::http::Response;
+
+/// Why a request failed on our side: logged, never sent.
+pub type Cause = Box<dyn std::error::Error>;
 
 #[derive(Debug)]
 pub enum ApiError {
     NotFound,
     MethodNotAllowed {
-        allow: &'static str,
+        allow: String,
     },
     NotAuthenticated,
     TokenNotValid,
@@ -25,8 +34,8 @@ pub enum ApiError {
     Invalid(FieldErrors),
     ProductNotFound(ProductId),
     InsufficientStock(ProductId),
-    CatalogUnavailable,
-    CatalogBadResponse,
+    CatalogUnavailable(Cause),
+    CatalogBadResponse(Cause),
     InvalidStatusTransition {
         from: &'static str,
     },
@@ -37,8 +46,64 @@ pub enum ApiError {
     /// A request is releasing this pending release right now.
     ReleaseInProgress,
     /// The database stayed locked past the busy timeout: retry shortly.
-    Busy,
-    Internal,
+    Busy(Cause),
+    Internal(Cause),
+}
+
+impl From<OrderError> for ApiError {
+    fn from(error: OrderError) -> Self {
+        match error {
+            OrderError::Catalog(error) => error.into(),
+            OrderError::Store(error) => error.into(),
+            OrderError::TotalTooLarge => ApiError::Invalid(FieldErrors::from([(
+                "items".to_owned(),
+                vec!["Order total is too large.".to_owned()],
+            )])),
+            OrderError::KeyInUse => ApiError::IdempotencyKeyInUse,
+            OrderError::KeyReused => ApiError::IdempotencyKeyReused,
+            OrderError::NotFound => ApiError::NotFound,
+            OrderError::InvalidTransition(refused) => ApiError::InvalidStatusTransition {
+                from: refused.from.as_str(),
+            },
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(error: CatalogError) -> Self {
+        match error {
+            CatalogError::ProductNotFound(id) => ApiError::ProductNotFound(id),
+            CatalogError::InsufficientStock(id) => ApiError::InsufficientStock(id),
+            CatalogError::Unavailable { .. } => ApiError::CatalogUnavailable(error.into()),
+            CatalogError::BadResponse(_)
+            | CatalogError::Unconfirmed(_)
+            | CatalogError::ReleaseUnsupported(_) => ApiError::CatalogBadResponse(error.into()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Busy | StoreError::LeaseLost => ApiError::Busy(error.into()),
+            _ => ApiError::Internal(error.into()),
+        }
+    }
+}
+
+impl From<ConfigError> for ApiError {
+    fn from(error: ConfigError) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::ProductNotFound(id) => ApiError::ProductNotFound(id),
+            Refusal::InsufficientStock(id) => ApiError::InsufficientStock(id),
+        }
+    }
 }
 
 impl ApiError {
@@ -55,10 +120,10 @@ impl ApiError {
             | ApiError::IdempotencyKeyInUse
             | ApiError::ReleaseInProgress => 409,
             ApiError::IdempotencyKeyReused => 422,
-            ApiError::CatalogBadResponse => 502,
-            ApiError::CatalogUnavailable | ApiError::Busy => 503,
+            ApiError::CatalogBadResponse(_) => 502,
+            ApiError::CatalogUnavailable(_) | ApiError::Busy(_) => 503,
             ApiError::NotFound => 404,
-            ApiError::Internal => 500,
+            ApiError::Internal(_) => 500,
         }
     }
 
@@ -75,14 +140,14 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid",
             ApiError::ProductNotFound(_) => "product_not_found",
             ApiError::InsufficientStock(_) => "insufficient_stock",
-            ApiError::CatalogUnavailable => "catalog_unavailable",
-            ApiError::CatalogBadResponse => "catalog_bad_response",
+            ApiError::CatalogUnavailable(_) => "catalog_unavailable",
+            ApiError::CatalogBadResponse(_) => "catalog_bad_response",
             ApiError::InvalidStatusTransition { .. } => "invalid_status_transition",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::ReleaseInProgress => "release_in_progress",
-            ApiError::Busy => "service_busy",
-            ApiError::Internal => "internal_error",
+            ApiError::Busy(_) => "service_busy",
+            ApiError::Internal(_) => "internal_error",
         }
     }
 
@@ -105,10 +170,10 @@ impl ApiError {
             ApiError::Invalid(_) => "Invalid input.".into(),
             ApiError::ProductNotFound(id) => format!("Product {id} does not exist."),
             ApiError::InsufficientStock(id) => format!("Not enough stock for product {id}."),
-            ApiError::CatalogUnavailable => {
+            ApiError::CatalogUnavailable(_) => {
                 "The Catalog Service is unavailable; try again later.".into()
             }
-            ApiError::CatalogBadResponse => {
+            ApiError::CatalogBadResponse(_) => {
                 "The Catalog Service gave an answer that could not be understood.".into()
             }
             ApiError::InvalidStatusTransition { from } => {
@@ -124,8 +189,19 @@ impl ApiError {
             ApiError::ReleaseInProgress => {
                 "This release is being tried right now; ask again shortly.".into()
             }
-            ApiError::Busy => "The service is busy; try again shortly.".into(),
-            ApiError::Internal => "Internal server error.".into(),
+            ApiError::Busy(_) => "The service is busy; try again shortly.".into(),
+            ApiError::Internal(_) => "Internal server error.".into(),
+        }
+    }
+
+    /// What went wrong on our side, for the log (5xx only).
+    pub fn cause(&self) -> Option<&dyn std::error::Error> {
+        match self {
+            ApiError::CatalogUnavailable(cause)
+            | ApiError::CatalogBadResponse(cause)
+            | ApiError::Busy(cause)
+            | ApiError::Internal(cause) => Some(cause.as_ref()),
+            _ => None,
         }
     }
 
@@ -158,9 +234,9 @@ impl ApiError {
                 builder.header("www-authenticate", r#"Bearer realm="api""#);
             }
             ApiError::MethodNotAllowed { allow } => {
-                builder.header("allow", *allow);
+                builder.header("allow", allow.as_str());
             }
-            ApiError::CatalogUnavailable | ApiError::Busy | ApiError::IdempotencyKeyInUse => {
+            ApiError::CatalogUnavailable(_) | ApiError::Busy(_) | ApiError::IdempotencyKeyInUse => {
                 builder.header("retry-after", "1");
             }
             _ => {}

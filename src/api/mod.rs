@@ -5,7 +5,8 @@
 //! - [`health`], [`orders`], [`admin`], [`openapi`]: the handlers.
 //! - [`error`]: the one API error type.
 //! - [`body`]: bounded JSON body reading.
-//! - [`session`]: configuration, authentication and the database, per request.
+//! - [`session`]: configuration, authentication and the workflows'
+//!   dependencies, built once per request.
 
 mod admin;
 mod body;
@@ -16,31 +17,18 @@ mod orders;
 mod routes;
 mod session;
 
-use crate::config::Config;
-use crate::log;
-use crate::store::Store;
+use crate::log::{self, Level};
+use crate::orders::release::FollowUp;
+use crate::timing::Phases;
 use error::ApiError;
 use routes::{NoRoute, Route};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingRequest, Response, ResponseBuilder};
+use std::cell::Cell;
 use std::time::Instant;
 
-/// Work to do after the response has been sent: reconciliation needs the
-/// request's database connection and settings, and must not delay it.
-pub struct FollowUp {
-    store: Store,
-    config: Config,
-    request_id: String,
-}
-
-impl FollowUp {
-    pub async fn run(self) {
-        crate::reconcile::opportunistic(&self.store, &self.config, &self.request_id).await;
-    }
-}
-
-/// What a handler knows about the request besides its body.
-pub struct RequestContext {
+/// What the request says besides its body; set once, read by handlers.
+pub struct RequestFacts {
     pub request_id: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
@@ -48,13 +36,30 @@ pub struct RequestContext {
     pub idempotency_key: Option<String>,
     /// The query string, without `?`.
     pub query: String,
-    /// Filled in by handlers for the access log.
-    pub user_id: Option<i64>,
-    pub order_id: Option<i64>,
-    /// Milliseconds per phase (`auth`, `catalog_read`, …), for the log.
-    pub timings: Vec<(&'static str, std::time::Duration)>,
-    /// Set by write handlers that leave a database open for reconciliation.
+}
+
+/// What the access log line says about the request besides its status:
+/// filled in by handlers and workflows as they learn it.
+#[derive(Default)]
+pub struct AccessLog {
+    pub user_id: Cell<Option<i64>>,
+    pub order_id: Cell<Option<i64>>,
+    pub phases: Phases,
+}
+
+/// A handler's answer, and the work owed after it is sent.
+pub struct Reply {
+    pub response: Response,
     pub follow_up: Option<FollowUp>,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Reply {
+            response,
+            follow_up: None,
+        }
+    }
 }
 
 /// Serves one request; the caller sends the response, then runs the
@@ -75,7 +80,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
             .next()
             .and_then(|value| String::from_utf8(value).ok())
     };
-    let mut ctx = RequestContext {
+    let facts = RequestFacts {
         request_id: header("x-request-id")
             .filter(|id| is_acceptable_request_id(id))
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
@@ -84,46 +89,57 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         content_length: header("content-length"),
         idempotency_key: header("idempotency-key"),
         query,
-        user_id: None,
-        order_id: None,
-        timings: Vec::new(),
-        follow_up: None,
     };
+    let access = AccessLog::default();
 
-    let result = match routes::resolve(&method, &path) {
+    let result: Result<Reply, ApiError> = match routes::resolve(&method, &path) {
         Err(NoRoute::NotFound) => Err(ApiError::NotFound),
         Err(NoRoute::MethodNotAllowed { allow }) => Err(ApiError::MethodNotAllowed { allow }),
-        Ok(Route::Health) => Ok(health::get()),
-        Ok(Route::OpenApi) => Ok(openapi::get()),
-        Ok(Route::CreateOrder) => orders::create(&mut ctx, request).await,
-        Ok(Route::ListOrders) => orders::list(&mut ctx).await,
-        Ok(Route::GetOrder(id)) => orders::get(&mut ctx, id).await,
-        Ok(Route::CancelOrder(id)) => orders::cancel(&mut ctx, id).await,
-        Ok(Route::Reconcile) => admin::reconcile(&mut ctx).await,
-        Ok(Route::SettleRelease(id)) => admin::settle_release(&mut ctx, request, id).await,
+        Ok(Route::Health) => Ok(health::get().into()),
+        Ok(Route::OpenApi) => Ok(openapi::get().into()),
+        Ok(Route::CreateOrder) => orders::create(&facts, &access, request).await,
+        Ok(Route::ListOrders) => orders::list(&facts, &access).await,
+        Ok(Route::GetOrder(id)) => orders::get(&facts, &access, id).await,
+        Ok(Route::CancelOrder(id)) => orders::cancel(&facts, &access, id).await,
+        Ok(Route::Reconcile) => admin::reconcile(&facts, &access).await,
+        Ok(Route::SettleRelease(id)) => admin::settle_release(&facts, &access, request, id).await,
     };
-    let mut response = result.unwrap_or_else(ApiError::into_response);
-    response.set_header("x-request-id", ctx.request_id.as_str());
+    let (mut response, follow_up) = match result {
+        Ok(reply) => (reply.response, reply.follow_up),
+        Err(error) => {
+            if let Some(cause) = error.cause() {
+                // The one line of a 5xx: its cause, beside the request id.
+                log::event(
+                    Level::Error,
+                    "request_failed",
+                    Some(&facts.request_id),
+                    json!({"status": error.status(), "code": error.code(), "cause": log::chain(cause)}),
+                );
+            }
+            (error.into_response(), None)
+        }
+    };
+    response.set_header("x-request-id", facts.request_id.as_str());
 
     let mut line = json!({
         "method": method.to_string(),
         "path": path,
         "status": *response.status(),
         "duration_ms": millis(started.elapsed()),
-        "request_id": ctx.request_id,
-        "user_id": ctx.user_id,
-        "order_id": ctx.order_id,
+        "request_id": facts.request_id,
+        "user_id": access.user_id.get(),
+        "order_id": access.order_id.get(),
     });
-    if !ctx.timings.is_empty() {
-        let phases: serde_json::Map<String, Value> = ctx
-            .timings
+    let phases = access.phases.snapshot();
+    if !phases.is_empty() {
+        let phases: serde_json::Map<String, Value> = phases
             .iter()
             .map(|(phase, took)| (format!("{phase}_ms"), millis(*took).into()))
             .collect();
         line["phases"] = Value::Object(phases);
     }
     log::request(&line);
-    (response, ctx.follow_up)
+    (response, follow_up)
 }
 
 /// Milliseconds with two decimals.

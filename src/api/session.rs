@@ -1,67 +1,103 @@
-//! What every authenticated handler does first: load the settings, verify
-//! the caller, open the database; and how storage failures become answers.
+//! What handlers do first, once per request: load the settings, verify the
+//! caller (a user's JWT or the operator token), and build the workflows'
+//! dependencies (database, Catalog client).
 
 use super::error::ApiError;
-use super::RequestContext;
+use super::{AccessLog, RequestFacts};
 use crate::auth::{AuthError, Verifier};
+use crate::catalog::CatalogClient;
 use crate::config::{Config, RECOMMENDED_KEY_BYTES};
 use crate::domain::UserId;
-use crate::log;
-use crate::reconcile::unix_now;
-use crate::store::{Store, StoreError};
-use std::time::Instant;
+use crate::log::{self, Level};
+use crate::orders::release::unix_now;
+use crate::orders::Deps;
+use crate::store::Store;
+use serde_json::json;
 
-pub fn load_config(ctx: &RequestContext) -> Result<Config, ApiError> {
-    Config::load().map_err(|error| {
-        log::error(&ctx.request_id, "configuration", &error.to_string());
-        ApiError::Internal
-    })
-}
-
-/// Settings and the verified caller.
-pub fn authenticate(ctx: &mut RequestContext) -> Result<(Config, UserId), ApiError> {
-    let started = Instant::now();
-    let config = load_config(ctx)?;
-    let user = Verifier::new(&config.jwt)
-        .authenticate(ctx.authorization.as_deref(), unix_now())
-        .map_err(|error| match error {
-            AuthError::NotAuthenticated => ApiError::NotAuthenticated,
-            AuthError::InvalidToken(_) => ApiError::TokenNotValid,
-        })?;
-    ctx.user_id = Some(user.get());
-    ctx.timings.push(("auth", started.elapsed()));
+/// The caller's user id from their access token, with the settings.
+pub fn authenticate(
+    facts: &RequestFacts,
+    access: &AccessLog,
+) -> Result<(Config, UserId), ApiError> {
+    let config = Config::load()?;
+    let user = access.phases.timed_sync("auth", || {
+        Verifier::new(&config.jwt)
+            .authenticate(facts.authorization.as_deref(), unix_now())
+            .map_err(|error| match error {
+                AuthError::NotAuthenticated => ApiError::NotAuthenticated,
+                AuthError::InvalidToken(_) => ApiError::TokenNotValid,
+            })
+    })?;
+    access.user_id.set(Some(user.get()));
     Ok((config, user))
 }
 
-pub async fn open_store(ctx: &mut RequestContext, config: &Config) -> Result<Store, ApiError> {
-    let started = Instant::now();
-    let store = Store::open()
-        .await
-        .map_err(|error| logged_store_error(&ctx.request_id, error))?;
-    if store.migrated_now() && config.jwt.signing_key.len() < RECOMMENDED_KEY_BYTES {
-        // Spin has no start-up hook; the first request on a new database is
-        // the closest moment to "start-up" a component can see.
-        log::warn(
-            "weak_signing_key",
-            &format!(
-                "jwt_signing_key is {} bytes; at least {RECOMMENDED_KEY_BYTES} are recommended",
-                config.jwt.signing_key.len()
-            ),
-        );
+/// The settings, once the caller has shown the operator token (a separate
+/// secret, not a user JWT: any user holds one of those). Unset, the
+/// operator endpoints refuse everyone.
+pub fn authenticate_operator(facts: &RequestFacts) -> Result<Config, ApiError> {
+    let config = Config::load()?;
+    let presented = facts
+        .authorization
+        .as_deref()
+        .and_then(|header| header.strip_prefix("Bearer "))
+        .ok_or(ApiError::NotAuthenticated)?;
+    let expected = config
+        .admin_token
+        .as_ref()
+        .ok_or(ApiError::PermissionDenied)?;
+    // Compare digests, so the time taken says nothing about the token.
+    if hmac_sha256::Hash::hash(presented.trim().as_bytes())
+        != hmac_sha256::Hash::hash(expected.0.as_bytes())
+    {
+        return Err(ApiError::PermissionDenied);
     }
-    ctx.timings.push(("db_open", started.elapsed()));
-    Ok(store)
+    Ok(config)
 }
 
-/// Logs a storage failure and turns it into an answer.
-pub fn logged_store_error(request_id: &str, error: StoreError) -> ApiError {
-    log::error(request_id, "database", &error.to_string());
-    store_error(error)
+/// Opens the database and builds the Catalog client for the workflows.
+pub async fn dependencies<'a>(
+    facts: &'a RequestFacts,
+    access: &'a AccessLog,
+    config: Config,
+) -> Result<Deps<'a>, ApiError> {
+    let store = access.phases.timed("db_open", Store::open()).await?;
+    if store.migrated_to().is_some() {
+        log_migrated(&store, &config);
+    }
+    let catalog = CatalogClient::new(
+        &config.catalog_url,
+        config.catalog_timeout,
+        facts.authorization.as_deref().unwrap_or_default(),
+        &facts.request_id,
+    );
+    Ok(Deps {
+        config,
+        store,
+        catalog,
+        request_id: &facts.request_id,
+        phases: &access.phases,
+    })
 }
 
-pub fn store_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Busy | StoreError::LeaseLost => ApiError::Busy,
-        StoreError::Failed(_) => ApiError::Internal,
+/// Spin has no start-up hook; the first request on a new database is the
+/// closest moment to "start-up" a component can see.
+fn log_migrated(store: &Store, config: &Config) {
+    log::event(
+        Level::Info,
+        "migrated",
+        None,
+        json!({"schema_version": store.migrated_to()}),
+    );
+    let key_bytes = config.jwt.signing_key.len();
+    if key_bytes < RECOMMENDED_KEY_BYTES {
+        log::event(
+            Level::Warn,
+            "weak_signing_key",
+            None,
+            json!({"detail": format!(
+                "jwt_signing_key is {key_bytes} bytes; at least {RECOMMENDED_KEY_BYTES} are recommended"
+            )}),
+        );
     }
 }

@@ -112,6 +112,39 @@ impl PricedOrder {
     }
 }
 
+/// Why an order was refused once the Catalog was asked: the outcomes an
+/// Idempotency-Key keeps (SPEC §3), besides a created order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Unknown or inactive at the Catalog.
+    ProductNotFound(ProductId),
+    InsufficientStock(ProductId),
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::ProductNotFound(_) => "product_not_found",
+            Refusal::InsufficientStock(_) => "insufficient_stock",
+        }
+    }
+
+    pub fn product_id(self) -> ProductId {
+        match self {
+            Refusal::ProductNotFound(id) | Refusal::InsufficientStock(id) => id,
+        }
+    }
+
+    /// The refusal [`Refusal::code`] names, for `product`.
+    pub fn from_code(code: &str, product: ProductId) -> Option<Self> {
+        match code {
+            "product_not_found" => Some(Refusal::ProductNotFound(product)),
+            "insufficient_stock" => Some(Refusal::InsufficientStock(product)),
+            _ => None,
+        }
+    }
+}
+
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {

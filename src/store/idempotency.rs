@@ -2,23 +2,33 @@
 //! transaction before the Catalog is called; the outcome is stored in the
 //! transaction that writes the order (so "order exists" and "key answers
 //! with it" are one fact), or on its own for a stored refusal.
+//!
+//! The outcome is kept as domain facts, not as an HTTP answer: the order's
+//! id (its answer is the order as created, rebuilt from its immutable rows)
+//! or the refusal's code and product, as `{"code", "product_id"}` in
+//! `body` (rows written before this layout hold the whole answer there,
+//! which carries the same two members).
 
 use super::{Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
 use crate::domain::idempotency::{IdempotencyKey, RETENTION_SECONDS};
-use crate::domain::UserId;
-use spin_sdk::sqlite3::Value;
+use crate::domain::order::Refusal;
+use crate::domain::{ProductId, UserId};
+use spin_sdk::sqlite3::{RowResult, Value};
+
+/// The outcome a key keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOutcome {
+    Created { order_id: i64 },
+    Refused(Refusal),
+}
 
 /// What a claim found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyClaim {
     /// This request owns the key now and must settle it.
     Claimed,
-    /// The first request finished: answer with its response.
-    Replay {
-        status: u16,
-        body: String,
-        order_id: Option<i64>,
-    },
+    /// The first request finished: answer with its outcome.
+    Replay(KeyOutcome),
     /// The first request is still running (or died less than a lease ago).
     InUse,
     /// The key was used with a different request body.
@@ -67,11 +77,7 @@ impl Store {
                         return Ok(KeyClaim::Reused);
                     }
                     if row.get::<&str>(1) == Some("done") {
-                        return Ok(KeyClaim::Replay {
-                            status: row.get(2).unwrap_or(500),
-                            body: row.get::<&str>(3).unwrap_or_default().to_owned(),
-                            order_id: row.get(4),
-                        });
+                        return stored_outcome(row).map(KeyClaim::Replay);
                     }
                     if !row.get::<bool>(5).unwrap_or(false) {
                         return Ok(KeyClaim::InUse);
@@ -96,27 +102,24 @@ impl Store {
         .await
     }
 
-    /// Inside the caller's transaction: stores the response for replay.
+    /// Inside the caller's transaction: stores the outcome for replay.
     pub(super) fn complete_key_in(
         &self,
         owned: OwnedKey<'_>,
-        status: u16,
-        body: &str,
-        order_id: Option<i64>,
+        outcome: KeyOutcome,
     ) -> Result<(), StoreError> {
-        let (sql, params) = complete_key_sql(owned, status, body, order_id);
+        let (sql, params) = complete_key_sql(owned, outcome);
         self.exec(sql, &params)?;
         Ok(())
     }
 
-    /// Stores a refusal that reached the Catalog (400/409) for replay.
+    /// Stores a refusal that reached the Catalog for replay.
     pub async fn complete_key(
         &self,
         owned: OwnedKey<'_>,
-        status: u16,
-        body: &str,
+        refusal: Refusal,
     ) -> Result<(), StoreError> {
-        let (sql, params) = complete_key_sql(owned, status, body, None);
+        let (sql, params) = complete_key_sql(owned, KeyOutcome::Refused(refusal));
         self.write_statement(sql, &params).await?;
         Ok(())
     }
@@ -152,21 +155,45 @@ impl Store {
     }
 }
 
-fn complete_key_sql(
-    owned: OwnedKey<'_>,
-    status: u16,
-    body: &str,
-    order_id: Option<i64>,
-) -> (&'static str, [Value; 5]) {
+/// Settles a key this request holds (`in_flight`): a key taken over by
+/// another request after its lease is left alone.
+fn complete_key_sql(owned: OwnedKey<'_>, outcome: KeyOutcome) -> (&'static str, [Value; 4]) {
+    let (body, order_id) = match outcome {
+        KeyOutcome::Created { order_id } => (Value::Null, Value::Integer(order_id)),
+        KeyOutcome::Refused(refusal) => (
+            Value::Text(
+                serde_json::json!({
+                    "code": refusal.code(),
+                    "product_id": refusal.product_id().get(),
+                })
+                .to_string(),
+            ),
+            Value::Null,
+        ),
+    };
     (
-        "UPDATE idempotency_keys SET state = 'done', status = ?, body = ?, order_id = ? \
-         WHERE user_id = ? AND key = ?",
+        "UPDATE idempotency_keys SET state = 'done', body = ?, order_id = ? \
+         WHERE user_id = ? AND key = ? AND state = 'in_flight'",
         [
-            Value::Integer(i64::from(status)),
-            Value::Text(body.to_owned()),
-            order_id.map_or(Value::Null, Value::Integer),
+            body,
+            order_id,
             Value::Integer(owned.user.get()),
             Value::Text(owned.key.as_str().to_owned()),
         ],
     )
+}
+
+/// The outcome of a `done` row (`fingerprint, state, status, body,
+/// order_id, …`).
+fn stored_outcome(row: &RowResult) -> Result<KeyOutcome, StoreError> {
+    if let Some(order_id) = row.get::<i64>(4) {
+        return Ok(KeyOutcome::Created { order_id });
+    }
+    let body: serde_json::Value = serde_json::from_str(row.get::<&str>(3).unwrap_or("null"))?;
+    body["code"]
+        .as_str()
+        .zip(body["product_id"].as_i64().and_then(ProductId::new))
+        .and_then(|(code, product)| Refusal::from_code(code, product))
+        .map(KeyOutcome::Refused)
+        .ok_or(StoreError::Malformed("idempotency_keys outcome"))
 }

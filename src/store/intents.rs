@@ -46,7 +46,7 @@ impl Store {
         let inserted = self.write_statement(&sql, &params).await?;
         super::first::<i64>(&inserted, 0)
             .map(IntentId)
-            .ok_or_else(|| StoreError::Failed("INSERT … RETURNING gave no row".into()))
+            .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))
     }
 
     /// Closes the intent inside the caller's transaction. `false` when it is
@@ -106,10 +106,9 @@ impl Store {
                 let (Some(user), Some(request_id), Some(items)) =
                     (row.get::<i64>(0), row.get::<&str>(1), row.get::<&str>(2))
                 else {
-                    return Err(StoreError::Failed("malformed stock_intents row".into()));
+                    return Err(StoreError::Malformed("stock_intents row"));
                 };
-                let items: Vec<(i64, u32)> = serde_json::from_str(items)
-                    .map_err(|e| StoreError::Failed(format!("stock_intents.items: {e}")))?;
+                let items: Vec<(i64, u32)> = serde_json::from_str(items)?;
                 for (product, quantity) in items {
                     store.exec(
                         &format!(

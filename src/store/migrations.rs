@@ -17,11 +17,11 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
 /// schema is current, which is every request but the first.
-/// Returns whether this call applied anything.
-pub(super) async fn ensure_current(store: &Store) -> Result<bool, StoreError> {
+/// Returns the version it migrated to, if this call applied anything.
+pub(super) async fn ensure_current(store: &Store) -> Result<Option<i64>, StoreError> {
     let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if user_version(store)? >= latest {
-        return Ok(false);
+        return Ok(None);
     }
     // WAL lets readers proceed during writes; it is persistent, so set once.
     // Best-effort, like the per-connection pragmas.
@@ -39,17 +39,15 @@ pub(super) async fn ensure_current(store: &Store) -> Result<bool, StoreError> {
                     store.exec(statement, &[])?;
                 }
                 if user_version(store)? != *version {
-                    return Err(StoreError::Failed(format!(
-                        "migration {version} did not set user_version"
-                    )));
+                    return Err(StoreError::Malformed(
+                        "a migration file did not set user_version",
+                    ));
                 }
             }
             Ok(true)
         })
         .await?;
-    if applied {
-        crate::log::migrated(latest);
-    } else {
+    if !applied {
         // Another request migrated while this connection waited. Its
         // schema cache may predate the new tables, and a statement that
         // names one would fail to prepare ("no such table") outside a
@@ -57,7 +55,7 @@ pub(super) async fn ensure_current(store: &Store) -> Result<bool, StoreError> {
         // reloads it.
         store.exec("SELECT count(*) FROM sqlite_master", &[])?;
     }
-    Ok(applied)
+    Ok(applied.then_some(latest))
 }
 
 fn user_version(store: &Store) -> Result<i64, StoreError> {

@@ -47,20 +47,23 @@ pub enum StoreError {
     /// the reconciler is giving the stock back, so the order must not exist.
     #[error("reservation lease lost")]
     LeaseLost,
-    #[error("database error: {0}")]
-    Failed(String),
+    #[error("SQLite")]
+    Sqlite(#[source] SqliteError),
+    /// Stored data that breaks the schema's promises.
+    #[error("unexpected stored data: {0}")]
+    Malformed(&'static str),
+    #[error("stored JSON")]
+    Json(#[from] serde_json::Error),
 }
 
 impl From<SqliteError> for StoreError {
     fn from(error: SqliteError) -> Self {
-        let text = match error {
-            SqliteError::Io(text) => text,
-            other => format!("{other:?}"),
-        };
-        if text.contains("database is locked") || text.contains("database is busy") {
+        let busy = matches!(&error, SqliteError::Io(text)
+            if text.contains("database is locked") || text.contains("database is busy"));
+        if busy {
             StoreError::Busy
         } else {
-            StoreError::Failed(text)
+            StoreError::Sqlite(error)
         }
     }
 }
@@ -68,7 +71,8 @@ impl From<SqliteError> for StoreError {
 /// The `default` database, ready for use.
 pub struct Store {
     conn: Connection,
-    migrated_now: bool,
+    /// The schema version this connection migrated to, if it did.
+    migrated_to: Option<i64>,
 }
 
 impl Store {
@@ -77,11 +81,11 @@ impl Store {
     pub async fn open() -> Result<Self, StoreError> {
         let mut store = Store {
             conn: Connection::open_default()?,
-            migrated_now: false,
+            migrated_to: None,
         };
         // Migrate under the host's busy timeout (5 s in Spin): racing first
         // requests then simply queue.
-        store.migrated_now = migrations::ensure_current(&store).await?;
+        store.migrated_to = migrations::ensure_current(&store).await?;
         // Then a short busy wait inside SQLite, which `retry_busy` repeats:
         // SQLite's handler sleeps 1…100 ms at a time and under load leaves
         // the write lock idle between writers and some waiters starving.
@@ -95,10 +99,10 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether this connection applied migrations (the first request on a
-    /// new database).
-    pub fn migrated_now(&self) -> bool {
-        self.migrated_now
+    /// The schema version this connection brought the database to, when
+    /// it applied migrations (the first request on a new database).
+    pub fn migrated_to(&self) -> Option<i64> {
+        self.migrated_to
     }
 
     fn exec(&self, sql: &str, params: &[Value]) -> Result<QueryResult, StoreError> {

@@ -1,6 +1,6 @@
 //! Orders and their items: create, read, list, cancel.
 
-use super::idempotency::OwnedKey;
+use super::idempotency::{KeyOutcome, OwnedKey};
 use super::intents::IntentId;
 use super::releases::ClaimedRelease;
 use super::{placeholders, Store, StoreError, SQL_NOW};
@@ -14,12 +14,6 @@ use spin_sdk::sqlite3::{QueryResult, Value};
 
 /// Why pending releases are written for a cancelled order.
 pub const CANCELLED: &str = "order_cancelled";
-
-/// The stored response for an Idempotency-Key, rendered from the new order.
-pub struct KeyCompletion<'a> {
-    pub key: OwnedKey<'a>,
-    pub render: &'a dyn Fn(&Order) -> String,
-}
 
 /// What a cancel did.
 #[derive(Debug)]
@@ -40,14 +34,15 @@ pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, creat
 
 impl Store {
     /// Writes a new `CREATED` order and its items, closes the reservation
-    /// intent and stores the Idempotency-Key response, all in one
-    /// transaction. [`StoreError::LeaseLost`] if the intent was taken over.
+    /// intent and records the order as the Idempotency-Key's outcome, all
+    /// in one transaction. [`StoreError::LeaseLost`] if the intent was
+    /// taken over.
     pub async fn insert_order(
         &self,
         user: UserId,
         order: &PricedOrder,
         intent: IntentId,
-        completion: Option<KeyCompletion<'_>>,
+        key: Option<OwnedKey<'_>>,
     ) -> Result<Order, StoreError> {
         self.write_transaction(|store| {
             if !store.close_intent(intent)? {
@@ -68,7 +63,7 @@ impl Store {
                 super::first::<i64>(&inserted, 0),
                 super::first::<&str>(&inserted, 1).map(str::to_owned),
             ) else {
-                return Err(StoreError::Failed("INSERT … RETURNING gave no row".into()));
+                return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
             };
 
             // One statement for all items: (?, ?, ?, ?) per line.
@@ -99,9 +94,8 @@ impl Store {
                 created_at,
                 lines: order.lines.clone(),
             };
-            if let Some(completion) = &completion {
-                let body = (completion.render)(&created);
-                store.complete_key_in(completion.key, 201, &body, Some(id))?;
+            if let Some(key) = key {
+                store.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
             }
             Ok(created)
         })
@@ -172,8 +166,8 @@ impl Store {
                     ],
                 )?;
                 if changed.rows.is_empty() {
-                    return Err(StoreError::Failed(
-                        "order changed under a write transaction".into(),
+                    return Err(StoreError::Malformed(
+                        "order changed under a write transaction",
                     ));
                 }
                 order.status = OrderStatus::Cancelled;
@@ -203,7 +197,7 @@ impl Store {
     /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
     /// with their items read in one query.
     fn with_items(&self, found: &QueryResult) -> Result<Vec<Order>, StoreError> {
-        let malformed = |what: &str| StoreError::Failed(format!("malformed orders row: {what}"));
+        let malformed = |what: &'static str| StoreError::Malformed(what);
         let mut orders = Vec::with_capacity(found.rows.len());
         for row in &found.rows {
             orders.push(Order {

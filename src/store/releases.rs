@@ -337,7 +337,7 @@ fn secs(seconds: u64) -> i64 {
 }
 
 fn claimed_release(row: &RowResult) -> Result<ClaimedRelease, StoreError> {
-    let malformed = || StoreError::Failed("malformed pending_releases row".into());
+    let malformed = || StoreError::Malformed("pending_releases row");
     Ok(ClaimedRelease {
         id: row.get(0).ok_or_else(malformed)?,
         user: row

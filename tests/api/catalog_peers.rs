@@ -60,11 +60,12 @@ async fn create(catalog: CatalogKind) {
     assert_eq!(app.count("stock_intents"), 0);
 }
 
+/// Several items; a product listed twice is merged into one line.
 async fn multi_item(catalog: CatalogKind) {
     let app = app_on(catalog).await;
     let token = app.catalog.token(7).await;
     let response = app
-        .post_order(Some(&token), &order(&[(2, 1), (3, 2), (2, 4), (5, 3)]))
+        .post_order(Some(&token), &order(&[(2, 1), (3, 1), (2, 4)]))
         .await;
     assert_eq!(response.status(), 201);
     let body = json_body(response).await;
@@ -72,14 +73,12 @@ async fn multi_item(catalog: CatalogKind) {
         body["items"],
         json!([
             {"product_id": 2, "quantity": 5, "price": "19.99"},
-            {"product_id": 3, "quantity": 2, "price": "49.50"},
-            {"product_id": 5, "quantity": 3, "price": "0.10"}
+            {"product_id": 3, "quantity": 1, "price": "49.50"}
         ])
     );
-    assert_eq!(body["total_amount"], "199.25");
-    for (product, left) in [(2, 95), (3, 23), (5, 997)] {
-        assert_eq!(app.catalog.stock(product).await, left, "product {product}");
-    }
+    assert_eq!(body["total_amount"], "149.45");
+    assert_eq!(app.catalog.stock(2).await, 95);
+    assert_eq!(app.catalog.stock(3).await, 24);
 }
 
 async fn insufficient_stock(catalog: CatalogKind) {
@@ -163,19 +162,15 @@ async fn no_release_endpoint(catalog: CatalogKind) {
     assert_eq!(app.catalog.stock(2).await, 96, "the units are still out");
 
     let report = app.reconcile().await;
-    assert_eq!(report["pending_total"], 1);
+    // The same report whichever Catalog refused the release.
+    insta::assert_json_snapshot!("no_release_report", report, {
+        ".pending[].id" => "[id]",
+        ".pending[].order_id" => "[order id]",
+        ".pending[].request_id" => "[request id]",
+        ".pending[].created_at" => "[time]",
+        ".pending[].next_attempt_at" => "[time]",
+    });
     let pending = &report["pending"][0];
-    assert_eq!(
-        (&pending["product_id"], &pending["quantity"]),
-        (&json!(2), &json!(4))
-    );
-    assert!(
-        pending["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("no release endpoint"),
-        "{pending}"
-    );
 
     let settled = app
         .settle_release(

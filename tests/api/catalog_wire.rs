@@ -251,22 +251,30 @@ async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt() {
     })
     .await;
     let user_token = token(42);
-    let response = app.post_order(Some(&user_token), &order(&[(1, 2)])).await;
+    let response = app
+        .request(reqwest::Method::POST, "/orders/orders/")
+        .bearer_auth(&user_token)
+        .header("x-request-id", "excerpt-1")
+        .json(&order(&[(1, 2)]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 502);
     let body = json_body(response).await;
     assert!(!body.to_string().contains("Invalid quantity"), "{body}");
 
-    let errors: Vec<String> = app
+    // The request's one error line carries what the Catalog said.
+    let failures: Vec<serde_json::Value> = app
         .stderr
-        .lines()
+        .json_lines()
         .into_iter()
-        .filter(|line| line.contains("\"catalog_error\""))
+        .filter(|line| line["request_id"] == "excerpt-1" && line["level"] == "error")
         .collect();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    let cause = failures[0]["cause"].as_str().unwrap();
     assert!(
-        errors
-            .iter()
-            .any(|line| line.contains(r#"HTTP 400: {\"detail\": \"Invalid quantity\"}"#)),
-        "{errors:?}"
+        cause.contains(r#"HTTP 400: {"detail": "Invalid quantity"}"#),
+        "{cause}"
     );
     let signature = user_token.rsplit('.').next().unwrap();
     assert!(app.stderr.lines().iter().all(|l| !l.contains(signature)));

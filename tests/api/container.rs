@@ -6,7 +6,9 @@
 //! moved into a temporary folder and the listen address to a free loopback
 //! port; nothing else is changed.
 
-use crate::helpers::{artifacts, order, start, token, CatalogKind, TestCatalog, SIGNING_KEY};
+use crate::helpers::{
+    artifacts, post_order_to, start, token, CatalogKind, TestCatalog, SIGNING_KEY,
+};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -157,13 +159,7 @@ async fn the_image_command_serves_orders_as_an_unprivileged_user() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
-    let created = client
-        .post(format!("http://{address}/orders/orders/"))
-        .bearer_auth(token(42))
-        .json(&order(&[(1, 1)]))
-        .send()
-        .await
-        .unwrap();
+    let created = post_order_to(&format!("http://{address}"), &token(42), &[(1, 1)]).await;
     assert_eq!(created.status(), 201, "{:?}", stderr.lines());
     assert!(image.app.join("data/db.sqlite3").exists());
     assert!(

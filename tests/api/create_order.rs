@@ -63,25 +63,6 @@ async fn creates_an_order_with_price_snapshots_and_reserves_stock() {
 }
 
 #[tokio::test]
-async fn duplicate_products_are_merged_into_one_line() {
-    let app = spawn_app().await;
-    let response = app
-        .post_order(Some(&token(7)), &order(&[(2, 1), (3, 1), (2, 4)]))
-        .await;
-    assert_eq!(response.status(), 201);
-    let body = json_body(response).await;
-    assert_eq!(
-        body["items"],
-        json!([
-            {"product_id": 2, "quantity": 5, "price": "19.99"},
-            {"product_id": 3, "quantity": 1, "price": "49.50"}
-        ])
-    );
-    assert_eq!(body["total_amount"], "149.45");
-    assert_eq!(app.catalog.stock(2).await, 95);
-}
-
-#[tokio::test]
 async fn the_body_cannot_set_user_price_total_or_status() {
     let app = spawn_app().await;
     let body = json!({

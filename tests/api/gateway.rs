@@ -2,7 +2,9 @@
 //! `deploy/nginx/nginx.conf` with only addresses and paths rewritten.
 //! `./dev test` installs Debian's nginx when it is missing.
 
-use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions, CatalogKind};
+use crate::helpers::{
+    json_body, order, post_order_to, spawn_app, spawn_app_with, token, AppOptions, CatalogKind,
+};
 use reqwest::Method;
 use std::path::Path;
 use std::process::Stdio;
@@ -196,13 +198,7 @@ async fn a_create_through_the_gateway_against_the_django_catalog() {
     .await;
     let gateway = Gateway::start(nginx_binary(), &app.address).await;
     let token = app.catalog.token(42).await;
-    let created = reqwest::Client::new()
-        .post(format!("{}/orders/orders/", gateway.url))
-        .bearer_auth(&token)
-        .json(&order(&[(1, 2), (3, 5)]))
-        .send()
-        .await
-        .unwrap();
+    let created = post_order_to(&gateway.url, &token, &[(1, 2), (3, 5)]).await;
     assert_eq!(created.status(), 201);
     let body = json_body(created).await;
     assert_eq!(body["total_amount"], "2247.48");

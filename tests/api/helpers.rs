@@ -546,6 +546,16 @@ impl TestApp {
         json_body(response).await
     }
 
+    /// `POST /orders/orders/<id>/cancel/` as `user`.
+    pub async fn cancel(&self, user: i64, id: &Value) -> Response {
+        self.send_as(
+            user,
+            reqwest::Method::POST,
+            &format!("/orders/orders/{id}/cancel/"),
+        )
+        .await
+    }
+
     /// `POST /orders/admin/releases/<id>/settle/` with the operator token.
     pub async fn settle_release(&self, id: i64, body: Value) -> Response {
         self.request(
@@ -607,6 +617,18 @@ fn uuid_hex() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(1);
     format!("{:032x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `POST /orders/orders/` at `base_url` (a gateway, or a host started by
+/// hand) with a Bearer `token`.
+pub async fn post_order_to(base_url: &str, token: &str, items: &[(i64, i64)]) -> Response {
+    Client::new()
+        .post(format!("{base_url}/orders/orders/"))
+        .bearer_auth(token)
+        .json(&order(items))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Reads a JSON body.

@@ -4,7 +4,7 @@
 //! refuses the service's pragmas.
 
 use crate::helpers::{
-    artifacts, host_command, json_body, order, spawn_app_with, start, token, AppOptions,
+    artifacts, host_command, json_body, post_order_to, spawn_app_with, start, token, AppOptions,
     CatalogKind, TestCatalog,
 };
 use reqwest::Method;
@@ -40,13 +40,7 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
         "Serving http://",
     )
     .await;
-    let created = reqwest::Client::new()
-        .post(format!("http://{address}/orders/orders/"))
-        .bearer_auth(token(42))
-        .json(&order(&[(1, 1)]))
-        .send()
-        .await
-        .unwrap();
+    let created = post_order_to(&format!("http://{address}"), &token(42), &[(1, 1)]).await;
     assert_eq!(created.status(), 201);
 
     // The same manifest with catalog_url pointing elsewhere: denied.
@@ -56,13 +50,7 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
         "Serving http://",
     )
     .await;
-    let refused = reqwest::Client::new()
-        .post(format!("http://{address}/orders/orders/"))
-        .bearer_auth(token(42))
-        .json(&order(&[(1, 1)]))
-        .send()
-        .await
-        .unwrap();
+    let refused = post_order_to(&format!("http://{address}"), &token(42), &[(1, 1)]).await;
     assert_eq!(refused.status(), 503);
     assert_eq!(other.calls().await.get, 0, "the request never left");
     assert!(stderr.lines().iter().any(|l| l.contains("denied")));
@@ -96,14 +84,7 @@ async fn the_service_works_when_its_pragmas_are_refused() {
     let list = app.send_as(42, Method::GET, "/orders/orders/").await;
     assert_eq!(list.status(), 200);
     assert_eq!(json_body(list).await["results"][0]["id"], created["id"]);
-    let cancelled = app
-        .send_as(
-            42,
-            Method::POST,
-            &format!("/orders/orders/{}/cancel/", created["id"]),
-        )
-        .await;
-    assert_eq!(cancelled.status(), 200);
+    assert_eq!(app.cancel(42, &created["id"]).await.status(), 200);
     // The refusal was real: the file never went to WAL.
     let mode: String = app
         .db()

@@ -9,6 +9,7 @@ mod catalog_wire;
 mod concurrency;
 mod container;
 mod create_order;
+mod errors;
 mod gateway;
 mod health;
 mod helpers;

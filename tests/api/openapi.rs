@@ -87,230 +87,11 @@ async fn the_document_matches_the_routes_and_real_responses() {
         exercised: BTreeSet::new(),
     };
     let c = &mut checker;
-    let good = order(&[(1, 1), (2, 3)]).to_string();
-
-    c.check(
-        "/orders/health/",
-        Method::GET,
-        app.request(Method::GET, "/orders/health/"),
-    )
-    .await;
-    c.check(
-        "/orders/openapi.json",
-        Method::GET,
-        app.request(Method::GET, "/orders/openapi.json"),
-    )
-    .await;
-
-    let orders = "/orders/orders/";
-    let (status, created) = c
-        .check(
-            orders,
-            Method::POST,
-            create(&app, &good).header("idempotency-key", "k"),
-        )
-        .await;
-    assert_eq!(status, 201);
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            create(&app, &good).header("idempotency-key", "k")
-        )
-        .await
-        .0,
-        201
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            create(&app, &order(&[(1, 2)]).to_string()).header("idempotency-key", "k")
-        )
-        .await
-        .0,
-        422
-    );
-    assert_eq!(
-        c.check(orders, Method::POST, create(&app, r#"{"items": "x"}"#))
-            .await
-            .0,
-        400
-    );
-    assert_eq!(
-        c.check(orders, Method::POST, create(&app, "{oops")).await.0,
-        400
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            create(&app, &order(&[(6, 1)]).to_string())
-        )
-        .await
-        .0,
-        400
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            create(&app, &order(&[(4, 6)]).to_string())
-        )
-        .await
-        .0,
-        409
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            create(&app, &good).header("idempotency-key", "bad key")
-        )
-        .await
-        .0,
-        400
-    );
-    assert_eq!(
-        c.check(orders, Method::POST, app.request(Method::POST, orders))
-            .await
-            .0,
-        401
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::POST,
-            authed(&app, Method::POST, orders, 42).body("x")
-        )
-        .await
-        .0,
-        415
-    );
-    let huge = format!(r#"{{"items": [], "pad": "{}"}}"#, "x".repeat(70_000));
-    assert_eq!(
-        c.check(orders, Method::POST, create(&app, &huge)).await.0,
-        413
-    );
-    app.catalog.set_faults(json!({"status": 500})).await;
-    assert_eq!(
-        c.check(orders, Method::POST, create(&app, &good)).await.0,
-        503
-    );
-    app.catalog.set_faults(json!({"garbage": true})).await;
-    assert_eq!(
-        c.check(orders, Method::POST, create(&app, &good)).await.0,
-        502
-    );
-    app.catalog.set_faults(json!({})).await;
-
-    assert_eq!(
-        c.check(
-            orders,
-            Method::GET,
-            authed(&app, Method::GET, "/orders/orders/?limit=1", 42)
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        c.check(
-            orders,
-            Method::GET,
-            authed(&app, Method::GET, "/orders/orders/?limit=0", 42)
-        )
-        .await
-        .0,
-        400
-    );
-    assert_eq!(
-        c.check(orders, Method::GET, app.request(Method::GET, orders))
-            .await
-            .0,
-        401
-    );
-
-    let one = "/orders/orders/{id}/";
-    let path = format!("/orders/orders/{}/", created["id"]);
-    assert_eq!(
-        c.check(one, Method::GET, authed(&app, Method::GET, &path, 42))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        c.check(one, Method::GET, authed(&app, Method::GET, &path, 7))
-            .await
-            .0,
-        404
-    );
-
-    let cancel = "/orders/orders/{id}/cancel/";
-    let cancel_path = format!("{path}cancel/");
-    assert_eq!(
-        c.check(
-            cancel,
-            Method::POST,
-            authed(&app, Method::POST, &cancel_path, 42)
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        c.check(
-            cancel,
-            Method::POST,
-            authed(&app, Method::POST, &cancel_path, 7)
-        )
-        .await
-        .0,
-        404
-    );
-    let paid = app.create(42, &[(5, 1)]).await;
-    app.db()
-        .execute(
-            "UPDATE orders SET status = 'PAID' WHERE id = ?",
-            [paid["id"].as_i64().unwrap()],
-        )
-        .unwrap();
-    let paid_path = format!("/orders/orders/{}/cancel/", paid["id"]);
-    assert_eq!(
-        c.check(
-            cancel,
-            Method::POST,
-            authed(&app, Method::POST, &paid_path, 42)
-        )
-        .await
-        .0,
-        409
-    );
-
-    let admin = "/orders/admin/reconcile/";
-    assert_eq!(
-        c.check(
-            admin,
-            Method::POST,
-            app.request(Method::POST, admin).bearer_auth(ADMIN_TOKEN)
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        c.check(admin, Method::POST, authed(&app, Method::POST, admin, 42))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(
-        c.check(admin, Method::POST, app.request(Method::POST, admin))
-            .await
-            .0,
-        401
-    );
-
+    exercise_public(c, &app).await;
+    let created = exercise_create(c, &app).await;
+    exercise_read(c, &app, &created).await;
+    exercise_cancel(c, &app, &created).await;
+    exercise_reconcile(c, &app).await;
     exercise_settle(c, &app).await;
 
     // Every documented operation was exercised and answered as documented.
@@ -381,4 +162,240 @@ async fn exercise_settle(c: &mut Checker, app: &TestApp) {
         assert_eq!(c.check(settle, Method::POST, request).await.0, expected);
     }
     app.catalog.set_faults(json!({})).await;
+}
+
+async fn exercise_public(c: &mut Checker, app: &TestApp) {
+    c.check(
+        "/orders/health/",
+        Method::GET,
+        app.request(Method::GET, "/orders/health/"),
+    )
+    .await;
+    c.check(
+        "/orders/openapi.json",
+        Method::GET,
+        app.request(Method::GET, "/orders/openapi.json"),
+    )
+    .await;
+}
+
+/// Every answer of create, successes and errors.
+async fn exercise_create(c: &mut Checker, app: &TestApp) -> Value {
+    let good = order(&[(1, 1), (2, 3)]).to_string();
+    let orders = "/orders/orders/";
+    let (status, created) = c
+        .check(
+            orders,
+            Method::POST,
+            create(app, &good).header("idempotency-key", "k"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(app, &good).header("idempotency-key", "k")
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(app, &order(&[(1, 2)]).to_string()).header("idempotency-key", "k")
+        )
+        .await
+        .0,
+        422
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, create(app, r#"{"items": "x"}"#))
+            .await
+            .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, create(app, "{oops")).await.0,
+        400
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(app, &order(&[(6, 1)]).to_string())
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(app, &order(&[(4, 6)]).to_string())
+        )
+        .await
+        .0,
+        409
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            create(app, &good).header("idempotency-key", "bad key")
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::POST, app.request(Method::POST, orders))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::POST,
+            authed(app, Method::POST, orders, 42).body("x")
+        )
+        .await
+        .0,
+        415
+    );
+    let huge = format!(r#"{{"items": [], "pad": "{}"}}"#, "x".repeat(70_000));
+    assert_eq!(
+        c.check(orders, Method::POST, create(app, &huge)).await.0,
+        413
+    );
+    app.catalog.set_faults(json!({"status": 500})).await;
+    assert_eq!(
+        c.check(orders, Method::POST, create(app, &good)).await.0,
+        503
+    );
+    app.catalog.set_faults(json!({"garbage": true})).await;
+    assert_eq!(
+        c.check(orders, Method::POST, create(app, &good)).await.0,
+        502
+    );
+    app.catalog.set_faults(json!({})).await;
+
+    assert_eq!(
+        c.check(
+            orders,
+            Method::GET,
+            authed(app, Method::GET, "/orders/orders/?limit=1", 42)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(
+            orders,
+            Method::GET,
+            authed(app, Method::GET, "/orders/orders/?limit=0", 42)
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        c.check(orders, Method::GET, app.request(Method::GET, orders))
+            .await
+            .0,
+        401
+    );
+
+    created
+}
+
+async fn exercise_read(c: &mut Checker, app: &TestApp, created: &Value) {
+    let one = "/orders/orders/{id}/";
+    let path = format!("/orders/orders/{}/", created["id"]);
+    assert_eq!(
+        c.check(one, Method::GET, authed(app, Method::GET, &path, 42))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.check(one, Method::GET, authed(app, Method::GET, &path, 7))
+            .await
+            .0,
+        404
+    );
+}
+
+async fn exercise_cancel(c: &mut Checker, app: &TestApp, created: &Value) {
+    let cancel = "/orders/orders/{id}/cancel/";
+    let cancel_path = format!("/orders/orders/{}/cancel/", created["id"]);
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(app, Method::POST, &cancel_path, 42)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(app, Method::POST, &cancel_path, 7)
+        )
+        .await
+        .0,
+        404
+    );
+    let paid = app.create(42, &[(5, 1)]).await;
+    app.db()
+        .execute(
+            "UPDATE orders SET status = 'PAID' WHERE id = ?",
+            [paid["id"].as_i64().unwrap()],
+        )
+        .unwrap();
+    let paid_path = format!("/orders/orders/{}/cancel/", paid["id"]);
+    assert_eq!(
+        c.check(
+            cancel,
+            Method::POST,
+            authed(app, Method::POST, &paid_path, 42)
+        )
+        .await
+        .0,
+        409
+    );
+}
+
+async fn exercise_reconcile(c: &mut Checker, app: &TestApp) {
+    let admin = "/orders/admin/reconcile/";
+    assert_eq!(
+        c.check(
+            admin,
+            Method::POST,
+            app.request(Method::POST, admin).bearer_auth(ADMIN_TOKEN)
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        c.check(admin, Method::POST, authed(app, Method::POST, admin, 42))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        c.check(admin, Method::POST, app.request(Method::POST, admin))
+            .await
+            .0,
+        401
+    );
 }

@@ -224,13 +224,7 @@ async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs() {
     let app = spawn_app().await;
     app.catalog.set_faults(json!({"no_release": true})).await;
     let created = app.create(42, &[(1, 1), (2, 2)]).await;
-    let cancelled = app
-        .send_as(
-            42,
-            Method::POST,
-            &format!("/orders/orders/{}/cancel/", created["id"]),
-        )
-        .await;
+    let cancelled = app.cancel(42, &created["id"]).await;
     assert_eq!(json_body(cancelled).await["stock_release"], "pending");
     let ids: Vec<i64> = app
         .db()

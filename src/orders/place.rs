@@ -1,0 +1,170 @@
+//! Placing an order (SPEC §3 steps): read every product from the Catalog,
+//! refuse before reserving anything if one is missing, inactive or short,
+//! durably note the intent to reserve, reserve all lines, price them
+//! exactly, then write order and items, close the intent and record the
+//! Idempotency-Key's outcome in one transaction. If anything fails after a
+//! reservation, every unit reserved is given back; a release that cannot be
+//! made now stays stored and is retried ([`super::release`]).
+
+use super::release::{self, Credentials};
+use super::{Deps, OrderError};
+use crate::catalog::{CatalogError, Product};
+use crate::domain::order::{Order, PricedOrder, Refusal};
+use crate::domain::order_request::{OrderLine, OrderRequest};
+use crate::domain::{ProductId, UserId};
+use crate::store::idempotency::OwnedKey;
+use crate::store::intents::IntentId;
+use crate::store::StoreError;
+use futures::future::join_all;
+use std::collections::HashMap;
+
+/// A placement's outcome: the new order, or a refusal the Catalog gave
+/// (stored for Idempotency-Key replays like an order). Everything else is
+/// an [`OrderError`].
+pub type Placed = Result<Order, Refusal>;
+
+/// Places `request` for `user`; with `key`, records the outcome for it.
+pub async fn place_order(
+    deps: &Deps<'_>,
+    user: UserId,
+    request: &OrderRequest,
+    key: Option<OwnedKey<'_>>,
+) -> Result<Placed, OrderError> {
+    let lines = request.lines();
+    let checked = deps
+        .phases
+        .timed("catalog_read", check_products(deps, lines))
+        .await;
+    let products = match checked {
+        Ok(products) => products,
+        Err(error) => return refusal_or_error(error),
+    };
+    let priced =
+        PricedOrder::new(lines, |id| products[&id].price).map_err(|_| OrderError::TotalTooLarge)?;
+
+    let lease = deps.config.intent_lease.as_secs();
+    let intent = deps
+        .phases
+        .timed(
+            "intent",
+            deps.store.open_intent(user, deps.request_id, lines, lease),
+        )
+        .await?;
+    let reserved = deps
+        .phases
+        .timed("reserve", reserve_all(deps, user, lines, intent))
+        .await;
+    if let Err(error) = reserved {
+        return refusal_or_error(error);
+    }
+    let stored = deps
+        .phases
+        .timed(
+            "db_write",
+            deps.store.insert_order(user, &priced, intent, key),
+        )
+        .await;
+    match stored {
+        Ok(order) => Ok(Ok(order)),
+        // The reconciler took the intent over and gives the units back.
+        Err(StoreError::LeaseLost) => Err(StoreError::LeaseLost.into()),
+        Err(error) => {
+            give_back(deps, user, intent, lines, "order_not_persisted").await;
+            Err(error.into())
+        }
+    }
+}
+
+/// A Catalog answer that refuses the order is an outcome; anything else is
+/// an error.
+fn refusal_or_error(error: CatalogError) -> Result<Placed, OrderError> {
+    match error {
+        CatalogError::ProductNotFound(id) => Ok(Err(Refusal::ProductNotFound(id))),
+        CatalogError::InsufficientStock(id) => Ok(Err(Refusal::InsufficientStock(id))),
+        other => Err(other.into()),
+    }
+}
+
+/// Reads all products concurrently and applies the pre-check: the first
+/// problem in item order wins.
+async fn check_products(
+    deps: &Deps<'_>,
+    lines: &[OrderLine],
+) -> Result<HashMap<ProductId, Product>, CatalogError> {
+    let answers = join_all(lines.iter().map(|l| deps.catalog.product(l.product_id))).await;
+    let mut products = HashMap::with_capacity(lines.len());
+    for (line, answer) in lines.iter().zip(answers) {
+        let product = answer?;
+        if !product.is_active {
+            return Err(CatalogError::ProductNotFound(line.product_id));
+        }
+        if product
+            .in_stock
+            .is_some_and(|stock| stock < i64::from(line.quantity.get()))
+        {
+            return Err(CatalogError::InsufficientStock(line.product_id));
+        }
+        products.insert(line.product_id, product);
+    }
+    Ok(products)
+}
+
+/// Reserves every line concurrently. If any reservation fails, the ones
+/// that were (or may have been) made are released before answering.
+async fn reserve_all(
+    deps: &Deps<'_>,
+    user: UserId,
+    lines: &[OrderLine],
+    intent: IntentId,
+) -> Result<(), CatalogError> {
+    let outcomes = join_all(
+        lines
+            .iter()
+            .map(|l| deps.catalog.reserve(l.product_id, l.quantity.get())),
+    )
+    .await;
+    let mut first_error = None;
+    let mut taken = Vec::new();
+    for (line, outcome) in lines.iter().zip(outcomes) {
+        match outcome {
+            Ok(()) => taken.push(*line),
+            Err(error) => {
+                if error.outcome_unknown() {
+                    taken.push(*line);
+                }
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    match first_error {
+        None => Ok(()),
+        Some(error) => {
+            give_back(deps, user, intent, &taken, "reservation_failed").await;
+            Err(error)
+        }
+    }
+}
+
+/// Closes the intent by turning `lines` into pending releases claimed by
+/// this request, then tries them at once. What fails stays stored.
+async fn give_back(
+    deps: &Deps<'_>,
+    user: UserId,
+    intent: IntentId,
+    lines: &[OrderLine],
+    reason: &str,
+) {
+    let claim = release::claim_seconds(&deps.config);
+    match deps
+        .store
+        .abandon_intent(intent, lines, reason, claim)
+        .await
+    {
+        Ok(claimed) => {
+            release::release_claimed(deps, &claimed, Credentials::Caller).await;
+        }
+        // The intent is still there: once its lease runs out the
+        // reconciler releases every unit it names.
+        Err(error) => release::log_unrecorded(deps.request_id, user, lines, &error),
+    }
+}

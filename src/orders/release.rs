@@ -1,0 +1,345 @@
+//! Giving stock back to the Catalog, now or later (SPEC §3/§4).
+//!
+//! Every release is first written to `pending_releases` and claimed by the
+//! request that tries it, then deleted once the Catalog confirms it. Spin has
+//! no background workers, so what is left over — failed releases, intents of
+//! requests that died between reserving and saving, expired idempotency
+//! keys — is worked off in small batches after the response of write
+//! requests ([`FollowUp`]), and on demand by the operator
+//! ([`reconcile_now`]), who can also settle a release handled by hand
+//! ([`settle`]).
+
+use super::{Deps, OrderError};
+use crate::auth;
+use crate::catalog::{CatalogClient, CatalogError};
+use crate::config::Config;
+use crate::domain::order_request::OrderLine;
+use crate::domain::UserId;
+use crate::log::{self, Level};
+use crate::store::releases::{
+    ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
+};
+use crate::store::{Store, StoreError};
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::json;
+
+/// Releases tried after an ordinary request's response.
+pub const OPPORTUNISTIC_BATCH: u32 = 5;
+/// Releases tried by one call of the operator endpoint.
+pub const OPERATOR_BATCH: u32 = 100;
+/// Pending releases listed in the operator's report.
+const REPORT_LIMIT: u32 = 100;
+/// Back-off between tries of one release: 5 s doubling to 15 min; an hour
+/// when the Catalog has no release endpoint (only an operator can help).
+const FIRST_RETRY_SECONDS: u64 = 5;
+const MAX_RETRY_SECONDS: u64 = 15 * 60;
+const UNSUPPORTED_RETRY_SECONDS: u64 = 3600;
+
+/// Whose token a release carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credentials {
+    /// The caller's own, during the caller's request.
+    Caller,
+    /// A token minted per user (SPEC §4), when there is no caller.
+    Minted,
+}
+
+/// What releasing needs: a request's dependencies, or the follow-up's.
+#[derive(Clone, Copy)]
+pub struct Releaser<'a> {
+    store: &'a Store,
+    config: &'a Config,
+    catalog: &'a CatalogClient,
+    request_id: &'a str,
+}
+
+impl<'a> From<&'a Deps<'_>> for Releaser<'a> {
+    fn from(deps: &'a Deps<'_>) -> Self {
+        Releaser {
+            store: &deps.store,
+            config: &deps.config,
+            catalog: &deps.catalog,
+            request_id: deps.request_id,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Report {
+    pub expired_intents: usize,
+    pub attempted: usize,
+    pub released: usize,
+    pub failed: usize,
+    pub purged_idempotency_keys: usize,
+}
+
+/// The operator's answer: the pass, and what is still owed.
+#[derive(Debug, Serialize)]
+pub struct OperatorReport {
+    #[serde(flatten)]
+    pub pass: Report,
+    pub pending_total: i64,
+    pub pending: Vec<PendingRelease>,
+}
+
+/// How long a request keeps a claim on a release: two Catalog timeouts and
+/// a margin, so a claim outlives the try that holds it.
+pub fn claim_seconds(config: &Config) -> u64 {
+    2 * config.catalog_timeout.as_secs().max(1) + 10
+}
+
+/// Tries `claimed` releases at the Catalog concurrently and records each
+/// outcome. Returns how many were released.
+pub async fn release_claimed<'a>(
+    releaser: impl Into<Releaser<'a>>,
+    claimed: &[ClaimedRelease],
+    credentials: Credentials,
+) -> usize {
+    let r = releaser.into();
+    if claimed.is_empty() {
+        return 0;
+    }
+    let now = unix_now();
+    let tries = claimed.iter().map(|release| async move {
+        let minted = (credentials == Credentials::Minted).then(|| {
+            format!(
+                "Bearer {}",
+                auth::mint_access_token(&r.config.jwt, release.user, now)
+            )
+        });
+        r.catalog
+            .release(release.product_id, release.quantity, minted.as_deref())
+            .await
+    });
+    let results = join_all(tries).await;
+    let mut released = 0;
+    let outcomes: Vec<(i64, ReleaseOutcome)> = claimed
+        .iter()
+        .zip(results)
+        .map(|(release, result)| {
+            let outcome = match result {
+                Ok(()) => {
+                    released += 1;
+                    ReleaseOutcome::Released
+                }
+                Err(error) => {
+                    log_deferred(r.request_id, release, &error);
+                    ReleaseOutcome::Failed {
+                        retry_in_seconds: retry_delay(release.attempts, &error),
+                        error: error.to_string(),
+                    }
+                }
+            };
+            (release.id, outcome)
+        })
+        .collect();
+    if let Err(error) = r.store.settle_releases(&outcomes).await {
+        // The rows stay claimed until the claim runs out, then are tried
+        // again: a confirmed release may be repeated, none is lost.
+        log::event(
+            Level::Warn,
+            "release_outcome_unrecorded",
+            Some(r.request_id),
+            json!({"detail": log::chain(&error)}),
+        );
+    }
+    released
+}
+
+/// One reconciliation pass: expire dead intents, try due releases (all
+/// unclaimed ones when `ignore_backoff`), purge old idempotency keys.
+async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report, StoreError> {
+    let mut report = Report {
+        expired_intents: r.store.expire_intents(batch).await?,
+        ..Report::default()
+    };
+    let claimed = r
+        .store
+        .claim_releases(batch, ignore_backoff, claim_seconds(r.config))
+        .await?;
+    report.attempted = claimed.len();
+    report.released = release_claimed(r, &claimed, Credentials::Minted).await;
+    report.failed = report.attempted - report.released;
+    report.purged_idempotency_keys = r.store.purge_expired_keys(batch).await?;
+    Ok(report)
+}
+
+/// The operator's pass: up to [`OPERATOR_BATCH`] releases now, back-off
+/// ignored (the operator asks because something was fixed), and what is
+/// still pending.
+pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError> {
+    let pass = run(deps.into(), OPERATOR_BATCH, true).await?;
+    let (pending_total, pending) = deps.store.pending_releases(REPORT_LIMIT)?;
+    let report = OperatorReport {
+        pass,
+        pending_total,
+        pending,
+    };
+    log::event(
+        Level::Info,
+        "reconciled",
+        Some(deps.request_id),
+        json!({ "report": report }),
+    );
+    Ok(report)
+}
+
+/// Closes pending release `id`, handled by hand by `settled_by`.
+pub async fn settle(
+    deps: &Deps<'_>,
+    id: i64,
+    settlement: Settlement,
+    settled_by: &str,
+    note: &str,
+) -> Result<Result<SettledRelease, SettleRefused>, OrderError> {
+    let result = deps
+        .store
+        .settle_release(id, settlement, settled_by, note)
+        .await?;
+    Ok(match result {
+        SettleResult::Settled(settled) => {
+            log::event(
+                Level::Warn,
+                "release_settled",
+                Some(deps.request_id),
+                json!({ "release": settled }),
+            );
+            Ok(settled)
+        }
+        SettleResult::InProgress => Err(SettleRefused::InProgress),
+        SettleResult::NotFound => Err(SettleRefused::NotFound),
+    })
+}
+
+/// Why a settlement was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleRefused {
+    /// A request is trying this release right now.
+    InProgress,
+    NotFound,
+}
+
+/// The reconciliation owed after a write request's response: a cheap
+/// check, and a small pass only when something is due.
+pub struct FollowUp {
+    pub request_id: String,
+    pub config: Config,
+    pub store: Store,
+    pub catalog: CatalogClient,
+}
+
+impl FollowUp {
+    /// Errors are logged, never surfaced: the response is already sent.
+    pub async fn run(self) {
+        let r = Releaser {
+            store: &self.store,
+            config: &self.config,
+            catalog: &self.catalog,
+            request_id: &self.request_id,
+        };
+        let result = match self.store.reconciliation_due() {
+            Ok(false) => return,
+            Ok(true) => run(r, OPPORTUNISTIC_BATCH, false).await,
+            Err(error) => Err(error),
+        };
+        match result {
+            Ok(report) => log::event(
+                Level::Info,
+                "reconciled",
+                Some(&self.request_id),
+                json!({ "report": report }),
+            ),
+            Err(error) => log::event(
+                Level::Warn,
+                "reconcile_failed",
+                Some(&self.request_id),
+                json!({"detail": log::chain(&error)}),
+            ),
+        }
+    }
+}
+
+/// A release that failed now and stays stored for a later try.
+fn log_deferred(request_id: &str, release: &ClaimedRelease, error: &CatalogError) {
+    let (name, detail) = match error {
+        CatalogError::ReleaseUnsupported(_) => (
+            "release_endpoint_missing",
+            format!("{error}; the units stay in pending_releases until an operator releases them"),
+        ),
+        _ => (
+            "release_deferred",
+            format!("stock release stored for retry: {error}"),
+        ),
+    };
+    log::event(
+        Level::Warn,
+        name,
+        Some(request_id),
+        json!({
+            "release_id": release.id,
+            "user_id": release.user.get(),
+            "product_id": release.product_id.get(),
+            "quantity": release.quantity,
+            "attempts": release.attempts,
+            "detail": detail,
+        }),
+    );
+}
+
+/// Units to give back that could not even be written down: the line holds
+/// everything needed to release them by hand.
+pub fn log_unrecorded(request_id: &str, user: UserId, lines: &[OrderLine], error: &StoreError) {
+    for line in lines {
+        log::event(
+            Level::Critical,
+            "release_unrecorded",
+            Some(request_id),
+            json!({
+                "user_id": user.get(),
+                "product_id": line.product_id.get(),
+                "quantity": line.quantity.get(),
+                "detail": format!(
+                    "could not store the release ({}); if the reservation intent is also gone, release by hand",
+                    log::chain(error)
+                ),
+            }),
+        );
+    }
+}
+
+fn retry_delay(attempts: i64, error: &CatalogError) -> u64 {
+    if matches!(error, CatalogError::ReleaseUnsupported(_)) {
+        return UNSUPPORTED_RETRY_SECONDS;
+    }
+    let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
+    (FIRST_RETRY_SECONDS << doublings).min(MAX_RETRY_SECONDS)
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_and_wait_long_for_a_missing_endpoint() {
+        let down = CatalogError::Unavailable {
+            detail: "HTTP 503".into(),
+            outcome_unknown: false,
+        };
+        let delays: Vec<u64> = (1..=10).map(|n| retry_delay(n, &down)).collect();
+        assert_eq!(&delays[..4], &[5, 10, 20, 40]);
+        assert_eq!(delays[9], MAX_RETRY_SECONDS);
+        assert_eq!(
+            retry_delay(1, &CatalogError::ReleaseUnsupported(404)),
+            UNSUPPORTED_RETRY_SECONDS
+        );
+    }
+}
