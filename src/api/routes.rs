@@ -27,33 +27,23 @@ pub enum NoRoute {
     },
 }
 
-/// What a route template serves for one method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Health,
-    OpenApi,
-    ListOrders,
-    CreateOrder,
-    GetOrder,
-    CancelOrder,
-    Reconcile,
-    SettleRelease,
-}
+pub type RouteTemplate = (&'static str, &'static str, fn(i64) -> Route);
 
-/// `(path template as in the OpenAPI document, method, endpoint)`.
-/// `{id}` matches an order id: 1 to 18 ASCII digits, not starting with 0.
-pub const ROUTES: &[(&str, &str, Endpoint)] = &[
-    ("/orders/health/", "GET", Endpoint::Health),
-    ("/orders/openapi.json", "GET", Endpoint::OpenApi),
-    ("/orders/orders/", "GET", Endpoint::ListOrders),
-    ("/orders/orders/", "POST", Endpoint::CreateOrder),
-    ("/orders/orders/{id}/", "GET", Endpoint::GetOrder),
-    ("/orders/orders/{id}/cancel/", "POST", Endpoint::CancelOrder),
-    ("/orders/admin/reconcile/", "POST", Endpoint::Reconcile),
+/// `(path template as in the OpenAPI document, method, the route it is)`;
+/// the route is built from the `{id}` segment (an order or release id: 1
+/// to 18 ASCII digits, not starting with 0), or 0 for templates without.
+pub const ROUTES: &[RouteTemplate] = &[
+    ("/orders/health/", "GET", |_| Route::Health),
+    ("/orders/openapi.json", "GET", |_| Route::OpenApi),
+    ("/orders/orders/", "GET", |_| Route::ListOrders),
+    ("/orders/orders/", "POST", |_| Route::CreateOrder),
+    ("/orders/orders/{id}/", "GET", Route::GetOrder),
+    ("/orders/orders/{id}/cancel/", "POST", Route::CancelOrder),
+    ("/orders/admin/reconcile/", "POST", |_| Route::Reconcile),
     (
         "/orders/admin/releases/{id}/settle/",
         "POST",
-        Endpoint::SettleRelease,
+        Route::SettleRelease,
     ),
 ];
 
@@ -62,13 +52,13 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, NoRoute> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let method = method.to_string();
     let mut known = None;
-    for (template, allowed, endpoint) in ROUTES {
+    for (template, allowed, route) in ROUTES {
         let Some(id) = matches(template, path) else {
             continue;
         };
         known = Some(*template);
         if *allowed == method {
-            return Ok(route(*endpoint, id));
+            return Ok(route(id.unwrap_or_default()));
         }
     }
     let template = known.ok_or(NoRoute::NotFound)?;
@@ -80,20 +70,6 @@ pub fn resolve(method: &Method, path: &str) -> Result<Route, NoRoute> {
     Err(NoRoute::MethodNotAllowed {
         allow: allow.join(", "),
     })
-}
-
-fn route(endpoint: Endpoint, id: Option<i64>) -> Route {
-    let id = id.unwrap_or_default();
-    match endpoint {
-        Endpoint::Health => Route::Health,
-        Endpoint::OpenApi => Route::OpenApi,
-        Endpoint::ListOrders => Route::ListOrders,
-        Endpoint::CreateOrder => Route::CreateOrder,
-        Endpoint::GetOrder => Route::GetOrder(id),
-        Endpoint::CancelOrder => Route::CancelOrder(id),
-        Endpoint::Reconcile => Route::Reconcile,
-        Endpoint::SettleRelease => Route::SettleRelease(id),
-    }
 }
 
 /// Matches `path` (no trailing slash) against `template`; `Some(id)` on a
