@@ -15,6 +15,19 @@ pub struct Config {
     pub intent_lease: Duration,
     /// Bearer token of the operator endpoints; `None` disables them.
     pub admin_token: Option<AdminToken>,
+    /// `postgres://…`: orders live in PostgreSQL; `None`: Spin's SQLite.
+    pub database_url: Option<DatabaseUrl>,
+}
+
+/// The PostgreSQL connection string; it holds a password, so it is never
+/// printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<database url>")
+    }
 }
 
 /// The operator token; never printed.
@@ -137,6 +150,17 @@ impl Config {
             ));
         }
 
+        let database_url = get("database_url")?;
+        let database_url = database_url.trim();
+        if !database_url.is_empty()
+            && !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
+        {
+            return Err(fail(
+                "database_url",
+                "must be empty (SQLite) or a postgres:// connection string",
+            ));
+        }
+
         Ok(Config {
             jwt: JwtConfig {
                 signing_key: signing_key.into_bytes(),
@@ -148,6 +172,7 @@ impl Config {
             catalog_timeout: Duration::from_millis(timeout_ms),
             intent_lease: Duration::from_secs(lease_seconds),
             admin_token: optional(admin_token).map(AdminToken),
+            database_url: optional(database_url.to_owned()).map(DatabaseUrl),
         })
     }
 }
@@ -194,6 +219,21 @@ mod tests {
         assert_eq!(config.jwt.issuer, None);
         assert_eq!(config.intent_lease, Duration::from_secs(120));
         assert_eq!(config.admin_token, None);
+        assert_eq!(config.database_url, None);
+    }
+
+    #[test]
+    fn database_url_is_postgres_or_empty_and_never_echoed() {
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("database_url", "postgres://orders:s3cret@db:5432/orders"));
+        let config = super::tests::config(&vars).unwrap();
+        assert!(config.database_url.is_some());
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("database_url", "mysql://orders:s3cret@db/orders"));
+        let error = super::tests::config(&vars).unwrap_err();
+        assert_eq!(error.name, "database_url");
+        assert!(!error.to_string().contains("s3cret"));
     }
 
     #[test]

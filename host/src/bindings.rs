@@ -6,5 +6,6 @@ wasmtime::component::bindgen!({
     imports: { default: async | trappable },
     with: {
         "spin:sqlite/sqlite.connection": crate::sqlite::SqliteConnection,
+        "spin:postgres/postgres.connection": crate::postgres::PgConnection,
     },
 });

@@ -6,7 +6,8 @@
 //! - [`variables`]: application/component variables (`SPIN_VARIABLE_*`).
 //! - [`routes`]: trigger routes and the `spin-*` request headers.
 //! - [`outbound`]: `allowed_outbound_hosts` enforcement.
-//! - [`sqlite`], [`state`]: the Spin host interfaces and per-request state.
+//! - [`sqlite`], [`postgres`], [`state`]: the Spin host interfaces and
+//!   per-request state.
 
 mod bindings;
 pub mod manifest;
@@ -14,6 +15,7 @@ pub mod outbound;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
+mod postgres;
 mod sqlite;
 mod state;
 pub mod variables;

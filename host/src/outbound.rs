@@ -56,10 +56,9 @@ impl AllowedHost {
                 port.parse()
                     .with_context(|| format!("bad port in `{entry}`"))?,
             ),
-            None => match scheme.as_deref() {
-                Some("http") => Some(80),
-                Some("https") => Some(443),
-                _ => bail!("allowed_outbound_hosts entry `{entry}` needs a port"),
+            None => match scheme.as_deref().and_then(default_port) {
+                Some(port) => Some(port),
+                None => bail!("allowed_outbound_hosts entry `{entry}` needs a port"),
             },
         };
         let host = host.to_ascii_lowercase();
@@ -78,12 +77,14 @@ impl AllowedHost {
             return false;
         };
         let Some(host) = uri.host() else { return false };
-        let default_port = match scheme {
-            "http" => 80,
-            "https" => 443,
-            _ => return false,
+        let Some(default_port) = default_port(scheme).filter(|_| scheme.starts_with("http")) else {
+            return false;
         };
-        let port = uri.port_u16().unwrap_or(default_port);
+        self.allows_address(scheme, host, uri.port_u16().unwrap_or(default_port))
+    }
+
+    /// Whether `scheme://host:port` is allowed (a database address, say).
+    pub fn allows_address(&self, scheme: &str, host: &str, port: u16) -> bool {
         let host = host.to_ascii_lowercase();
         self.scheme.as_deref().is_none_or(|s| s == scheme)
             && self.port.is_none_or(|p| p == port)
@@ -201,6 +202,18 @@ fn clone_connect_error(error: &HttpError) -> HttpError {
             info_code: *info_code,
         },
         _ => HttpError::HttpProtocolError,
+    }
+}
+
+/// The port an entry without one means, per scheme (as in Spin).
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        "postgres" => Some(5432),
+        "redis" => Some(6379),
+        "mysql" => Some(3306),
+        _ => None,
     }
 }
 

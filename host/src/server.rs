@@ -123,6 +123,7 @@ pub async fn up(options: Options) -> Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::spin::postgres::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     bindings::fermyon::spin::variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
     let mut components = HashMap::new();
@@ -185,6 +186,7 @@ pub async fn up(options: Options) -> Result<()> {
         sqlite: sqlite.into_iter().collect(),
         refused_pragmas: Arc::new(refused_pragmas),
         http_client: crate::outbound::shared_client(),
+        pg_pools: Default::default(),
     });
 
     let mut served = Vec::new();

@@ -310,6 +310,7 @@ mod tests {
                 .collect(),
             refused_pragmas: Default::default(),
             http_client: crate::outbound::shared_client(),
+            pg_pools: Default::default(),
         }
     }
 

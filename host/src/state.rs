@@ -28,6 +28,8 @@ pub struct AppState {
     pub refused_pragmas: Arc<Vec<String>>,
     /// Plain-HTTP outbound requests of all instances share its pool.
     pub http_client: SharedClient,
+    /// PostgreSQL connection pools, one per address.
+    pub pg_pools: crate::postgres::PgPools,
 }
 
 impl AppState {

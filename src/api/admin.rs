@@ -17,7 +17,7 @@ use super::session::{authenticate_operator, dependencies};
 use super::{json_response, AccessLog, Reply, RequestFacts};
 use crate::domain::order_request::FieldErrors;
 use crate::orders::release::{self, SettleRefused};
-use crate::store::releases::Settlement;
+use crate::store::Settlement;
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
 

@@ -61,7 +61,11 @@ pub async fn dependencies<'a>(
     access: &'a AccessLog,
     config: Config,
 ) -> Result<Deps<'a>, ApiError> {
-    let store = access.phases.timed("db_open", Store::open()).await?;
+    let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
+    let store = access
+        .phases
+        .timed("db_open", Store::open(database_url))
+        .await?;
     if store.migrated_to().is_some() {
         log_migrated(&store, &config);
     }

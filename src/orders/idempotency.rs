@@ -11,7 +11,7 @@ use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderRequest;
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::idempotency::{KeyClaim, KeyOutcome, OwnedKey};
+use crate::store::{KeyClaim, KeyOutcome, OwnedKey};
 use crate::store::StoreError;
 use serde_json::{json, Value};
 

@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::domain::order_request::OrderLine;
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::releases::{
+use crate::store::{
     ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
 };
 use crate::store::{Store, StoreError};

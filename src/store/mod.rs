@@ -1,42 +1,22 @@
-//! All SQL lives here: one SQLite connection per request (Spin's model),
-//! parameterised statements only, schema kept current by [`migrations`].
+//! All SQL lives here, one module per backend, behind one interface
+//! ([`Store`]): the workflows neither know nor ask which database they use.
 //!
-//! - [`orders`]: orders and items; create, read, list, cancel.
-//! - [`intents`]: reservations about to be made (crash safety).
-//! - [`idempotency`]: `Idempotency-Key` claims and stored responses.
-//! - [`releases`]: stock owed back to the Catalog, claimed and settled.
+//! - [`sqlite`]: Spin's SQLite `default` database (the embedded default).
+//! - [`postgres`]: PostgreSQL through Spin's PostgreSQL API, when
+//!   `database_url` is set: several instances share one database.
+//!
+//! Both take and return the domain values and records below, and keep the
+//! same guarantees (see each backend's documentation for how).
 
-pub mod idempotency;
-pub mod intents;
-pub mod migrations;
-pub mod orders;
-pub mod releases;
+pub mod postgres;
+pub mod sqlite;
 
-use crate::clock;
-use spin_sdk::sqlite3::{Connection, Error as SqliteError, QueryResult, Value};
-use std::time::{Duration, Instant};
-
-/// How long a write waits for other writers in total before giving up.
-const BUSY_BUDGET: Duration = Duration::from_secs(5);
-/// SQLite's own wait per attempt (`busy_timeout`): inside the host, without
-/// a round trip, its handler retries after 1, 3, 8, 18, 33, 53 and 78 ms;
-/// beyond that its sleeps grow to 50 and 100 ms, which starve the longest
-/// waiters, so each attempt is cut here and started again with short ones.
-const BUSY_SLICE_MS: u32 = 100;
-/// Pause between two attempts, for SQLite servers that ignore `busy_timeout`.
-const BUSY_PAUSE: Duration = Duration::from_millis(1);
-
-/// The current time as stored: RFC 3339 UTC to the second, so text order
-/// is time order.
-pub(crate) const SQL_NOW: &str = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
-
-/// [`SQL_NOW`] moved by a modifier bound as a parameter ([`seconds_from_now`]).
-pub(crate) const SQL_NOW_PLUS: &str = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)";
-
-/// The parameter for [`SQL_NOW_PLUS`]: `seconds` later (negative: earlier).
-pub(crate) fn seconds_from_now(seconds: i64) -> Value {
-    Value::Text(format!("{seconds:+} seconds"))
-}
+use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::order::{Cancellation, InvalidTransition, Order, PricedOrder, Refusal};
+use crate::domain::order_request::OrderLine;
+use crate::domain::{ProductId, UserId};
+use serde::Serialize;
+use spin_sdk::sqlite3::Error as SqliteError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,6 +29,8 @@ pub enum StoreError {
     LeaseLost,
     #[error("SQLite")]
     Sqlite(#[source] SqliteError),
+    #[error("PostgreSQL")]
+    Postgres(#[source] spin_sdk::pg4::PgError),
     /// Stored data that breaks the schema's promises.
     #[error("unexpected stored data: {0}")]
     Malformed(&'static str),
@@ -68,102 +50,318 @@ impl From<SqliteError> for StoreError {
     }
 }
 
-/// The `default` database, ready for use.
-pub struct Store {
-    conn: Connection,
-    /// The schema version this connection migrated to, if it did.
-    migrated_to: Option<i64>,
+
+/// The outcome a key keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOutcome {
+    Created { order_id: i64 },
+    Refused(Refusal),
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyClaim {
+    /// This request owns the key now and must settle it.
+    Claimed,
+    /// The first request finished: answer with its outcome.
+    Replay(KeyOutcome),
+    /// The first request is still running (or died less than a lease ago).
+    InUse,
+    /// The key was used with a different request body.
+    Reused,
+}
+
+/// The key a request owns, for storing its outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnedKey<'a> {
+    pub user: UserId,
+    pub key: &'a IdempotencyKey,
+}
+
+
+/// An open intent, owned by the request that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntentId(pub(crate) i64);
+
+/// Why intents are released.
+pub const ABANDONED: &str = "reservation_abandoned";
+
+
+/// Why pending releases are written for a cancelled order.
+pub const CANCELLED: &str = "order_cancelled";
+
+
+/// What a cancel did.
+#[derive(Debug)]
+pub struct Cancelled {
+    /// The order after the cancel (or as it is, when refused).
+    pub order: Order,
+    pub outcome: Result<Cancellation, InvalidTransition>,
+    /// Releases this request must now try (empty unless stock goes back).
+    pub releases: Vec<ClaimedRelease>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedRelease {
+    pub id: i64,
+    pub user: UserId,
+    pub product_id: ProductId,
+    pub quantity: u32,
+    /// Tries so far, this one included.
+    pub attempts: i64,
+}
+
+/// How a claimed release ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    Released,
+    /// Try again after `retry_in_seconds`; `error` says why (no secrets).
+    Failed {
+        error: String,
+        retry_in_seconds: u64,
+    },
+}
+
+/// A pending release as operators see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub request_id: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: String,
+    pub next_attempt_at: String,
+}
+
+
+
+/// A pending release this request has claimed and must now try.
+
+/// How an operator settled a pending release by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The units were given back at the Catalog by other means.
+    ReleasedManually,
+    /// The units are not coming back (counted, sold elsewhere, lost).
+    WrittenOff,
+}
+
+impl Settlement {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "released_manually" => Some(Settlement::ReleasedManually),
+            "written_off" => Some(Settlement::WrittenOff),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Settlement::ReleasedManually => "released_manually",
+            Settlement::WrittenOff => "written_off",
+        }
+    }
+}
+
+/// A release an operator settled: the audit row.
+#[derive(Debug, Clone, Serialize)]
+pub struct SettledRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub outcome: String,
+    pub settled_by: String,
+    pub note: String,
+    pub settled_at: String,
+}
+
+/// What asking to settle a release found.
+#[derive(Debug)]
+pub enum SettleResult {
+    Settled(SettledRelease),
+    /// A request is trying this release right now: ask again shortly.
+    InProgress,
+    NotFound,
+}
+
+/// The database of this request, whichever backend it is.
+pub enum Store {
+    Sqlite(sqlite::Db),
+    Postgres(postgres::Db),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* ) $(.$await:ident)?) => {
+        match $self {
+            Store::Sqlite(db) => db.$method($($arg),*)$(.$await)?,
+            Store::Postgres(db) => db.$method($($arg),*)$(.$await)?,
+        }
+    };
 }
 
 impl Store {
-    /// Opens the database, sets this connection's durability settings and
-    /// brings the schema up to date.
-    pub async fn open() -> Result<Self, StoreError> {
-        let mut store = Store {
-            conn: Connection::open_default()?,
-            migrated_to: None,
-        };
-        // Migrate under the host's busy timeout (5 s in Spin): racing first
-        // requests then simply queue.
-        store.migrated_to = migrations::ensure_current(&store).await?;
-        // Then a short busy wait inside SQLite, which `retry_busy` repeats:
-        // SQLite's handler sleeps 1…100 ms at a time and under load leaves
-        // the write lock idle between writers and some waiters starving.
-        // Best-effort: a remote SQLite (libSQL, hosted Spin) refuses it.
-        //
-        // Durability needs no statement: SQLite's default `synchronous` is
-        // FULL, also in WAL mode (fsync on every commit), in Spin's and
-        // spin-host's bundled SQLite alike; a spin-host test pins it.
-        // Setting it again cost ~0.15 ms per request.
-        let _ = store.exec(&format!("PRAGMA busy_timeout = {BUSY_SLICE_MS}"), &[]);
-        Ok(store)
+    /// `database_url` empty: Spin's SQLite `default`; else PostgreSQL at
+    /// that address. Either way the schema is brought up to date.
+    pub async fn open(database_url: Option<&str>) -> Result<Self, StoreError> {
+        Ok(match database_url {
+            None => Store::Sqlite(sqlite::Db::open().await?),
+            Some(url) => Store::Postgres(postgres::Db::open(url).await?),
+        })
     }
 
-    /// The schema version this connection brought the database to, when
-    /// it applied migrations (the first request on a new database).
+    /// The schema version this request migrated the database to, if it did.
     pub fn migrated_to(&self) -> Option<i64> {
-        self.migrated_to
+        dispatch!(self.migrated_to())
     }
 
-    fn exec(&self, sql: &str, params: &[Value]) -> Result<QueryResult, StoreError> {
-        Ok(self.conn.execute(sql, params)?)
-    }
-
-    /// Runs `attempt` until it is not refused for a lock another writer
-    /// holds (each attempt waits up to [`BUSY_SLICE_MS`] inside SQLite),
-    /// for [`BUSY_BUDGET`] in all.
-    async fn retry_busy<T>(
+    /// Records the intent to reserve `lines`, valid for `lease_seconds`.
+    pub async fn open_intent(
         &self,
-        mut attempt: impl FnMut() -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let started = Instant::now();
-        loop {
-            match attempt() {
-                Err(StoreError::Busy) if started.elapsed() < BUSY_BUDGET => {
-                    clock::sleep(clock::jitter(BUSY_PAUSE)).await;
-                }
-                other => return other,
-            }
-        }
+        user: UserId,
+        request_id: &str,
+        lines: &[OrderLine],
+        lease_seconds: u64,
+    ) -> Result<IntentId, StoreError> {
+        dispatch!(self.open_intent(user, request_id, lines, lease_seconds).await)
     }
 
-    /// One write statement on its own (SQLite makes it a transaction): one
-    /// host call instead of three for `BEGIN … COMMIT` around it.
-    async fn write_statement(
+    /// The create failed: closes the intent and records `owed` as pending
+    /// releases claimed by this request, in one transaction.
+    pub async fn abandon_intent(
         &self,
-        sql: &str,
-        params: &[Value],
-    ) -> Result<QueryResult, StoreError> {
-        self.retry_busy(|| self.exec(sql, params)).await
+        intent: IntentId,
+        owed: &[OrderLine],
+        reason: &str,
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        dispatch!(self.abandon_intent(intent, owed, reason, claim_seconds).await)
     }
 
-    /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
-    /// IMMEDIATE takes the write lock up front, so two writers queue for it
-    /// instead of deadlocking on a read-to-write upgrade.
-    async fn write_transaction<T>(
+    /// Turns intents whose lease ran out (at most `limit`) into releases.
+    pub async fn expire_intents(&self, limit: u32) -> Result<usize, StoreError> {
+        dispatch!(self.expire_intents(limit).await)
+    }
+
+    /// Writes a new order, closes its intent and records it as the key's
+    /// outcome, in one transaction.
+    pub async fn insert_order(
         &self,
-        work: impl FnOnce(&Self) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        self.retry_busy(|| self.exec("BEGIN IMMEDIATE", &[]))
-            .await?;
-        match work(self).and_then(|value| self.exec("COMMIT", &[]).map(|_| value)) {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                // The transaction may already be gone (failed COMMIT); a
-                // failing ROLLBACK then changes nothing.
-                let _ = self.exec("ROLLBACK", &[]);
-                Err(error)
-            }
-        }
+        user: UserId,
+        order: &PricedOrder,
+        intent: IntentId,
+        key: Option<OwnedKey<'_>>,
+    ) -> Result<Order, StoreError> {
+        dispatch!(self.insert_order(user, order, intent, key).await)
     }
-}
 
-/// Reads column `index` of the first row, if any.
-fn first<'a, T: TryFrom<&'a Value>>(result: &'a QueryResult, index: usize) -> Option<T> {
-    result.rows.first().and_then(|row| row.get(index))
-}
+    /// `user`'s order `id`, or `None` (also when it is someone else's).
+    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        dispatch!(self.order(user, id))
+    }
 
-/// `?, ?, …` for `n` parameters.
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+    /// Up to `limit` of `user`'s orders below `before_id`, newest first,
+    /// and whether more follow.
+    pub fn list_orders(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Order>, bool), StoreError> {
+        dispatch!(self.list_orders(user, before_id, limit))
+    }
+
+    /// Cancels `user`'s order `id` as the state machine says, writing the
+    /// releases it owes in the same transaction. `None`: no such order.
+    pub async fn cancel_order(
+        &self,
+        user: UserId,
+        id: i64,
+        request_id: &str,
+        claim_seconds: u64,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        dispatch!(self.cancel_order(user, id, request_id, claim_seconds).await)
+    }
+
+    /// Claims an Idempotency-Key for a request with this body fingerprint.
+    pub async fn claim_key(
+        &self,
+        owned: OwnedKey<'_>,
+        fingerprint: &str,
+        lease_seconds: u64,
+    ) -> Result<KeyClaim, StoreError> {
+        dispatch!(self.claim_key(owned, fingerprint, lease_seconds).await)
+    }
+
+    /// Stores a refusal that reached the Catalog for replay.
+    pub async fn complete_key(
+        &self,
+        owned: OwnedKey<'_>,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.complete_key(owned, refusal).await)
+    }
+
+    /// Gives the key up: a retry runs again.
+    pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
+        dispatch!(self.release_key(owned).await)
+    }
+
+    /// Deletes up to `limit` keys past the retention; returns how many.
+    pub async fn purge_expired_keys(&self, limit: u32) -> Result<usize, StoreError> {
+        dispatch!(self.purge_expired_keys(limit).await)
+    }
+
+    /// Claims up to `limit` releases nobody is trying right now.
+    pub async fn claim_releases(
+        &self,
+        limit: u32,
+        ignore_backoff: bool,
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        dispatch!(self.claim_releases(limit, ignore_backoff, claim_seconds).await)
+    }
+
+    /// Records how claimed releases ended.
+    pub async fn settle_releases(
+        &self,
+        outcomes: &[(i64, ReleaseOutcome)],
+    ) -> Result<(), StoreError> {
+        dispatch!(self.settle_releases(outcomes).await)
+    }
+
+    /// The oldest pending releases (at most `limit`) and how many there are.
+    pub fn pending_releases(&self, limit: u32) -> Result<(i64, Vec<PendingRelease>), StoreError> {
+        dispatch!(self.pending_releases(limit))
+    }
+
+    /// Moves a pending release to `settled_releases` with the operator's
+    /// account of it.
+    pub async fn settle_release(
+        &self,
+        id: i64,
+        settlement: Settlement,
+        settled_by: &str,
+        note: &str,
+    ) -> Result<SettleResult, StoreError> {
+        dispatch!(self.settle_release(id, settlement, settled_by, note).await)
+    }
+
+    /// Whether stock of order `order_id` is still owed to the Catalog.
+    pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {
+        dispatch!(self.order_release_pending(order_id))
+    }
+
+    /// Whether any reconciliation work is due (one indexed read).
+    pub fn reconciliation_due(&self) -> Result<bool, StoreError> {
+        dispatch!(self.reconciliation_due())
+    }
 }

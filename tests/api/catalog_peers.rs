@@ -1,32 +1,46 @@
-//! The order flows against both Catalog peers: the demo stand-in and a
+//! The order flows against both Catalog peers — the demo stand-in and a
 //! Catalog on the reference stack (Django + DRF + SimpleJWT under
 //! gunicorn, `tests/django_catalog/`), with tokens minted by SimpleJWT
-//! itself on the Django runs. Each flow is written once and run on both, so
-//! a behaviour the demo accepts and Django does not fails here.
+//! itself on the Django runs — and on both storage backends (SQLite and
+//! PostgreSQL). Each flow is written once and run in all four pairings, so
+//! a behaviour the demo accepts and Django does not, or one backend gets
+//! and the other does not, fails here.
 
-use crate::helpers::{json_body, order, spawn_app_with, AppOptions, CatalogKind, TestApp};
+use crate::helpers::{
+    json_body, order, spawn_app_with, AppOptions, Backend, CatalogKind, TestApp,
+};
 use reqwest::Method;
 use serde_json::json;
 
 const DJANGO: CatalogKind = CatalogKind::Django { release: true };
 
-/// Runs each flow once per Catalog peer.
-macro_rules! on_both_catalogs {
+/// Runs each flow once per Catalog peer and storage backend.
+macro_rules! on_both_catalogs_and_backends {
     ($($flow:ident),* $(,)?) => {$(
         mod $flow {
+            use crate::helpers::{Backend, CatalogKind};
+
             #[tokio::test]
-            async fn demo() {
-                super::$flow(crate::helpers::CatalogKind::Demo).await
+            async fn demo_sqlite() {
+                super::$flow(CatalogKind::Demo, Backend::Sqlite).await
             }
             #[tokio::test]
-            async fn django() {
-                super::$flow(super::DJANGO).await
+            async fn django_sqlite() {
+                super::$flow(super::DJANGO, Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn demo_postgres() {
+                super::$flow(CatalogKind::Demo, Backend::Postgres).await
+            }
+            #[tokio::test]
+            async fn django_postgres() {
+                super::$flow(super::DJANGO, Backend::Postgres).await
             }
         }
     )*};
 }
 
-on_both_catalogs!(
+on_both_catalogs_and_backends!(
     create,
     multi_item,
     insufficient_stock,
@@ -35,16 +49,17 @@ on_both_catalogs!(
     no_release_endpoint,
 );
 
-async fn app_on(catalog: CatalogKind) -> TestApp {
+async fn app_on(catalog: CatalogKind, backend: Backend) -> TestApp {
     spawn_app_with(AppOptions {
         catalog,
+        backend,
         ..Default::default()
     })
     .await
 }
 
-async fn create(catalog: CatalogKind) {
-    let app = app_on(catalog).await;
+async fn create(catalog: CatalogKind, backend: Backend) {
+    let app = app_on(catalog, backend).await;
     let token = app.catalog.token(42).await;
     let response = app.post_order(Some(&token), &order(&[(1, 2)])).await;
     assert_eq!(response.status(), 201);
@@ -61,8 +76,8 @@ async fn create(catalog: CatalogKind) {
 }
 
 /// Several items; a product listed twice is merged into one line.
-async fn multi_item(catalog: CatalogKind) {
-    let app = app_on(catalog).await;
+async fn multi_item(catalog: CatalogKind, backend: Backend) {
+    let app = app_on(catalog, backend).await;
     let token = app.catalog.token(7).await;
     let response = app
         .post_order(Some(&token), &order(&[(2, 1), (3, 1), (2, 4)]))
@@ -81,8 +96,8 @@ async fn multi_item(catalog: CatalogKind) {
     assert_eq!(app.catalog.stock(3).await, 24);
 }
 
-async fn insufficient_stock(catalog: CatalogKind) {
-    let app = app_on(catalog).await;
+async fn insufficient_stock(catalog: CatalogKind, backend: Backend) {
+    let app = app_on(catalog, backend).await;
     let token = app.catalog.token(42).await;
     let response = app
         .post_order(Some(&token), &order(&[(1, 1), (4, 6)]))
@@ -98,8 +113,8 @@ async fn insufficient_stock(catalog: CatalogKind) {
 
 /// The reference Catalog hides inactive products from GET but would still
 /// reserve them: the pre-check is what keeps them out of orders.
-async fn inactive_product(catalog: CatalogKind) {
-    let app = app_on(catalog).await;
+async fn inactive_product(catalog: CatalogKind, backend: Backend) {
+    let app = app_on(catalog, backend).await;
     let token = app.catalog.token(42).await;
     let response = app
         .post_order(Some(&token), &order(&[(1, 1), (6, 1)]))
@@ -112,8 +127,8 @@ async fn inactive_product(catalog: CatalogKind) {
     assert_eq!(app.catalog.stock(1).await, 10);
 }
 
-async fn cancel(catalog: CatalogKind) {
-    let app = app_on(catalog).await;
+async fn cancel(catalog: CatalogKind, backend: Backend) {
+    let app = app_on(catalog, backend).await;
     let created = app.create(42, &[(1, 3), (3, 1)]).await;
     assert_eq!(app.catalog.stock(1).await, 7);
     let token = app.catalog.token(42).await;
@@ -136,12 +151,12 @@ async fn cancel(catalog: CatalogKind) {
 /// Against a Catalog without `/release/` (the reference one answers
 /// Django's HTML 404), a cancel stands, says its stock is pending, and the
 /// operator can settle it once handled by hand: the pending list reaches 0.
-async fn no_release_endpoint(catalog: CatalogKind) {
+async fn no_release_endpoint(catalog: CatalogKind, backend: Backend) {
     let catalog = match catalog {
         CatalogKind::Django { .. } => CatalogKind::Django { release: false },
         demo => demo,
     };
-    let app = app_on(catalog).await;
+    let app = app_on(catalog, backend).await;
     if catalog == CatalogKind::Demo {
         app.catalog.set_faults(json!({"no_release": true})).await;
     }

@@ -28,7 +28,10 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
     let catalog = TestCatalog::spawn(CatalogKind::Demo).await;
     let other = TestCatalog::spawn(CatalogKind::Demo).await;
     let manifest = cloud_manifest(&catalog.url);
-    assert!(!manifest.contains("{{ catalog_url }}\"]"), "{manifest}");
+    assert!(
+        manifest.contains(&format!("allowed_outbound_hosts = [\"{}\"]\n", catalog.url)),
+        "{manifest}"
+    );
 
     let options = AppOptions {
         manifest_text: Some(manifest),

@@ -56,9 +56,9 @@ async fn racing_first_requests_migrate_once_and_all_succeed() {
     assert_eq!(migrations_logged, 1);
 }
 
-/// Every `migrations/*.sql` file, in order.
+/// Every `migrations/sqlite/*.sql` file, in order.
 fn migration_files() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -89,7 +89,7 @@ async fn the_schema_files_run_by_hand_to_the_same_state() {
     let files = migration_files();
     assert_eq!(
         files.len(),
-        order_service::store::migrations::MIGRATIONS.len()
+        order_service::store::sqlite::migrations::MIGRATIONS.len()
     );
     for sql in &files {
         by_hand.execute_batch(sql).unwrap();
@@ -129,7 +129,7 @@ fn query_plan(sql: &str, params: usize) -> String {
 
 #[test]
 fn reads_of_orders_use_indexes_not_scans() {
-    use order_service::store::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
+    use order_service::store::sqlite::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
     let list = query_plan(LIST_ORDERS_SQL, 3);
     assert!(
         list.contains("USING COVERING INDEX orders_by_user")

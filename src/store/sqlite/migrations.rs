@@ -3,22 +3,23 @@
 //! sets itself, so a file run by hand (`sqlite3 db < migrations/0001_init.sql`
 //! or `spin up --sqlite @migrations/0001_init.sql`) leaves the same state.
 
-use super::{first, Store, StoreError};
+use super::{first, Db};
+use crate::store::StoreError;
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
 pub const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/0001_init.sql")),
-    (2, include_str!("../../migrations/0002_exactly_once.sql")),
+    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_exactly_once.sql")),
     (
         3,
-        include_str!("../../migrations/0003_settled_releases.sql"),
+        include_str!("../../../migrations/sqlite/0003_settled_releases.sql"),
     ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
 /// schema is current, which is every request but the first.
 /// Returns the version it migrated to, if this call applied anything.
-pub(super) async fn ensure_current(store: &Store) -> Result<Option<i64>, StoreError> {
+pub(super) async fn ensure_current(store: &Db) -> Result<Option<i64>, StoreError> {
     let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if user_version(store)? >= latest {
         return Ok(None);
@@ -58,7 +59,7 @@ pub(super) async fn ensure_current(store: &Store) -> Result<Option<i64>, StoreEr
     Ok(applied.then_some(latest))
 }
 
-fn user_version(store: &Store) -> Result<i64, StoreError> {
+fn user_version(store: &Db) -> Result<i64, StoreError> {
     let result = store.exec("PRAGMA user_version", &[])?;
     Ok(first(&result, 0).unwrap_or(0))
 }

@@ -3,103 +3,18 @@
 //! row at once), and deleted only after the Catalog confirmed it; a failed
 //! try is rescheduled with back-off. Nothing here is ever dropped.
 
-use super::{placeholders, Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
+use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
+use crate::store::{
+    ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
+    StoreError,
+};
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::{ProductId, UserId};
-use serde::Serialize;
 use spin_sdk::sqlite3::{RowResult, Value};
-
-/// A pending release this request has claimed and must now try.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimedRelease {
-    pub id: i64,
-    pub user: UserId,
-    pub product_id: ProductId,
-    pub quantity: u32,
-    /// Tries so far, this one included.
-    pub attempts: i64,
-}
-
-/// How a claimed release ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReleaseOutcome {
-    Released,
-    /// Try again after `retry_in_seconds`; `error` says why (no secrets).
-    Failed {
-        error: String,
-        retry_in_seconds: u64,
-    },
-}
-
-/// A pending release as operators see it.
-#[derive(Debug, Clone, Serialize)]
-pub struct PendingRelease {
-    pub id: i64,
-    pub user_id: i64,
-    pub product_id: i64,
-    pub quantity: i64,
-    pub order_id: Option<i64>,
-    pub reason: String,
-    pub request_id: String,
-    pub attempts: i64,
-    pub last_error: String,
-    pub created_at: String,
-    pub next_attempt_at: String,
-}
 
 const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
 
-/// How an operator settled a pending release by hand.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settlement {
-    /// The units were given back at the Catalog by other means.
-    ReleasedManually,
-    /// The units are not coming back (counted, sold elsewhere, lost).
-    WrittenOff,
-}
-
-impl Settlement {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "released_manually" => Some(Settlement::ReleasedManually),
-            "written_off" => Some(Settlement::WrittenOff),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Settlement::ReleasedManually => "released_manually",
-            Settlement::WrittenOff => "written_off",
-        }
-    }
-}
-
-/// A release an operator settled: the audit row.
-#[derive(Debug, Clone, Serialize)]
-pub struct SettledRelease {
-    pub id: i64,
-    pub user_id: i64,
-    pub product_id: i64,
-    pub quantity: i64,
-    pub order_id: Option<i64>,
-    pub reason: String,
-    pub outcome: String,
-    pub settled_by: String,
-    pub note: String,
-    pub settled_at: String,
-}
-
-/// What asking to settle a release found.
-#[derive(Debug)]
-pub enum SettleResult {
-    Settled(SettledRelease),
-    /// A request is trying this release right now: ask again shortly.
-    InProgress,
-    NotFound,
-}
-
-impl Store {
+impl Db {
     /// Inside the caller's transaction: records `lines` as owed and claimed
     /// by this request for `claim_seconds`.
     pub(super) fn insert_claimed_releases(

@@ -9,40 +9,14 @@
 //! `body` (rows written before this layout hold the whole answer there,
 //! which carries the same two members).
 
-use super::{Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
-use crate::domain::idempotency::{IdempotencyKey, RETENTION_SECONDS};
+use super::{Db, SQL_NOW, SQL_NOW_PLUS};
+use crate::store::{KeyClaim, KeyOutcome, OwnedKey, StoreError};
+use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::order::Refusal;
-use crate::domain::{ProductId, UserId};
+use crate::domain::ProductId;
 use spin_sdk::sqlite3::{RowResult, Value};
 
-/// The outcome a key keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyOutcome {
-    Created { order_id: i64 },
-    Refused(Refusal),
-}
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyClaim {
-    /// This request owns the key now and must settle it.
-    Claimed,
-    /// The first request finished: answer with its outcome.
-    Replay(KeyOutcome),
-    /// The first request is still running (or died less than a lease ago).
-    InUse,
-    /// The key was used with a different request body.
-    Reused,
-}
-
-/// The key a request owns, for storing its outcome.
-#[derive(Debug, Clone, Copy)]
-pub struct OwnedKey<'a> {
-    pub user: UserId,
-    pub key: &'a IdempotencyKey,
-}
-
-impl Store {
+impl Db {
     /// Claims `key` for `user`'s request with this body `fingerprint`. A key
     /// older than the retention is treated as new; an in-flight claim older
     /// than `lease_seconds` belonged to a request that died and is taken over.

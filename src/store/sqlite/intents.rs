@@ -5,20 +5,13 @@
 //! its lease means the request died in between, and the reconciler releases
 //! its units.
 
-use super::releases::ClaimedRelease;
-use super::{Store, StoreError, SQL_NOW, SQL_NOW_PLUS};
+use super::{Db, SQL_NOW, SQL_NOW_PLUS};
+use crate::store::{ClaimedRelease, IntentId, StoreError, ABANDONED};
 use crate::domain::order_request::OrderLine;
 use crate::domain::{ProductId, UserId};
 use spin_sdk::sqlite3::Value;
 
-/// An open intent, owned by the request that wrote it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IntentId(pub(super) i64);
-
-/// Why intents are released.
-pub const ABANDONED: &str = "reservation_abandoned";
-
-impl Store {
+impl Db {
     /// Records the intent to reserve `lines`, valid for `lease_seconds`.
     pub async fn open_intent(
         &self,

@@ -1,29 +1,14 @@
 //! Orders and their items: create, read, list, cancel.
 
-use super::idempotency::{KeyOutcome, OwnedKey};
-use super::intents::IntentId;
-use super::releases::ClaimedRelease;
-use super::{placeholders, Store, StoreError, SQL_NOW};
+use super::{placeholders, Db, SQL_NOW};
+use crate::store::{Cancelled, IntentId, KeyOutcome, OwnedKey, StoreError, CANCELLED};
 use crate::domain::money::Money;
 use crate::domain::order::{
-    Cancellation, InvalidTransition, Order, OrderStatus, PricedLine, PricedOrder,
+    Cancellation, Order, OrderStatus, PricedLine, PricedOrder,
 };
 use crate::domain::order_request::Quantity;
 use crate::domain::{ProductId, UserId};
 use spin_sdk::sqlite3::{QueryResult, Value};
-
-/// Why pending releases are written for a cancelled order.
-pub const CANCELLED: &str = "order_cancelled";
-
-/// What a cancel did.
-#[derive(Debug)]
-pub struct Cancelled {
-    /// The order after the cancel (or as it is, when refused).
-    pub order: Order,
-    pub outcome: Result<Cancellation, InvalidTransition>,
-    /// Releases this request must now try (empty unless stock goes back).
-    pub releases: Vec<ClaimedRelease>,
-}
 
 /// The keyset query behind the order list; a test checks its plan.
 pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
@@ -32,7 +17,7 @@ pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, cre
 pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE id = ? AND user_id = ?";
 
-impl Store {
+impl Db {
     /// Writes a new `CREATED` order and its items, closes the reservation
     /// intent and records the order as the Idempotency-Key's outcome, all
     /// in one transaction. [`StoreError::LeaseLost`] if the intent was

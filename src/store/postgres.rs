@@ -1,0 +1,797 @@
+//! The PostgreSQL backend, through Spin's PostgreSQL API
+//! (`spin:postgres/postgres@4.0.0`; Spin pools the connections): for
+//! several instances sharing one database, and hosted Spin without SQLite.
+//!
+//! Concurrency is PostgreSQL's, not a file lock's: every status change is
+//! guarded in its `WHERE` clause (owner and current status) after a
+//! `FOR UPDATE` read; Idempotency-Key claims are `INSERT … ON CONFLICT DO
+//! NOTHING`; reconciliation claims rows with `FOR UPDATE SKIP LOCKED`, so
+//! instances draining at once never take the same row; transactions are
+//! short and never span a Catalog call. Money is `NUMERIC(12,2)`, times
+//! `timestamptz` (shown to the second, like the SQLite backend).
+//! Migrations (`migrations/postgres/`) run in one transaction under an
+//! advisory lock, so instances starting together apply each file once.
+
+use super::{
+    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OwnedKey, PendingRelease,
+    ReleaseOutcome, SettleResult, SettledRelease, Settlement, StoreError, ABANDONED, CANCELLED,
+};
+use crate::domain::idempotency::RETENTION_SECONDS;
+use crate::domain::money::Money;
+use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder, Refusal};
+use crate::domain::order_request::{OrderLine, Quantity};
+use crate::domain::{ProductId, UserId};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
+
+/// `(version, sql)`; append-only, versions contiguous from 1.
+pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+/// Key of the advisory lock that serialises migrations across instances.
+const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
+
+/// One pooled connection for this request, schema current.
+pub struct Db {
+    conn: Connection,
+    migrated_to: Option<i64>,
+}
+
+type Row = Vec<DbValue>;
+
+impl Db {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let mut db = Db {
+            conn: Connection::open(url).map_err(StoreError::Postgres)?,
+            migrated_to: None,
+        };
+        db.migrated_to = db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn migrated_to(&self) -> Option<i64> {
+        self.migrated_to
+    }
+
+    fn query(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
+        let RowSet { rows, .. } = self.conn.query(sql, params).map_err(StoreError::Postgres)?;
+        Ok(rows)
+    }
+
+    fn execute(&self, sql: &str, params: &[P]) -> Result<u64, StoreError> {
+        self.conn.execute(sql, params).map_err(StoreError::Postgres)
+    }
+
+    /// Runs `work` inside `BEGIN … COMMIT` on this connection, rolling back
+    /// on error.
+    fn transaction<T>(
+        &self,
+        work: impl FnOnce(&Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.execute("BEGIN", &[])?;
+        match work(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value)) {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let _ = self.execute("ROLLBACK", &[]);
+                Err(error)
+            }
+        }
+    }
+
+    /// One read when the schema is current; else, under the advisory lock
+    /// and in one transaction, every missing file.
+    fn migrate(&self) -> Result<Option<i64>, StoreError> {
+        let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+        if self.schema_version().ok() == Some(latest) {
+            return Ok(None);
+        }
+        self.transaction(|db| {
+            db.query("SELECT pg_advisory_xact_lock($1)", &[P::Int64(MIGRATION_LOCK)])?;
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
+                 applied_at timestamptz NOT NULL DEFAULT now())",
+                &[],
+            )?;
+            let current = db.schema_version()?;
+            if current >= latest {
+                return Ok(None); // another instance migrated while we waited
+            }
+            for (_, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+                for statement in super::sqlite::migrations::statements(sql) {
+                    db.execute(statement, &[])?;
+                }
+            }
+            if db.schema_version()? != latest {
+                return Err(StoreError::Malformed(
+                    "a migration file did not record its version",
+                ));
+            }
+            Ok(Some(latest))
+        })
+    }
+
+    fn schema_version(&self) -> Result<i64, StoreError> {
+        let rows = self.query("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", &[])?;
+        first_int(&rows, 0).ok_or(StoreError::Malformed("schema_migrations"))
+    }
+
+    // --- reservation intents -------------------------------------------
+
+    pub async fn open_intent(
+        &self,
+        user: UserId,
+        request_id: &str,
+        lines: &[OrderLine],
+        lease_seconds: u64,
+    ) -> Result<IntentId, StoreError> {
+        let items: Vec<[i64; 2]> = lines
+            .iter()
+            .map(|l| [l.product_id.get(), i64::from(l.quantity.get())])
+            .collect();
+        let rows = self.query(
+            "INSERT INTO stock_intents (user_id, request_id, items, created_at, lease_until) \
+             VALUES ($1, $2, $3, now(), now() + $4::bigint * interval '1 second') RETURNING id",
+            &[
+                P::Int64(user.get()),
+                P::Str(request_id.to_owned()),
+                P::Str(serde_json::to_string(&items)?),
+                seconds(lease_seconds),
+            ],
+        )?;
+        first_int(&rows, 0)
+            .map(IntentId)
+            .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))
+    }
+
+    pub async fn abandon_intent(
+        &self,
+        intent: IntentId,
+        owed: &[OrderLine],
+        reason: &str,
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        self.transaction(|db| {
+            let rows = db.query(
+                "DELETE FROM stock_intents WHERE id = $1 RETURNING user_id, request_id",
+                &[P::Int64(intent.0)],
+            )?;
+            let Some(row) = rows.first() else {
+                return Ok(Vec::new()); // the reconciler owns these units now
+            };
+            let user = int(&row[0]).ok_or(StoreError::Malformed("stock_intents row"))?;
+            let request_id = text(&row[1]).unwrap_or_default().to_owned();
+            let lines: Vec<(ProductId, u32)> = owed
+                .iter()
+                .map(|l| (l.product_id, l.quantity.get()))
+                .collect();
+            db.insert_claimed_releases(user, &request_id, reason, None, &lines, claim_seconds)
+        })
+    }
+
+    pub async fn expire_intents(&self, limit: u32) -> Result<usize, StoreError> {
+        self.transaction(|db| {
+            let expired = db.query(
+                "DELETE FROM stock_intents WHERE id IN (SELECT id FROM stock_intents \
+                 WHERE lease_until < now() ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED) \
+                 RETURNING user_id, request_id, items",
+                &[P::Int64(i64::from(limit))],
+            )?;
+            for row in &expired {
+                let (Some(user), Some(request_id), Some(items)) =
+                    (int(&row[0]), text(&row[1]), text(&row[2]))
+                else {
+                    return Err(StoreError::Malformed("stock_intents row"));
+                };
+                let items: Vec<(i64, u32)> = serde_json::from_str(items)?;
+                for (product, quantity) in items {
+                    db.execute(
+                        "INSERT INTO pending_releases (user_id, product_id, quantity, reason, \
+                         request_id, last_error, created_at, next_attempt_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, now(), now())",
+                        &[
+                            P::Int64(user),
+                            P::Int64(product),
+                            P::Int32(quantity_param(quantity)),
+                            P::Str(ABANDONED.into()),
+                            P::Str(request_id.to_owned()),
+                            P::Str("the request ended between reserving and saving".into()),
+                        ],
+                    )?;
+                }
+            }
+            Ok(expired.len())
+        })
+    }
+
+    // --- orders --------------------------------------------------------
+
+    pub async fn insert_order(
+        &self,
+        user: UserId,
+        order: &PricedOrder,
+        intent: IntentId,
+        key: Option<OwnedKey<'_>>,
+    ) -> Result<Order, StoreError> {
+        self.transaction(|db| {
+            let closed = db.query(
+                "DELETE FROM stock_intents WHERE id = $1 RETURNING id",
+                &[P::Int64(intent.0)],
+            )?;
+            if closed.is_empty() {
+                return Err(StoreError::LeaseLost);
+            }
+            let inserted = db.query(
+                "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
+                 VALUES ($1, $2, $3, date_trunc('second', now()), now()) RETURNING id, created_at",
+                &[
+                    P::Int64(user.get()),
+                    P::Decimal(order.total.to_string()),
+                    P::Str(OrderStatus::Created.as_str().into()),
+                ],
+            )?;
+            let (Some(id), Some(created_at)) = (
+                first_int(&inserted, 0),
+                inserted.first().and_then(|row| time(&row[1])),
+            ) else {
+                return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
+            };
+            let mut values = Vec::with_capacity(order.lines.len());
+            let mut params = vec![P::Int64(id)];
+            for line in &order.lines {
+                let n = params.len();
+                values.push(format!("($1, ${}, ${}, ${})", n + 1, n + 2, n + 3));
+                params.push(P::Int64(line.product_id.get()));
+                params.push(P::Int32(quantity_param(line.quantity.get())));
+                params.push(P::Decimal(line.unit_price.to_string()));
+            }
+            db.execute(
+                &format!(
+                    "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES {}",
+                    values.join(", ")
+                ),
+                &params,
+            )?;
+            if let Some(key) = key {
+                db.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
+            }
+            Ok(Order {
+                id,
+                user_id: user,
+                status: OrderStatus::Created,
+                total: order.total,
+                created_at,
+                lines: order.lines.clone(),
+            })
+        })
+    }
+
+    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        let rows = self.query(
+            "SELECT id, user_id, total_amount, status, created_at FROM orders \
+             WHERE id = $1 AND user_id = $2",
+            &[P::Int64(id), P::Int64(user.get())],
+        )?;
+        Ok(self.with_items(&rows)?.pop())
+    }
+
+    pub fn list_orders(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Order>, bool), StoreError> {
+        let rows = self.query(
+            "SELECT id, user_id, total_amount, status, created_at FROM orders \
+             WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+            &[
+                P::Int64(user.get()),
+                P::Int64(before_id.unwrap_or(i64::MAX)),
+                P::Int64(i64::from(limit) + 1),
+            ],
+        )?;
+        let mut orders = self.with_items(&rows)?;
+        let more = orders.len() > limit as usize;
+        orders.truncate(limit as usize);
+        Ok((orders, more))
+    }
+
+    pub async fn cancel_order(
+        &self,
+        user: UserId,
+        id: i64,
+        request_id: &str,
+        claim_seconds: u64,
+    ) -> Result<Option<Cancelled>, StoreError> {
+        self.transaction(|db| {
+            // The row lock makes concurrent cancels of one order take turns:
+            // the second sees CANCELLED and releases nothing.
+            let locked = db.query(
+                "SELECT id FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE",
+                &[P::Int64(id), P::Int64(user.get())],
+            )?;
+            if locked.is_empty() {
+                return Ok(None);
+            }
+            let Some(mut order) = db.order(user, id)? else {
+                return Ok(None);
+            };
+            let outcome = order.status.cancel();
+            let mut releases = Vec::new();
+            if outcome == Ok(Cancellation::ReleaseStock) {
+                let changed = db.execute(
+                    "UPDATE orders SET status = $1, updated_at = now() \
+                     WHERE id = $2 AND user_id = $3 AND status = $4",
+                    &[
+                        P::Str(OrderStatus::Cancelled.as_str().into()),
+                        P::Int64(id),
+                        P::Int64(user.get()),
+                        P::Str(order.status.as_str().into()),
+                    ],
+                )?;
+                if changed != 1 {
+                    return Err(StoreError::Malformed("order changed under its row lock"));
+                }
+                order.status = OrderStatus::Cancelled;
+                let lines: Vec<(ProductId, u32)> = order
+                    .lines
+                    .iter()
+                    .map(|l| (l.product_id, l.quantity.get()))
+                    .collect();
+                releases = db.insert_claimed_releases(
+                    user.get(),
+                    request_id,
+                    CANCELLED,
+                    Some(id),
+                    &lines,
+                    claim_seconds,
+                )?;
+            }
+            Ok(Some(Cancelled {
+                order,
+                outcome,
+                releases,
+            }))
+        })
+    }
+
+    /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
+    /// with their items read in one query.
+    fn with_items(&self, rows: &[Row]) -> Result<Vec<Order>, StoreError> {
+        let malformed = StoreError::Malformed;
+        let mut orders = Vec::with_capacity(rows.len());
+        for row in rows {
+            orders.push(Order {
+                id: int(&row[0]).ok_or(malformed("id"))?,
+                user_id: int(&row[1])
+                    .and_then(UserId::new)
+                    .ok_or(malformed("user_id"))?,
+                total: money(&row[2]).ok_or(malformed("total_amount"))?,
+                status: text(&row[3])
+                    .and_then(OrderStatus::parse)
+                    .ok_or(malformed("status"))?,
+                created_at: time(&row[4]).ok_or(malformed("created_at"))?,
+                lines: Vec::new(),
+            });
+        }
+        if orders.is_empty() {
+            return Ok(orders);
+        }
+        let placeholders: Vec<String> = (1..=orders.len()).map(|n| format!("${n}")).collect();
+        let ids: Vec<P> = orders.iter().map(|o| P::Int64(o.id)).collect();
+        let items = self.query(
+            &format!(
+                "SELECT order_id, product_id, quantity, price FROM order_items \
+                 WHERE order_id IN ({}) ORDER BY id",
+                placeholders.join(", ")
+            ),
+            &ids,
+        )?;
+        for row in &items {
+            let order_id = int(&row[0]).ok_or(malformed("order_id"))?;
+            let line = PricedLine {
+                product_id: int(&row[1])
+                    .and_then(ProductId::new)
+                    .ok_or(malformed("product_id"))?,
+                quantity: int(&row[2])
+                    .and_then(Quantity::new)
+                    .ok_or(malformed("quantity"))?,
+                unit_price: money(&row[3]).ok_or(malformed("price"))?,
+            };
+            if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
+                order.lines.push(line);
+            }
+        }
+        Ok(orders)
+    }
+
+    // --- Idempotency-Keys ----------------------------------------------
+
+    pub async fn claim_key(
+        &self,
+        owned: OwnedKey<'_>,
+        fingerprint: &str,
+        lease_seconds: u64,
+    ) -> Result<KeyClaim, StoreError> {
+        let key = [
+            P::Int64(owned.user.get()),
+            P::Str(owned.key.as_str().to_owned()),
+        ];
+        let claim = [
+            key[0].clone(),
+            key[1].clone(),
+            P::Str(fingerprint.to_owned()),
+            seconds(lease_seconds),
+        ];
+        self.transaction(|db| {
+            let inserted = db.execute(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, \
+                 lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
+                 now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING",
+                &claim,
+            )?;
+            if inserted == 1 {
+                return Ok(KeyClaim::Claimed);
+            }
+            let found = db.query(
+                "SELECT fingerprint, state, body, order_id, lease_until < now(), \
+                 created_at < now() - $3::bigint * interval '1 second' \
+                 FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR UPDATE",
+                &[key[0].clone(), key[1].clone(), P::Int64(RETENTION_SECONDS)],
+            )?;
+            let Some(row) = found.first() else {
+                return Err(StoreError::Malformed("idempotency key vanished under its lock"));
+            };
+            let expired = boolean(&row[5]).unwrap_or(false);
+            if !expired {
+                if text(&row[0]) != Some(fingerprint) {
+                    return Ok(KeyClaim::Reused);
+                }
+                if text(&row[1]) == Some("done") {
+                    return stored_outcome(row).map(KeyClaim::Replay);
+                }
+                if !boolean(&row[4]).unwrap_or(false) {
+                    return Ok(KeyClaim::InUse);
+                }
+            }
+            // Expired, or the first request died: this request takes it.
+            db.execute(
+                "UPDATE idempotency_keys SET fingerprint = $3, state = 'in_flight', body = NULL, \
+                 order_id = NULL, status = NULL, created_at = now(), \
+                 lease_until = now() + $4::bigint * interval '1 second' \
+                 WHERE user_id = $1 AND key = $2",
+                &claim,
+            )?;
+            Ok(KeyClaim::Claimed)
+        })
+    }
+
+    fn complete_key_in(&self, owned: OwnedKey<'_>, outcome: KeyOutcome) -> Result<(), StoreError> {
+        let (body, order_id) = match outcome {
+            KeyOutcome::Created { order_id } => (P::DbNull, P::Int64(order_id)),
+            KeyOutcome::Refused(refusal) => (
+                P::Str(
+                    serde_json::json!({
+                        "code": refusal.code(),
+                        "product_id": refusal.product_id().get(),
+                    })
+                    .to_string(),
+                ),
+                P::DbNull,
+            ),
+        };
+        self.execute(
+            "UPDATE idempotency_keys SET state = 'done', body = $1, order_id = $2 \
+             WHERE user_id = $3 AND key = $4 AND state = 'in_flight'",
+            &[
+                body,
+                order_id,
+                P::Int64(owned.user.get()),
+                P::Str(owned.key.as_str().to_owned()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub async fn complete_key(
+        &self,
+        owned: OwnedKey<'_>,
+        refusal: Refusal,
+    ) -> Result<(), StoreError> {
+        self.complete_key_in(owned, KeyOutcome::Refused(refusal))
+    }
+
+    pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'in_flight'",
+            &[
+                P::Int64(owned.user.get()),
+                P::Str(owned.key.as_str().to_owned()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub async fn purge_expired_keys(&self, limit: u32) -> Result<usize, StoreError> {
+        let deleted = self.execute(
+            "DELETE FROM idempotency_keys WHERE (user_id, key) IN (SELECT user_id, key \
+             FROM idempotency_keys WHERE created_at < now() - $1::bigint * interval '1 second' \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[P::Int64(RETENTION_SECONDS), P::Int64(i64::from(limit))],
+        )?;
+        Ok(deleted as usize)
+    }
+
+    // --- stock owed to the Catalog -------------------------------------
+
+    /// Inside the caller's transaction: records `lines` as owed and claimed
+    /// by this request for `claim_seconds`.
+    fn insert_claimed_releases(
+        &self,
+        user: i64,
+        request_id: &str,
+        reason: &str,
+        order_id: Option<i64>,
+        lines: &[(ProductId, u32)],
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        let mut claimed = Vec::with_capacity(lines.len());
+        for (product, quantity) in lines {
+            let rows = self.query(
+                "INSERT INTO pending_releases (user_id, product_id, quantity, reason, request_id, \
+                 order_id, attempts, last_error, created_at, next_attempt_at, claimed_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, '', now(), now(), \
+                 now() + $7::bigint * interval '1 second') \
+                 RETURNING id, user_id, product_id, quantity, attempts",
+                &[
+                    P::Int64(user),
+                    P::Int64(product.get()),
+                    P::Int32(quantity_param(*quantity)),
+                    P::Str(reason.to_owned()),
+                    P::Str(request_id.to_owned()),
+                    order_id.map_or(P::DbNull, P::Int64),
+                    seconds(claim_seconds),
+                ],
+            )?;
+            for row in &rows {
+                claimed.push(claimed_release(row)?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    pub async fn claim_releases(
+        &self,
+        limit: u32,
+        ignore_backoff: bool,
+        claim_seconds: u64,
+    ) -> Result<Vec<ClaimedRelease>, StoreError> {
+        let due = if ignore_backoff {
+            ""
+        } else {
+            "AND next_attempt_at <= now()"
+        };
+        let rows = self.query(
+            &format!(
+                "UPDATE pending_releases SET claimed_until = now() + $1::bigint * interval '1 second', \
+                 attempts = attempts + 1 WHERE id IN (SELECT id FROM pending_releases \
+                 WHERE claimed_until < now() {due} ORDER BY next_attempt_at LIMIT $2 \
+                 FOR UPDATE SKIP LOCKED) RETURNING id, user_id, product_id, quantity, attempts"
+            ),
+            &[seconds(claim_seconds), P::Int64(i64::from(limit))],
+        )?;
+        rows.iter().map(claimed_release).collect()
+    }
+
+    pub async fn settle_releases(
+        &self,
+        outcomes: &[(i64, ReleaseOutcome)],
+    ) -> Result<(), StoreError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        self.transaction(|db| {
+            for (id, outcome) in outcomes {
+                match outcome {
+                    ReleaseOutcome::Released => {
+                        db.execute(
+                            "DELETE FROM pending_releases WHERE id = $1",
+                            &[P::Int64(*id)],
+                        )?;
+                    }
+                    ReleaseOutcome::Failed {
+                        error,
+                        retry_in_seconds,
+                    } => {
+                        db.execute(
+                            "UPDATE pending_releases SET last_error = $1, \
+                             claimed_until = '-infinity', \
+                             next_attempt_at = now() + $2::bigint * interval '1 second' \
+                             WHERE id = $3",
+                            &[P::Str(error.clone()), seconds(*retry_in_seconds), P::Int64(*id)],
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub fn pending_releases(&self, limit: u32) -> Result<(i64, Vec<PendingRelease>), StoreError> {
+        let total = self.query("SELECT count(*) FROM pending_releases", &[])?;
+        let rows = self.query(
+            "SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
+             last_error, created_at, next_attempt_at FROM pending_releases ORDER BY id LIMIT $1",
+            &[P::Int64(i64::from(limit))],
+        )?;
+        let pending = rows
+            .iter()
+            .map(|row| PendingRelease {
+                id: int(&row[0]).unwrap_or_default(),
+                user_id: int(&row[1]).unwrap_or_default(),
+                product_id: int(&row[2]).unwrap_or_default(),
+                quantity: int(&row[3]).unwrap_or_default(),
+                order_id: int(&row[4]),
+                reason: text(&row[5]).unwrap_or_default().to_owned(),
+                request_id: text(&row[6]).unwrap_or_default().to_owned(),
+                attempts: int(&row[7]).unwrap_or_default(),
+                last_error: text(&row[8]).unwrap_or_default().to_owned(),
+                created_at: time(&row[9]).unwrap_or_default(),
+                next_attempt_at: time(&row[10]).unwrap_or_default(),
+            })
+            .collect();
+        Ok((first_int(&total, 0).unwrap_or(0), pending))
+    }
+
+    pub async fn settle_release(
+        &self,
+        id: i64,
+        settlement: Settlement,
+        settled_by: &str,
+        note: &str,
+    ) -> Result<SettleResult, StoreError> {
+        self.transaction(|db| {
+            let moved = db.query(
+                "WITH moved AS (DELETE FROM pending_releases WHERE id = $4 \
+                 AND claimed_until < now() RETURNING *) \
+                 INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, reason, \
+                 request_id, attempts, last_error, created_at, outcome, settled_by, note, \
+                 settled_at) SELECT id, user_id, product_id, quantity, order_id, reason, \
+                 request_id, attempts, last_error, created_at, $1, $2, $3, now() FROM moved \
+                 RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
+                 settled_by, note, settled_at",
+                &[
+                    P::Str(settlement.as_str().into()),
+                    P::Str(settled_by.into()),
+                    P::Str(note.into()),
+                    P::Int64(id),
+                ],
+            )?;
+            let Some(row) = moved.first() else {
+                let exists = db.query(
+                    "SELECT 1 FROM pending_releases WHERE id = $1",
+                    &[P::Int64(id)],
+                )?;
+                return Ok(if exists.is_empty() {
+                    SettleResult::NotFound
+                } else {
+                    SettleResult::InProgress
+                });
+            };
+            let owned = |i: usize| text(&row[i]).unwrap_or_default().to_owned();
+            Ok(SettleResult::Settled(SettledRelease {
+                id: int(&row[0]).unwrap_or_default(),
+                user_id: int(&row[1]).unwrap_or_default(),
+                product_id: int(&row[2]).unwrap_or_default(),
+                quantity: int(&row[3]).unwrap_or_default(),
+                order_id: int(&row[4]),
+                reason: owned(5),
+                outcome: owned(6),
+                settled_by: owned(7),
+                note: owned(8),
+                settled_at: time(&row[9]).unwrap_or_default(),
+            }))
+        })
+    }
+
+    pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {
+        let rows = self.query(
+            "SELECT EXISTS (SELECT 1 FROM pending_releases WHERE order_id = $1)",
+            &[P::Int64(order_id)],
+        )?;
+        Ok(rows.first().and_then(|r| boolean(&r[0])) == Some(true))
+    }
+
+    pub fn reconciliation_due(&self) -> Result<bool, StoreError> {
+        let rows = self.query(
+            "SELECT EXISTS (SELECT 1 FROM pending_releases WHERE next_attempt_at <= now() \
+             AND claimed_until < now()) \
+             OR EXISTS (SELECT 1 FROM stock_intents WHERE lease_until < now()) \
+             OR EXISTS (SELECT 1 FROM idempotency_keys \
+             WHERE created_at < now() - $1::bigint * interval '1 second')",
+            &[P::Int64(RETENTION_SECONDS)],
+        )?;
+        Ok(rows.first().and_then(|r| boolean(&r[0])) == Some(true))
+    }
+}
+
+/// The outcome of a `done` key row (`fingerprint, state, body, order_id, …`).
+fn stored_outcome(row: &Row) -> Result<KeyOutcome, StoreError> {
+    if let Some(order_id) = int(&row[3]) {
+        return Ok(KeyOutcome::Created { order_id });
+    }
+    let body: serde_json::Value = serde_json::from_str(text(&row[2]).unwrap_or("null"))?;
+    body["code"]
+        .as_str()
+        .zip(body["product_id"].as_i64().and_then(ProductId::new))
+        .and_then(|(code, product)| Refusal::from_code(code, product))
+        .map(KeyOutcome::Refused)
+        .ok_or(StoreError::Malformed("idempotency_keys outcome"))
+}
+
+fn claimed_release(row: &Row) -> Result<ClaimedRelease, StoreError> {
+    let malformed = || StoreError::Malformed("pending_releases row");
+    Ok(ClaimedRelease {
+        id: int(&row[0]).ok_or_else(malformed)?,
+        user: int(&row[1]).and_then(UserId::new).ok_or_else(malformed)?,
+        product_id: int(&row[2])
+            .and_then(ProductId::new)
+            .ok_or_else(malformed)?,
+        quantity: int(&row[3])
+            .and_then(|q| u32::try_from(q).ok())
+            .ok_or_else(malformed)?,
+        attempts: int(&row[4]).ok_or_else(malformed)?,
+    })
+}
+
+fn seconds(value: u64) -> P {
+    P::Int64(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// Quantities are at most 100000 (the domain's bound); the column is
+/// `integer`.
+fn quantity_param(quantity: u32) -> i32 {
+    i32::try_from(quantity).unwrap_or(i32::MAX)
+}
+
+fn first_int(rows: &[Row], column: usize) -> Option<i64> {
+    rows.first().and_then(|row| int(&row[column]))
+}
+
+fn int(value: &DbValue) -> Option<i64> {
+    match value {
+        DbValue::Int64(v) => Some(*v),
+        DbValue::Int32(v) => Some(i64::from(*v)),
+        DbValue::Int16(v) => Some(i64::from(*v)),
+        DbValue::Int8(v) => Some(i64::from(*v)),
+        _ => None,
+    }
+}
+
+fn text(value: &DbValue) -> Option<&str> {
+    match value {
+        DbValue::Str(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn boolean(value: &DbValue) -> Option<bool> {
+    match value {
+        DbValue::Boolean(v) => Some(*v),
+        _ => None,
+    }
+}
+
+fn money(value: &DbValue) -> Option<Money> {
+    match value {
+        DbValue::Decimal(v) => Money::parse(v).ok(),
+        _ => None,
+    }
+}
+
+/// A `timestamptz` as the API shows times: RFC 3339 UTC to the second.
+fn time(value: &DbValue) -> Option<String> {
+    match value {
+        DbValue::Datetime((year, month, day, hour, minute, second, _)) => Some(format!(
+            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
+        )),
+        _ => None,
+    }
+}
