@@ -153,7 +153,8 @@ impl Config {
         let database_url = get("database_url")?;
         let database_url = database_url.trim();
         if !database_url.is_empty()
-            && !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
+            && !(database_url.starts_with("postgres://")
+                || database_url.starts_with("postgresql://"))
         {
             return Err(fail(
                 "database_url",

@@ -12,10 +12,10 @@
 mod bindings;
 pub mod manifest;
 pub mod outbound;
+mod postgres;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;
-mod postgres;
 mod sqlite;
 mod state;
 pub mod variables;

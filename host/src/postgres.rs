@@ -154,10 +154,17 @@ fn check_allowed(address: &str, allowed: &[AllowedHost]) -> Result<(), Error> {
         };
         let port = ports
             .get(i)
-            .or(if ports.len() == 1 { ports.first() } else { None })
+            .or(if ports.len() == 1 {
+                ports.first()
+            } else {
+                None
+            })
             .copied()
             .unwrap_or(5432);
-        if !allowed.iter().any(|a| a.allows_address("postgres", name, port)) {
+        if !allowed
+            .iter()
+            .any(|a| a.allows_address("postgres", name, port))
+        {
             return Err(Error::ConnectionFailed(format!(
                 "address postgres://{name}:{port} is not permitted"
             )));
@@ -216,14 +223,16 @@ fn db_value(row: &tokio_postgres::Row, index: usize) -> Result<DbValue, String> 
         Type::INT8 => get::<i64>(row, index)?.map(DbValue::Int64),
         Type::TEXT | Type::VARCHAR | Type::BPCHAR => get::<String>(row, index)?.map(DbValue::Str),
         Type::TIMESTAMP => get::<chrono::NaiveDateTime>(row, index)?.map(datetime),
-        Type::TIMESTAMPTZ => get::<chrono::DateTime<chrono::Utc>>(row, index)?
-            .map(|t| datetime(t.naive_utc())),
+        Type::TIMESTAMPTZ => {
+            get::<chrono::DateTime<chrono::Utc>>(row, index)?.map(|t| datetime(t.naive_utc()))
+        }
         Type::DATE => get::<chrono::NaiveDate>(row, index)?.map(|d| {
             use chrono::Datelike;
             DbValue::Date((d.year(), d.month() as u8, d.day() as u8))
         }),
-        Type::NUMERIC => get::<rust_decimal::Decimal>(row, index)?
-            .map(|d| DbValue::Decimal(d.to_string())),
+        Type::NUMERIC => {
+            get::<rust_decimal::Decimal>(row, index)?.map(|d| DbValue::Decimal(d.to_string()))
+        }
         _ => Some(DbValue::Unsupported(Vec::new())),
     };
     Ok(value.unwrap_or(DbValue::DbNull))
@@ -250,7 +259,9 @@ fn to_sql_parameters(params: &[ParameterValue]) -> Result<Vec<SqlParam>, Error> 
 }
 
 fn to_sql_parameter(value: &ParameterValue) -> Result<SqlParam, Error> {
-    let bad = |what: &str| Error::BadParameter(format!("{what} parameters are not supported by spin-host"));
+    let bad = |what: &str| {
+        Error::BadParameter(format!("{what} parameters are not supported by spin-host"))
+    };
     Ok(match value {
         ParameterValue::Boolean(v) => Box::new(*v),
         ParameterValue::Int8(v) => Box::new(*v),
@@ -267,7 +278,8 @@ fn to_sql_parameter(value: &ParameterValue) -> Result<SqlParam, Error> {
         ),
         ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
             let date = chrono::NaiveDate::from_ymd_opt(*y, (*mo).into(), (*d).into());
-            let time = chrono::NaiveTime::from_hms_nano_opt((*h).into(), (*mi).into(), (*s).into(), *ns);
+            let time =
+                chrono::NaiveTime::from_hms_nano_opt((*h).into(), (*mi).into(), (*s).into(), *ns);
             match date.zip(time) {
                 Some((date, time)) => Box::new(chrono::NaiveDateTime::new(date, time)),
                 None => return Err(Error::BadParameter("invalid date-time".into())),
@@ -318,14 +330,20 @@ mod tests {
     use super::*;
 
     fn allowed(entries: &[&str]) -> Vec<AllowedHost> {
-        entries.iter().map(|e| AllowedHost::parse(e).unwrap()).collect()
+        entries
+            .iter()
+            .map(|e| AllowedHost::parse(e).unwrap())
+            .collect()
     }
 
     #[test]
     fn only_allowed_postgres_addresses_may_be_opened() {
         let list = allowed(&["postgres://db.internal:5432", "http://catalog:9001"]);
         assert!(check_allowed("postgres://u:p@db.internal:5432/orders", &list).is_ok());
-        assert!(check_allowed("postgres://u:p@db.internal/orders", &list).is_ok(), "default port");
+        assert!(
+            check_allowed("postgres://u:p@db.internal/orders", &list).is_ok(),
+            "default port"
+        );
         for denied in [
             "postgres://u:p@db.internal:6543/orders",
             "postgres://u:p@elsewhere:5432/orders",
@@ -333,7 +351,10 @@ mod tests {
             "host=db.internal,elsewhere port=5432 user=u",
         ] {
             assert!(
-                matches!(check_allowed(denied, &list), Err(Error::ConnectionFailed(_))),
+                matches!(
+                    check_allowed(denied, &list),
+                    Err(Error::ConnectionFailed(_))
+                ),
                 "{denied}"
             );
         }

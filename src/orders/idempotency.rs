@@ -11,8 +11,8 @@ use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderRequest;
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::{KeyClaim, KeyOutcome, OwnedKey};
 use crate::store::StoreError;
+use crate::store::{KeyClaim, KeyOutcome, OwnedKey};
 use serde_json::{json, Value};
 
 /// What a create answered, and whether it is a replay of an earlier one.

@@ -50,7 +50,6 @@ impl From<SqliteError> for StoreError {
     }
 }
 
-
 /// The outcome a key keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOutcome {
@@ -78,7 +77,6 @@ pub struct OwnedKey<'a> {
     pub key: &'a IdempotencyKey,
 }
 
-
 /// An open intent, owned by the request that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntentId(pub(crate) i64);
@@ -86,10 +84,8 @@ pub struct IntentId(pub(crate) i64);
 /// Why intents are released.
 pub const ABANDONED: &str = "reservation_abandoned";
 
-
 /// Why pending releases are written for a cancelled order.
 pub const CANCELLED: &str = "order_cancelled";
-
 
 /// What a cancel did.
 #[derive(Debug)]
@@ -137,8 +133,6 @@ pub struct PendingRelease {
     pub created_at: String,
     pub next_attempt_at: String,
 }
-
-
 
 /// A pending release this request has claimed and must now try.
 
@@ -231,7 +225,10 @@ impl Store {
         lines: &[OrderLine],
         lease_seconds: u64,
     ) -> Result<IntentId, StoreError> {
-        dispatch!(self.open_intent(user, request_id, lines, lease_seconds).await)
+        dispatch!(
+            self.open_intent(user, request_id, lines, lease_seconds)
+                .await
+        )
     }
 
     /// The create failed: closes the intent and records `owed` as pending
@@ -243,7 +240,10 @@ impl Store {
         reason: &str,
         claim_seconds: u64,
     ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        dispatch!(self.abandon_intent(intent, owed, reason, claim_seconds).await)
+        dispatch!(
+            self.abandon_intent(intent, owed, reason, claim_seconds)
+                .await
+        )
     }
 
     /// Turns intents whose lease ran out (at most `limit`) into releases.
@@ -327,7 +327,10 @@ impl Store {
         ignore_backoff: bool,
         claim_seconds: u64,
     ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        dispatch!(self.claim_releases(limit, ignore_backoff, claim_seconds).await)
+        dispatch!(
+            self.claim_releases(limit, ignore_backoff, claim_seconds)
+                .await
+        )
     }
 
     /// Records how claimed releases ended.

@@ -24,7 +24,8 @@ use crate::domain::{ProductId, UserId};
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] =
+    &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
 
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
@@ -84,7 +85,10 @@ impl Db {
             return Ok(None);
         }
         self.transaction(|db| {
-            db.query("SELECT pg_advisory_xact_lock($1)", &[P::Int64(MIGRATION_LOCK)])?;
+            db.query(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[P::Int64(MIGRATION_LOCK)],
+            )?;
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, \
                  applied_at timestamptz NOT NULL DEFAULT now())",
@@ -109,7 +113,10 @@ impl Db {
     }
 
     fn schema_version(&self) -> Result<i64, StoreError> {
-        let rows = self.query("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", &[])?;
+        let rows = self.query(
+            "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations",
+            &[],
+        )?;
         first_int(&rows, 0).ok_or(StoreError::Malformed("schema_migrations"))
     }
 
@@ -437,7 +444,9 @@ impl Db {
                 &[key[0].clone(), key[1].clone(), P::Int64(RETENTION_SECONDS)],
             )?;
             let Some(row) = found.first() else {
-                return Err(StoreError::Malformed("idempotency key vanished under its lock"));
+                return Err(StoreError::Malformed(
+                    "idempotency key vanished under its lock",
+                ));
             };
             let expired = boolean(&row[5]).unwrap_or(false);
             if !expired {
@@ -605,7 +614,11 @@ impl Db {
                              claimed_until = '-infinity', \
                              next_attempt_at = now() + $2::bigint * interval '1 second' \
                              WHERE id = $3",
-                            &[P::Str(error.clone()), seconds(*retry_in_seconds), P::Int64(*id)],
+                            &[
+                                P::Str(error.clone()),
+                                seconds(*retry_in_seconds),
+                                P::Int64(*id),
+                            ],
                         )?;
                     }
                 }

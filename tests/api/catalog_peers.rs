@@ -6,9 +6,7 @@
 //! a behaviour the demo accepts and Django does not, or one backend gets
 //! and the other does not, fails here.
 
-use crate::helpers::{
-    json_body, order, spawn_app_with, AppOptions, Backend, CatalogKind, TestApp,
-};
+use crate::helpers::{json_body, order, spawn_app_with, AppOptions, Backend, CatalogKind, TestApp};
 use reqwest::Method;
 use serde_json::json;
 

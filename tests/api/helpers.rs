@@ -375,8 +375,14 @@ pub fn pg_server() -> &'static PgServer {
     static SERVER: OnceLock<PgServer> = OnceLock::new();
     SERVER.get_or_init(|| match std::env::var("DATABASE_URL") {
         Ok(url) => {
-            let base = url.rsplit_once('/').map_or(url.as_str(), |(b, _)| b).to_owned();
-            let host_port = base.rsplit_once('@').map_or(&base[11..], |(_, h)| h).to_owned();
+            let base = url
+                .rsplit_once('/')
+                .map_or(url.as_str(), |(b, _)| b)
+                .to_owned();
+            let host_port = base
+                .rsplit_once('@')
+                .map_or(&base[11..], |(_, h)| h)
+                .to_owned();
             PgServer {
                 address: format!("postgres://{host_port}"),
                 base_url: base,
@@ -400,12 +406,19 @@ fn start_private_pg() -> PgServer {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // PostgreSQL refuses to run as root: as root, it runs as `postgres`.
-    let as_root = std::fs::metadata("/proc/self")
-        .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let as_root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
     let command = |program: &str| {
         let mut command = if as_root {
             let mut c = std::process::Command::new("setpriv");
-            c.args(["--reuid", "postgres", "--regid", "postgres", "--init-groups", "--"]);
+            c.args([
+                "--reuid",
+                "postgres",
+                "--regid",
+                "postgres",
+                "--init-groups",
+                "--",
+            ]);
             c.arg(bin.join(program));
             c
         } else {
@@ -499,7 +512,18 @@ impl PgServer {
 /// Runs `sql` with psql; its unaligned output, or psql's error.
 pub fn psql(url: &str, sql: &str) -> Result<String, String> {
     let output = std::process::Command::new("psql")
-        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
         .output()
         .expect("run psql (./dev test installs postgresql)");
     if output.status.success() {
@@ -544,6 +568,33 @@ pub struct TestApp {
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
+}
+
+/// An app storing orders in `backend`.
+pub async fn spawn_app_on(backend: Backend) -> TestApp {
+    spawn_app_with(AppOptions {
+        backend,
+        ..Default::default()
+    })
+    .await
+}
+
+/// Runs each named test, an `async fn(Backend)`, once per backend:
+/// `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$test($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$test($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
 }
 
 pub async fn spawn_app_with(mut options: AppOptions) -> TestApp {

@@ -1,10 +1,18 @@
 //! SPEC §3 Idempotency-Key: a retried create is answered from the stored
 //! outcome, never placed twice.
 
-use crate::helpers::{json_body, spawn_app, token};
+use crate::helpers::{json_body, spawn_app, spawn_app_on, token, Backend};
 use futures::future::join_all;
 use serde_json::json;
 use std::time::Duration;
+
+crate::on_both_backends!(
+    a_repeat_replays_the_stored_answer_and_calls_nothing,
+    a_different_body_under_the_same_key_is_422,
+    keys_belong_to_one_user,
+    a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once,
+    refusals_from_the_catalog_are_stored_and_failures_are_not,
+);
 
 const BODY: &str =
     r#"{"items": [{"product_id": 1, "quantity": 2}, {"product_id": 3, "quantity": 1}]}"#;
@@ -12,9 +20,8 @@ const BODY: &str =
 const BODY_WITH_EXTRA_FIELD: &str =
     r#"{"items":[{"quantity":2,"product_id":1},{"product_id":3,"quantity":1}],"note":null}"#;
 
-#[tokio::test]
-async fn a_repeat_replays_the_stored_answer_and_calls_nothing() {
-    let app = spawn_app().await;
+async fn a_repeat_replays_the_stored_answer_and_calls_nothing(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let first = app.post_order_with_key(&token(42), "key-1", BODY).await;
     assert_eq!(first.status(), 201);
     assert!(first.headers().get("idempotent-replayed").is_none());
@@ -41,9 +48,8 @@ async fn a_repeat_replays_the_stored_answer_and_calls_nothing() {
     assert_eq!(app.catalog.stock(1).await, 8);
 }
 
-#[tokio::test]
-async fn a_different_body_under_the_same_key_is_422() {
-    let app = spawn_app().await;
+async fn a_different_body_under_the_same_key_is_422(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     assert_eq!(
         app.post_order_with_key(&token(42), "k", BODY)
             .await
@@ -67,9 +73,8 @@ async fn a_different_body_under_the_same_key_is_422() {
     assert_eq!(app.count("orders"), 1);
 }
 
-#[tokio::test]
-async fn keys_belong_to_one_user() {
-    let app = spawn_app().await;
+async fn keys_belong_to_one_user(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let mine = json_body(app.post_order_with_key(&token(42), "shared", BODY).await).await;
     let response = app.post_order_with_key(&token(7), "shared", BODY).await;
     assert_eq!(response.status(), 201);
@@ -79,9 +84,8 @@ async fn keys_belong_to_one_user() {
     assert_eq!(theirs["user_id"], 7);
 }
 
-#[tokio::test]
-async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() {
-    let app = spawn_app().await;
+async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     app.catalog
         .set_faults(json!({"reserve_latency_ms": 800}))
         .await;
@@ -134,9 +138,8 @@ async fn a_repeat_while_the_first_runs_is_409_and_parallel_repeats_place_once() 
     assert_eq!(app.count("orders"), 2);
 }
 
-#[tokio::test]
-async fn refusals_from_the_catalog_are_stored_and_failures_are_not() {
-    let app = spawn_app().await;
+async fn refusals_from_the_catalog_are_stored_and_failures_are_not(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     // product 6 is inactive: 400 product_not_found, stored.
     let inactive = r#"{"items": [{"product_id": 6, "quantity": 1}]}"#;
     let first = app

@@ -1,9 +1,17 @@
 //! SPEC §3: listing, reading and cancelling the caller's orders.
 
-use crate::helpers::{json_body, spawn_app, token};
+use crate::helpers::{json_body, spawn_app, spawn_app_on, token, Backend};
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
+
+crate::on_both_backends!(
+    the_list_pages_newest_first_through_only_the_callers_orders,
+    an_order_is_visible_to_its_owner_only_and_404_otherwise,
+    cancelling_releases_the_stock_once_and_repeats_are_harmless,
+    a_paid_order_cannot_be_cancelled,
+    concurrent_cancels_release_once,
+);
 
 fn ids(page: &Value) -> Vec<i64> {
     page["results"]
@@ -14,9 +22,8 @@ fn ids(page: &Value) -> Vec<i64> {
         .collect()
 }
 
-#[tokio::test]
-async fn the_list_pages_newest_first_through_only_the_callers_orders() {
-    let app = spawn_app().await;
+async fn the_list_pages_newest_first_through_only_the_callers_orders(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let mut mine = Vec::new();
     for n in 0..5 {
         mine.push(app.create(42, &[(2, 1 + n)]).await["id"].as_i64().unwrap());
@@ -81,9 +88,8 @@ async fn bad_limits_and_cursors_are_400_and_the_list_needs_a_token() {
     assert_eq!(response.status(), 401);
 }
 
-#[tokio::test]
-async fn an_order_is_visible_to_its_owner_only_and_404_otherwise() {
-    let app = spawn_app().await;
+async fn an_order_is_visible_to_its_owner_only_and_404_otherwise(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let created = app.create(42, &[(1, 1), (3, 2)]).await;
     let path = format!("/orders/orders/{}/", created["id"]);
 
@@ -106,9 +112,8 @@ async fn an_order_is_visible_to_its_owner_only_and_404_otherwise() {
     assert_eq!(app.get(&path).await.status(), 401);
 }
 
-#[tokio::test]
-async fn cancelling_releases_the_stock_once_and_repeats_are_harmless() {
-    let app = spawn_app().await;
+async fn cancelling_releases_the_stock_once_and_repeats_are_harmless(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let created = app.create(42, &[(1, 2), (3, 5)]).await;
     assert_eq!(app.catalog.stock(1).await, 8);
     assert_eq!(app.catalog.stock(3).await, 20);
@@ -145,17 +150,14 @@ async fn cancelling_releases_the_stock_once_and_repeats_are_harmless() {
     assert_eq!(app.count("pending_releases"), 0);
 }
 
-#[tokio::test]
-async fn a_paid_order_cannot_be_cancelled() {
-    let app = spawn_app().await;
+async fn a_paid_order_cannot_be_cancelled(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let created = app.create(42, &[(1, 1)]).await;
     // Payment is another service's business; mark it paid in the database.
-    app.db()
-        .execute(
-            "UPDATE orders SET status = 'PAID' WHERE id = ?",
-            [created["id"].as_i64().unwrap()],
-        )
-        .unwrap();
+    app.execute(&format!(
+        "UPDATE orders SET status = 'PAID' WHERE id = {}",
+        created["id"]
+    ));
     let path = format!("/orders/orders/{}/cancel/", created["id"]);
     let response = app.send_as(42, Method::POST, &path).await;
     assert_eq!(response.status(), 409);
@@ -166,9 +168,8 @@ async fn a_paid_order_cannot_be_cancelled() {
     assert_eq!(app.catalog.calls().await.release, 0);
 }
 
-#[tokio::test]
-async fn concurrent_cancels_release_once() {
-    let app = spawn_app().await;
+async fn concurrent_cancels_release_once(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let created = app.create(42, &[(4, 3)]).await;
     assert_eq!(app.catalog.stock(4).await, 2);
     let path = format!("/orders/orders/{}/cancel/", created["id"]);

@@ -3,10 +3,15 @@
 //! intent that gives the stock back; the operator endpoint drains and
 //! reports, and only the operator can call it.
 
-use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions, ADMIN_TOKEN};
+use crate::helpers::{
+    json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
+    ADMIN_TOKEN,
+};
 use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+crate::on_both_backends!(a_release_that_failed_is_made_later_exactly_once,);
 
 /// Polls `check` until it holds or `limit` passes.
 async fn eventually<F: std::future::Future<Output = bool>>(
@@ -23,9 +28,8 @@ async fn eventually<F: std::future::Future<Output = bool>>(
     false
 }
 
-#[tokio::test]
-async fn a_release_that_failed_is_made_later_exactly_once() {
-    let app = spawn_app().await;
+async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     // Reserving product 3 fails, and the Catalog cannot take product 1 back yet.
     app.catalog
         .set_faults(json!({"reserve_status": {"3": 409}, "release_status": 503}))
@@ -46,9 +50,7 @@ async fn a_release_that_failed_is_made_later_exactly_once() {
     // the past rather than wait. The next write request drains it after
     // answering.
     app.catalog.set_faults(json!({})).await;
-    app.db()
-        .execute_batch("UPDATE pending_releases SET next_attempt_at = '2000-01-01T00:00:00Z'")
-        .unwrap();
+    app.execute("UPDATE pending_releases SET next_attempt_at = '2000-01-01T00:00:00Z'");
     app.create(42, &[(2, 1)]).await;
     assert!(
         eventually(Duration::from_secs(5), || async {

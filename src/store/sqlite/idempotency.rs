@@ -10,10 +10,10 @@
 //! which carries the same two members).
 
 use super::{Db, SQL_NOW, SQL_NOW_PLUS};
-use crate::store::{KeyClaim, KeyOutcome, OwnedKey, StoreError};
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::order::Refusal;
 use crate::domain::ProductId;
+use crate::store::{KeyClaim, KeyOutcome, OwnedKey, StoreError};
 use spin_sdk::sqlite3::{RowResult, Value};
 
 impl Db {

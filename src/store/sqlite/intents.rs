@@ -6,9 +6,9 @@
 //! its units.
 
 use super::{Db, SQL_NOW, SQL_NOW_PLUS};
-use crate::store::{ClaimedRelease, IntentId, StoreError, ABANDONED};
 use crate::domain::order_request::OrderLine;
 use crate::domain::{ProductId, UserId};
+use crate::store::{ClaimedRelease, IntentId, StoreError, ABANDONED};
 use spin_sdk::sqlite3::Value;
 
 impl Db {

@@ -9,7 +9,10 @@ use crate::store::StoreError;
 /// `(version, sql)`; append-only, versions contiguous from 1.
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
-    (2, include_str!("../../../migrations/sqlite/0002_exactly_once.sql")),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_exactly_once.sql"),
+    ),
     (
         3,
         include_str!("../../../migrations/sqlite/0003_settled_releases.sql"),

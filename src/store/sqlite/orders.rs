@@ -1,13 +1,11 @@
 //! Orders and their items: create, read, list, cancel.
 
 use super::{placeholders, Db, SQL_NOW};
-use crate::store::{Cancelled, IntentId, KeyOutcome, OwnedKey, StoreError, CANCELLED};
 use crate::domain::money::Money;
-use crate::domain::order::{
-    Cancellation, Order, OrderStatus, PricedLine, PricedOrder,
-};
+use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder};
 use crate::domain::order_request::Quantity;
 use crate::domain::{ProductId, UserId};
+use crate::store::{Cancelled, IntentId, KeyOutcome, OwnedKey, StoreError, CANCELLED};
 use spin_sdk::sqlite3::{QueryResult, Value};
 
 /// The keyset query behind the order list; a test checks its plan.

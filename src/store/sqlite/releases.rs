@@ -4,12 +4,12 @@
 //! try is rescheduled with back-off. Nothing here is ever dropped.
 
 use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
+use crate::domain::idempotency::RETENTION_SECONDS;
+use crate::domain::{ProductId, UserId};
 use crate::store::{
     ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
     StoreError,
 };
-use crate::domain::idempotency::RETENTION_SECONDS;
-use crate::domain::{ProductId, UserId};
 use spin_sdk::sqlite3::{RowResult, Value};
 
 const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
