@@ -10,13 +10,13 @@ use std::path::Path;
 use std::process::Stdio;
 use tokio::process::{Child, Command};
 
-struct Gateway {
-    url: String,
+pub struct Gateway {
+    pub url: String,
     _child: Child,
     _dir: tempfile::TempDir,
 }
 
-fn nginx_binary() -> &'static str {
+pub fn nginx_binary() -> &'static str {
     ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|path| Path::new(path).exists())
@@ -27,6 +27,11 @@ impl Gateway {
     /// Starts NGINX with the project's config in front of `upstream`
     /// (`http://127.0.0.1:PORT`).
     async fn start(nginx: &str, upstream: &str) -> Self {
+        Self::start_in_front_of(nginx, &[upstream]).await
+    }
+
+    /// The same in front of several instances (the upstream's servers).
+    pub async fn start_in_front_of(nginx: &str, upstreams: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -39,7 +44,11 @@ impl Gateway {
         let rewritten = config
             .replace(
                 "server order-service:8080;",
-                &format!("server {};", upstream.trim_start_matches("http://")),
+                &upstreams
+                    .iter()
+                    .map(|u| format!("server {};", u.trim_start_matches("http://")))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             )
             .replace("listen 80;", &format!("listen 127.0.0.1:{port};"))
             .replace("/tmp/", &format!("{}/", dir.path().display()));

@@ -349,6 +349,15 @@ impl Calls {
     };
 }
 
+/// A further instance of an app ([`TestApp::start_instance`]).
+pub struct Instance {
+    pub address: String,
+    pub stdout: Output,
+    pub stderr: Output,
+    pub child: Child,
+    _dir: tempfile::TempDir,
+}
+
 /// Where the app stores orders.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -723,6 +732,21 @@ impl TestApp {
         self.address = format!("http://{address}");
         self.stdout = stdout;
         self.stderr = stderr;
+    }
+
+    /// Another instance of the same app: same variables (so the same
+    /// PostgreSQL database) and Catalog, its own host process.
+    pub async fn start_instance(&self) -> Instance {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, address, stdout, stderr) =
+            start_host(&self.options, &self.catalog, dir.path()).await;
+        Instance {
+            address: format!("http://{address}"),
+            stdout,
+            stderr,
+            child,
+            _dir: dir,
+        }
     }
 
     /// Stops the host for good (the gateway test's "service down").

@@ -19,5 +19,6 @@ mod idempotency;
 mod lifecycle;
 mod openapi;
 mod persistence;
+mod postgres;
 mod reconcile;
 mod routing;

@@ -1,0 +1,291 @@
+//! The PostgreSQL backend where it differs from one SQLite file: migrations
+//! that instances apply together and operators run by hand, and several
+//! instances sharing one database behind the project's gateway — racing
+//! for the last units, for one Idempotency-Key, for the same cancels and
+//! the same owed releases, and one of them killed half-way.
+
+use crate::gateway::{nginx_binary, Gateway};
+use crate::helpers::{
+    json_body, order, pg_server, psql, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
+    ADMIN_TOKEN,
+};
+use futures::future::join_all;
+use reqwest::{Client, Method};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Tables, columns, indexes and constraints of the database at `url`.
+fn schema(url: &str) -> String {
+    [
+        "SELECT table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+         || ' ' || coalesce(column_default, '') || ' ' || is_identity \
+         FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1",
+        "SELECT indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+         ORDER BY 1",
+        "SELECT conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+         WHERE connamespace = 'public'::regnamespace ORDER BY 1",
+    ]
+    .iter()
+    .map(|sql| psql(url, sql).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+fn migration_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[tokio::test]
+async fn the_migration_files_run_by_hand_give_the_schema_the_service_creates() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let listed = app.send_as(42, Method::GET, "/orders/orders/").await;
+    assert_eq!(listed.status(), 200, "the first request migrates");
+
+    let by_hand = pg_server().create_database();
+    for file in migration_files() {
+        let status = std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+            .arg("-d")
+            .arg(&by_hand)
+            .arg("-f")
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{}", file.display());
+    }
+    let service = app.database_url.as_deref().unwrap();
+    assert_eq!(schema(&by_hand), schema(service));
+    assert_eq!(
+        psql(
+            service,
+            "SELECT string_agg(version::text, ',') FROM schema_migrations"
+        )
+        .unwrap(),
+        psql(
+            &by_hand,
+            "SELECT string_agg(version::text, ',') FROM schema_migrations"
+        )
+        .unwrap()
+    );
+}
+
+#[tokio::test]
+async fn instances_starting_together_migrate_once() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let second = app.start_instance().await;
+    let client = Client::new();
+    let statuses = join_all((0..16).map(|i| {
+        let base = if i % 2 == 0 {
+            &app.address
+        } else {
+            &second.address
+        };
+        let request = client
+            .get(format!("{base}/orders/orders/"))
+            .bearer_auth(token(i + 1));
+        async move { request.send().await.unwrap().status().as_u16() }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let url = app.database_url.as_deref().unwrap();
+    assert_eq!(
+        psql(url, "SELECT count(*) FROM schema_migrations").unwrap(),
+        "1"
+    );
+    let migrated = [&app.stderr, &second.stderr]
+        .iter()
+        .flat_map(|out| out.json_lines())
+        .filter(|line| line["event"] == "migrated")
+        .count();
+    assert_eq!(migrated, 1);
+}
+
+/// `POST /orders/orders/` through `base` with an optional key.
+async fn create_at(base: &str, user: i64, items: &[(i64, i64)], key: Option<&str>) -> (u16, Value) {
+    let mut request = Client::new()
+        .post(format!("{base}/orders/orders/"))
+        .bearer_auth(token(user))
+        .json(&order(items));
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn reconcile_at(base: &str) -> Value {
+    let response = Client::new()
+        .post(format!("{base}/orders/admin/reconcile/"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    json_body(response).await
+}
+
+#[tokio::test]
+async fn two_instances_behind_the_gateway_share_one_database_safely() {
+    let app = spawn_app_with(AppOptions {
+        backend: Backend::Postgres,
+        variables: vec![
+            ("catalog_timeout_ms", "1000".into()),
+            ("stock_intent_lease_seconds", "10".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    let second = app.start_instance().await;
+    let gateway =
+        Gateway::start_in_front_of(nginx_binary(), &[&app.address, &second.address]).await;
+    let url = app.database_url.clone().unwrap();
+
+    // 24 buyers for the last 5 units, spread over both instances.
+    let results =
+        join_all((0..24).map(|i| create_at(&gateway.url, 100 + i, &[(4, 1)], None))).await;
+    let created: Vec<&Value> = results
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .map(|(_, body)| body)
+        .collect();
+    assert_eq!(created.len(), 5, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|(status, body)| *status == 201 || body["code"] == "insufficient_stock"));
+    assert_eq!(app.catalog.stock(4).await, 0, "no oversell");
+    assert_eq!(app.count("orders"), 5, "no order without its stock");
+    let served_by_both = [&app.stdout, &second.stdout].iter().all(|out| {
+        out.json_lines()
+            .iter()
+            .any(|l| l["path"] == "/orders/orders/")
+    });
+    assert!(served_by_both, "the gateway spread the creates");
+
+    // One Idempotency-Key sent 8 times at once: one order, one reservation.
+    let reserves = app.catalog.calls().await.reserve;
+    let repeats =
+        join_all((0..8).map(|_| create_at(&gateway.url, 7, &[(5, 2)], Some("once")))).await;
+    assert!(
+        repeats
+            .iter()
+            .all(|(s, b)| *s == 201 || b["code"] == "idempotency_key_in_use"),
+        "{repeats:?}"
+    );
+    assert_eq!(app.count("orders WHERE user_id = 7"), 1);
+    assert_eq!(app.catalog.calls().await.reserve - reserves, 1);
+    let (status, replay) = create_at(&gateway.url, 7, &[(5, 2)], Some("once")).await;
+    assert_eq!(status, 201);
+    assert_eq!(app.count("orders WHERE user_id = 7"), 1);
+    assert_eq!(replay["total_amount"], "0.20");
+
+    // Every sold order cancelled twice at once, across both instances:
+    // each unit goes back exactly once.
+    let releases = app.catalog.calls().await.release;
+    let cancels = join_all(created.iter().flat_map(|order| {
+        let user = order["user_id"].as_i64().unwrap();
+        let path = format!("{}/orders/orders/{}/cancel/", gateway.url, order["id"]);
+        [path.clone(), path].map(|path| async move {
+            Client::new()
+                .post(path)
+                .bearer_auth(token(user))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    }))
+    .await;
+    assert!(cancels.iter().all(|s| *s == 200), "{cancels:?}");
+    assert_eq!(
+        app.catalog.calls().await.release - releases,
+        5,
+        "no double release"
+    );
+    assert_eq!(app.catalog.stock(4).await, 5);
+
+    // Owed releases drained by both instances' reconcilers at once: each
+    // row is tried by one of them.
+    app.catalog.set_faults(json!({"release_status": 503})).await;
+    for user in 1..=3 {
+        let (status, body) = create_at(&gateway.url, user, &[(2, 1)], None).await;
+        assert_eq!(status, 201);
+        let cancelled = Client::new()
+            .post(format!(
+                "{}/orders/orders/{}/cancel/",
+                gateway.url, body["id"]
+            ))
+            .bearer_auth(token(user))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json_body(cancelled).await["stock_release"], "pending");
+    }
+    assert_eq!(app.count("pending_releases"), 3);
+    app.catalog.set_faults(json!({})).await;
+    let releases = app.catalog.calls().await.release;
+    let reports = join_all([reconcile_at(&app.address), reconcile_at(&second.address)]).await;
+    let released: i64 = reports
+        .iter()
+        .map(|r| r["released"].as_i64().unwrap())
+        .sum();
+    assert_eq!(released, 3, "{reports:?}");
+    assert_eq!(
+        app.catalog.calls().await.release - releases,
+        3,
+        "each row once"
+    );
+    assert_eq!(app.count("pending_releases"), 0);
+    assert_eq!(app.catalog.stock(2).await, 100);
+
+    // One instance dies between reserving and saving; the other settles
+    // its intent once the lease has run out.
+    app.catalog
+        .set_faults(json!({"reserve_latency_ms": 300}))
+        .await;
+    let reserves = app.catalog.calls().await.reserve;
+    let in_flight = tokio::spawn(create_at_owned(second.address.clone(), 9, vec![(1, 3)]));
+    let started = Instant::now();
+    while app.catalog.calls().await.reserve == reserves {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no reserve arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut second = second;
+    second.child.kill().await.unwrap();
+    let _ = in_flight.await;
+    app.catalog.set_faults(json!({})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await; // the Catalog applies it
+    assert_eq!(
+        app.catalog.stock(1).await,
+        7,
+        "the dead request's reservation applied"
+    );
+    assert_eq!(app.count("stock_intents"), 1);
+    assert_eq!(app.count("orders WHERE user_id = 9"), 0);
+    psql(
+        &url,
+        "UPDATE stock_intents SET lease_until = now() - interval '1 second'",
+    )
+    .unwrap();
+    let report = reconcile_at(&app.address).await;
+    assert_eq!(report["expired_intents"], 1, "{report}");
+    assert_eq!(report["released"], 1, "{report}");
+    assert_eq!(app.catalog.stock(1).await, 10);
+    assert_eq!(app.count("stock_intents"), 0);
+    assert_eq!(app.count("pending_releases"), 0);
+}
+
+async fn create_at_owned(base: String, user: i64, items: Vec<(i64, i64)>) -> (u16, Value) {
+    create_at(&base, user, &items, None).await
+}
