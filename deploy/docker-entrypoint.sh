@@ -2,7 +2,8 @@
 # The container's entrypoint. Reads secret variables from Docker/Compose
 # secret files when mounted, so they never sit in the image or in
 # `docker inspect` output: the JWT key (required) and the operator token of
-# /orders/admin/ (optional). Fails loudly, before Spin starts, when a secret
+# /orders/admin/ and the PostgreSQL connection string (optional: without it,
+# orders live in SQLite on /app/data). Fails loudly, before Spin starts, when a secret
 # file cannot be read or the data directory cannot be written by this user.
 set -eu
 
@@ -31,6 +32,7 @@ read_secret() {
 
 read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" required
 read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional
+read_secret SPIN_VARIABLE_DATABASE_URL "${DATABASE_URL_FILE:-/run/secrets/database_url}" optional
 
 data_dir="${DATA_DIR:-/app/data}"
 [ -w "$data_dir" ] || fail "$data_dir is not writable by uid $(id -u): the database lives there (mount a volume owned by that uid)"

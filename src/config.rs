@@ -152,10 +152,10 @@ impl Config {
 
         let database_url = get("database_url")?;
         let database_url = database_url.trim();
-        if !database_url.is_empty()
-            && !(database_url.starts_with("postgres://")
-                || database_url.starts_with("postgresql://"))
-        {
+        let postgres = ["postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme));
+        if !database_url.is_empty() && !postgres {
             return Err(fail(
                 "database_url",
                 "must be empty (SQLite) or a postgres:// connection string",

@@ -10,6 +10,10 @@
 //! does not use them: TLS connections, ranges, arrays, intervals, UUID and
 //! JSONB parameters (refused with `bad-parameter`).
 
+// The error type is the WIT's, carrying the server's structured error (as
+// in Spin's factor-outbound-pg, which allows this lint too).
+#![allow(clippy::result_large_err)]
+
 use crate::bindings::spin::postgres::postgres::{
     self as pg, Column, DbDataType, DbError, DbValue, Error, ParameterValue, QueryError, RowSet,
 };

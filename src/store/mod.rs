@@ -30,7 +30,7 @@ pub enum StoreError {
     #[error("SQLite")]
     Sqlite(#[source] SqliteError),
     #[error("PostgreSQL")]
-    Postgres(#[source] spin_sdk::pg4::PgError),
+    Postgres(#[source] Box<spin_sdk::pg4::PgError>),
     /// Stored data that breaks the schema's promises.
     #[error("unexpected stored data: {0}")]
     Malformed(&'static str),
@@ -133,8 +133,6 @@ pub struct PendingRelease {
     pub created_at: String,
     pub next_attempt_at: String,
 }
-
-/// A pending release this request has claimed and must now try.
 
 /// How an operator settled a pending release by hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -41,7 +41,7 @@ type Row = Vec<DbValue>;
 impl Db {
     pub async fn open(url: &str) -> Result<Self, StoreError> {
         let mut db = Db {
-            conn: Connection::open(url).map_err(StoreError::Postgres)?,
+            conn: Connection::open(url).map_err(|e| StoreError::Postgres(Box::new(e)))?,
             migrated_to: None,
         };
         db.migrated_to = db.migrate()?;
@@ -53,12 +53,17 @@ impl Db {
     }
 
     fn query(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
-        let RowSet { rows, .. } = self.conn.query(sql, params).map_err(StoreError::Postgres)?;
+        let RowSet { rows, .. } = self
+            .conn
+            .query(sql, params)
+            .map_err(|e| StoreError::Postgres(Box::new(e)))?;
         Ok(rows)
     }
 
     fn execute(&self, sql: &str, params: &[P]) -> Result<u64, StoreError> {
-        self.conn.execute(sql, params).map_err(StoreError::Postgres)
+        self.conn
+            .execute(sql, params)
+            .map_err(|e| StoreError::Postgres(Box::new(e)))
     }
 
     /// Runs `work` inside `BEGIN … COMMIT` on this connection, rolling back

@@ -378,6 +378,8 @@ pub struct PgServer {
     base_url: String,
     /// `postgres://host:port`, for `allowed_outbound_hosts`.
     pub address: String,
+    /// The private server and its watchdog, when this run started them.
+    _processes: Vec<Mutex<std::process::Child>>,
 }
 
 pub fn pg_server() -> &'static PgServer {
@@ -395,6 +397,7 @@ pub fn pg_server() -> &'static PgServer {
             PgServer {
                 address: format!("postgres://{host_port}"),
                 base_url: base,
+                _processes: Vec::new(),
             }
         }
         Err(_) => start_private_pg(),
@@ -471,7 +474,7 @@ fn start_private_pg() -> PgServer {
         .expect("start postgres");
     // The server outlives no test run: a watchdog stops it and removes its
     // folder once this process is gone.
-    std::process::Command::new("sh")
+    let watchdog = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
             "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill -INT {pg}; \
@@ -488,6 +491,7 @@ fn start_private_pg() -> PgServer {
     let server = PgServer {
         base_url: format!("postgres://postgres@127.0.0.1:{port}"),
         address: format!("postgres://127.0.0.1:{port}"),
+        _processes: vec![Mutex::new(server), Mutex::new(watchdog)],
     };
     for _ in 0..200 {
         if psql(&server.url("postgres"), "SELECT 1").is_ok() {
