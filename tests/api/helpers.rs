@@ -615,9 +615,15 @@ pub async fn spawn_app_with(mut options: AppOptions) -> TestApp {
         let server = pg_server();
         let url = server.create_database();
         options.variables.push(("database_url", url.clone()));
-        options
+        if !options
             .variables
-            .push(("database_host", server.address.clone()));
+            .iter()
+            .any(|(name, _)| *name == "database_host")
+        {
+            options
+                .variables
+                .push(("database_host", server.address.clone()));
+        }
         url
     });
     let catalog = TestCatalog::spawn(options.catalog).await;

@@ -289,3 +289,31 @@ async fn two_instances_behind_the_gateway_share_one_database_safely() {
 async fn create_at_owned(base: String, user: i64, items: Vec<(i64, i64)>) -> (u16, Value) {
     create_at(&base, user, &items, None).await
 }
+
+/// Spin gates PostgreSQL addresses by `allowed_outbound_hosts` too: a
+/// `database_host` that does not name the database's address denies it.
+#[tokio::test]
+async fn a_database_not_in_allowed_outbound_hosts_is_refused() {
+    let app = spawn_app_with(AppOptions {
+        backend: Backend::Postgres,
+        variables: vec![("database_host", "postgres://127.0.0.1:1".into())],
+        ..Default::default()
+    })
+    .await;
+    let response = app.send_as(42, Method::GET, "/orders/orders/").await;
+    assert_eq!(response.status(), 500);
+    assert_eq!(json_body(response).await["code"], "internal_error");
+    let denied = app
+        .stderr
+        .lines()
+        .iter()
+        .any(|line| line.contains("is not permitted"));
+    assert!(denied, "{:?}", app.stderr.lines());
+    assert!(
+        !app.stderr
+            .lines()
+            .iter()
+            .any(|l| l.contains("orders_test_")),
+        "the connection string (a secret) is never logged"
+    );
+}
