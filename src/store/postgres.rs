@@ -27,6 +27,11 @@ use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 pub const MIGRATIONS: &[(i64, &str)] =
     &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
 
+/// Claims a key nobody holds: `(user, key, fingerprint, lease seconds)`.
+const CLAIM_NEW_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, \
+     created_at, lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
+     now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING";
+
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
@@ -433,12 +438,7 @@ impl Db {
             seconds(lease_seconds),
         ];
         self.transaction(|db| {
-            let inserted = db.execute(
-                "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, \
-                 lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
-                 now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING",
-                &claim,
-            )?;
+            let inserted = db.execute(CLAIM_NEW_KEY, &claim)?;
             if inserted == 1 {
                 return Ok(KeyClaim::Claimed);
             }
@@ -449,9 +449,13 @@ impl Db {
                 &[key[0].clone(), key[1].clone(), P::Int64(RETENTION_SECONDS)],
             )?;
             let Some(row) = found.first() else {
-                return Err(StoreError::Malformed(
-                    "idempotency key vanished under its lock",
-                ));
+                // Its first request gave it up between our two statements:
+                // claim it afresh (or find the request that just did).
+                return Ok(if db.execute(CLAIM_NEW_KEY, &claim)? == 1 {
+                    KeyClaim::Claimed
+                } else {
+                    KeyClaim::InUse
+                });
             };
             let expired = boolean(&row[5]).unwrap_or(false);
             if !expired {
