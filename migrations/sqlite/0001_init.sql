@@ -1,6 +1,6 @@
 -- 0001: orders, their items, and stock releases still owed to the Catalog.
--- Applied automatically by the service (src/store/migrations.rs); also
--- runnable by hand: sqlite3 .spin/sqlite_db.db < migrations/0001_init.sql
+-- Applied automatically by the service (src/store/sqlite/migrations.rs); also
+-- runnable by hand: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0001_init.sql
 -- One statement per `;`-terminated line group; no triggers (the runner
 -- splits on `;` at line ends).
 

@@ -1,6 +1,6 @@
 -- 0002: exactly-once bookkeeping — reservation intents, idempotency keys,
 -- and claims on pending releases so two drains never release one row twice.
--- Runnable by hand after 0001: sqlite3 .spin/sqlite_db.db < migrations/0002_exactly_once.sql
+-- Runnable by hand after 0001: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0002_exactly_once.sql
 
 -- Written durably just before the first reservation of a create; deleted in
 -- the transaction that writes the order, or turned into pending_releases

@@ -1,6 +1,6 @@
 -- 0003: releases an operator settled by hand (e.g. against a Catalog with
 -- no /release/ endpoint): the audit trail of who, when, why and how.
--- Runnable by hand after 0002: sqlite3 .spin/sqlite_db.db < migrations/0003_settled_releases.sql
+-- Runnable by hand after 0002: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0003_settled_releases.sql
 
 CREATE TABLE settled_releases (
     id          INTEGER PRIMARY KEY,                -- the pending release's id

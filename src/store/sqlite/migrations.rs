@@ -1,7 +1,7 @@
 //! Numbered SQL files from `migrations/`, embedded at build time and applied
 //! in order. The schema version is SQLite's `user_version`, which each file
-//! sets itself, so a file run by hand (`sqlite3 db < migrations/0001_init.sql`
-//! or `spin up --sqlite @migrations/0001_init.sql`) leaves the same state.
+//! sets itself, so a file run by hand
+//! (`sqlite3 db < migrations/sqlite/0001_init.sql`) leaves the same state.
 
 use super::{first, Db};
 use crate::store::StoreError;
