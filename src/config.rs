@@ -14,9 +14,12 @@ pub struct Config {
     /// treats its request as dead and releases the units.
     pub intent_lease: Duration,
     /// Bearer token of the operator endpoints; `None` disables them.
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<Secret>,
     /// `postgres://…`: orders live in PostgreSQL; `None`: Spin's SQLite.
     pub database_url: Option<DatabaseUrl>,
+    /// Key of the Payment Service's signatures; `None` disables payment
+    /// confirmation.
+    pub payment_webhook_secret: Option<Secret>,
 }
 
 /// The PostgreSQL connection string; it holds a password, so it is never
@@ -30,11 +33,12 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// The operator token; never printed.
+/// A secret setting (the operator token, the payment signing key); never
+/// printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AdminToken(pub String);
+pub struct Secret(pub String);
 
-impl std::fmt::Debug for AdminToken {
+impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<{} bytes>", self.0.len())
     }
@@ -172,8 +176,9 @@ impl Config {
             catalog_url,
             catalog_timeout: Duration::from_millis(timeout_ms),
             intent_lease: Duration::from_secs(lease_seconds),
-            admin_token: optional(admin_token).map(AdminToken),
+            admin_token: optional(admin_token).map(Secret),
             database_url: optional(database_url.to_owned()).map(DatabaseUrl),
+            payment_webhook_secret: optional(get("payment_webhook_secret")?).map(Secret),
         })
     }
 }

@@ -28,6 +28,8 @@ mod log;
 mod orders;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
+/// The Payment Service's HMAC signature on confirmations.
+mod payment_signature;
 /// All SQL: repository functions and migrations. Public for the tests
 /// that check query plans against the real schema.
 pub mod store;

@@ -15,6 +15,17 @@ pub async fn read_json(
     content_type: Option<&str>,
     content_length: Option<&str>,
 ) -> Result<serde_json::Value, ApiError> {
+    let body = read_bytes(request, content_type, content_length).await?;
+    serde_json::from_slice(&body).map_err(|_| ApiError::ParseError)
+}
+
+/// Reads the exact bytes of a JSON body (what a signature covers), or says
+/// why not (415, 413, 400).
+pub async fn read_bytes(
+    request: IncomingRequest,
+    content_type: Option<&str>,
+    content_length: Option<&str>,
+) -> Result<Vec<u8>, ApiError> {
     if !is_json(content_type) {
         return Err(ApiError::UnsupportedMediaType);
     }
@@ -36,7 +47,7 @@ pub async fn read_json(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|_| ApiError::ParseError)
+    Ok(body)
 }
 
 /// `application/json`, any case, optionally with parameters such as charset.

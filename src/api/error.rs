@@ -45,6 +45,14 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     /// A request is releasing this pending release right now.
     ReleaseInProgress,
+    /// The Payment-Signature is malformed, stale or wrong.
+    SignatureNotValid,
+    /// The payment cannot be applied (recorded for a refund).
+    PaymentRefused {
+        reason: &'static str,
+    },
+    /// The payment id was confirmed before with other content.
+    PaymentIdReused,
     /// The database stayed locked past the busy timeout: retry shortly.
     Busy(Cause),
     Internal(Cause),
@@ -85,7 +93,9 @@ impl From<CatalogError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Busy | StoreError::LeaseLost => ApiError::Busy(error.into()),
+            StoreError::Busy | StoreError::LeaseLost | StoreError::PaymentIdTaken => {
+                ApiError::Busy(error.into())
+            }
             _ => ApiError::Internal(error.into()),
         }
     }
@@ -118,7 +128,10 @@ impl ApiError {
             ApiError::InsufficientStock(_)
             | ApiError::InvalidStatusTransition { .. }
             | ApiError::IdempotencyKeyInUse
-            | ApiError::ReleaseInProgress => 409,
+            | ApiError::ReleaseInProgress
+            | ApiError::PaymentRefused { .. } => 409,
+            ApiError::SignatureNotValid => 401,
+            ApiError::PaymentIdReused => 422,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::CatalogBadResponse(_) => 502,
             ApiError::CatalogUnavailable(_) | ApiError::Busy(_) => 503,
@@ -146,6 +159,9 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::ReleaseInProgress => "release_in_progress",
+            ApiError::SignatureNotValid => "signature_not_valid",
+            ApiError::PaymentRefused { .. } => "payment_refused",
+            ApiError::PaymentIdReused => "payment_id_reused",
             ApiError::Busy(_) => "service_busy",
             ApiError::Internal(_) => "internal_error",
         }
@@ -189,6 +205,16 @@ impl ApiError {
             ApiError::ReleaseInProgress => {
                 "This release is being tried right now; ask again shortly.".into()
             }
+            ApiError::SignatureNotValid => {
+                "Payment-Signature is missing, malformed, stale or wrong.".into()
+            }
+            ApiError::PaymentRefused { reason } => {
+                format!("The payment cannot be applied ({reason}); it is recorded for a refund.")
+            }
+            ApiError::PaymentIdReused => {
+                "This payment id was confirmed before with another order, amount or currency."
+                    .into()
+            }
             ApiError::Busy(_) => "The service is busy; try again shortly.".into(),
             ApiError::Internal(_) => "Internal server error.".into(),
         }
@@ -218,6 +244,10 @@ impl ApiError {
             }
             ApiError::InvalidStatusTransition { from } => {
                 body.insert("status".into(), (*from).into());
+            }
+            ApiError::PaymentRefused { reason } => {
+                body.insert("reason".into(), (*reason).into());
+                body.insert("refund_required".into(), true.into());
             }
             _ => {}
         }

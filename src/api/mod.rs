@@ -2,7 +2,8 @@
 //! the error-to-response mapping, and the access log line.
 //!
 //! - [`routes`]: the route table (404/405 before authentication).
-//! - [`health`], [`orders`], [`admin`], [`openapi`]: the handlers.
+//! - [`health`], [`orders`], [`admin`], [`payments`], [`openapi`]: the
+//!   handlers.
 //! - [`error`]: the one API error type.
 //! - [`body`]: bounded JSON body reading.
 //! - [`session`]: configuration, authentication and the workflows'
@@ -14,6 +15,7 @@ mod error;
 mod health;
 mod openapi;
 mod orders;
+mod payments;
 mod routes;
 mod session;
 
@@ -34,6 +36,7 @@ pub struct RequestFacts {
     pub content_type: Option<String>,
     pub content_length: Option<String>,
     pub idempotency_key: Option<String>,
+    pub payment_signature: Option<String>,
     /// The query string, without `?`.
     pub query: String,
 }
@@ -88,6 +91,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         content_type: header("content-type"),
         content_length: header("content-length"),
         idempotency_key: header("idempotency-key"),
+        payment_signature: header("payment-signature"),
         query,
     };
     let access = AccessLog::default();
@@ -103,6 +107,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         Ok(Route::CancelOrder(id)) => orders::cancel(&facts, &access, id).await,
         Ok(Route::Reconcile) => admin::reconcile(&facts, &access).await,
         Ok(Route::SettleRelease(id)) => admin::settle_release(&facts, &access, request, id).await,
+        Ok(Route::ConfirmPayment) => payments::confirm(&facts, &access, request).await,
     };
     let (mut response, follow_up) = match result {
         Ok(reply) => (reply.response, reply.follow_up),

@@ -16,6 +16,7 @@ pub enum Route {
     CancelOrder(i64),
     Reconcile,
     SettleRelease(i64),
+    ConfirmPayment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +46,7 @@ pub const ROUTES: &[RouteTemplate] = &[
         "POST",
         Route::SettleRelease,
     ),
+    ("/orders/payments/", "POST", |_| Route::ConfirmPayment),
 ];
 
 /// Resolves `method path` (path without query) to a route.

@@ -6,12 +6,14 @@
 //! - [`order`]: order status (the state machine) and pricing.
 //! - [`idempotency`]: Idempotency-Key format and request fingerprints.
 //! - [`page`]: keyset pagination of the order list.
+//! - [`payment`]: payment confirmations from the Payment Service.
 
 pub mod idempotency;
 pub mod money;
 pub mod order;
 pub mod order_request;
 pub mod page;
+pub mod payment;
 
 /// A user id as carried by the JWT `user_id` claim (1..=2^63-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -2,6 +2,7 @@
 
 use super::money::Money;
 use super::order_request::{OrderLine, Quantity};
+use super::payment::PaymentRefusal;
 use super::{ProductId, UserId};
 
 /// The life of an order (SPEC §5), stored as its upper-case name. Every
@@ -9,7 +10,8 @@ use super::{ProductId, UserId};
 ///
 /// ```text
 /// CREATED ──cancel──▶ CANCELLED ──cancel──▶ CANCELLED (nothing released again)
-///    └──(payment, another service)──▶ PAID ──cancel──▶ refused
+///    └──pay (amount = total)──▶ PAID ──cancel──▶ refused
+/// CANCELLED, PAID ──pay──▶ refused, recorded for a refund
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStatus {
@@ -63,6 +65,19 @@ impl OrderStatus {
                 from: self,
                 action: "cancel",
             }),
+        }
+    }
+}
+
+impl OrderStatus {
+    /// The pay transition (SPEC §3): a `CREATED` order whose total the
+    /// payment matches exactly becomes `PAID`; anything else is refused.
+    pub fn pay(self, amount: Money, total: Money) -> Result<(), PaymentRefusal> {
+        match self {
+            OrderStatus::Cancelled => Err(PaymentRefusal::OrderCancelled),
+            OrderStatus::Paid => Err(PaymentRefusal::AlreadyPaid),
+            OrderStatus::Created if amount != total => Err(PaymentRefusal::AmountMismatch),
+            OrderStatus::Created => Ok(()),
         }
     }
 }
@@ -159,6 +174,26 @@ pub struct Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_unpaid_order_with_the_exact_total_becomes_paid() {
+        let total = Money::parse("19.99").unwrap();
+        let money = |t: &str| Money::parse(t).unwrap();
+        assert_eq!(OrderStatus::Created.pay(money("19.99"), total), Ok(()));
+        assert_eq!(OrderStatus::Created.pay(money("19.990"), total), Ok(()));
+        assert_eq!(
+            OrderStatus::Created.pay(money("19.98"), total),
+            Err(PaymentRefusal::AmountMismatch)
+        );
+        assert_eq!(
+            OrderStatus::Cancelled.pay(total, total),
+            Err(PaymentRefusal::OrderCancelled)
+        );
+        assert_eq!(
+            OrderStatus::Paid.pay(total, total),
+            Err(PaymentRefusal::AlreadyPaid)
+        );
+    }
 
     fn line(product: i64, quantity: i64) -> OrderLine {
         OrderLine {

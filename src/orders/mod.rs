@@ -7,7 +7,8 @@
 //!   around [`place`];
 //! - [`cancel`]: `CREATED` → `CANCELLED` and its stock back;
 //! - [`release`]: stock owed to the Catalog, now or later; reconciliation
-//!   and the operator's settlement.
+//!   and the operator's settlement;
+//! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal.
 //!
 //! They call the Catalog ([`crate::catalog`]) and storage
 //! ([`crate::store`]) and follow the rules of [`crate::domain`]; they know
@@ -15,6 +16,7 @@
 
 pub mod cancel;
 pub mod idempotency;
+pub mod payment;
 pub mod place;
 pub mod release;
 

@@ -12,8 +12,10 @@ pub mod postgres;
 pub mod sqlite;
 
 use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, InvalidTransition, Order, PricedOrder, Refusal};
 use crate::domain::order_request::OrderLine;
+use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
 use crate::domain::{ProductId, UserId};
 use serde::Serialize;
 use spin_sdk::sqlite3::Error as SqliteError;
@@ -36,6 +38,10 @@ pub enum StoreError {
     Malformed(&'static str),
     #[error("stored JSON")]
     Json(#[from] serde_json::Error),
+    /// Another request recorded the same payment id for another order at
+    /// this very moment; a retry answers from its row.
+    #[error("payment id recorded concurrently")]
+    PaymentIdTaken,
 }
 
 impl From<SqliteError> for StoreError {
@@ -182,6 +188,61 @@ pub enum SettleResult {
     /// A request is trying this release right now: ask again shortly.
     InProgress,
     NotFound,
+}
+
+/// A payment confirmation as recorded: the first answer for its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub payment_id: String,
+    pub order_id: i64,
+    pub amount: Money,
+    pub currency: String,
+    /// `Ok`: the order became `PAID`; `Err`: refused, to be refunded.
+    pub outcome: Result<(), PaymentRefusal>,
+    pub created_at: String,
+}
+
+impl PaymentRecord {
+    fn outcome_text(outcome: Result<(), PaymentRefusal>) -> &'static str {
+        if outcome.is_ok() {
+            "paid"
+        } else {
+            "refund_required"
+        }
+    }
+
+    /// The outcome a stored `reason` (NULL when paid) stands for.
+    fn outcome_from(reason: Option<&str>) -> Result<Result<(), PaymentRefusal>, StoreError> {
+        match reason {
+            None => Ok(Ok(())),
+            Some(text) => PaymentRefusal::parse(text)
+                .map(Err)
+                .ok_or(StoreError::Malformed("payments.reason")),
+        }
+    }
+
+    /// What a confirmation with this record's id gets: the same answer if
+    /// it is the same confirmation, else a refusal of the reused id.
+    fn answer_for(self, payment: &PaymentConfirmation) -> PaymentResult {
+        let same = self.order_id == payment.order_id
+            && self.amount == payment.amount
+            && self.currency == payment.currency;
+        if same {
+            PaymentResult::Recorded(self)
+        } else {
+            PaymentResult::IdReused
+        }
+    }
+}
+
+/// What confirming a payment found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentResult {
+    /// Recorded now, or earlier with the same id and content.
+    Recorded(PaymentRecord),
+    NoSuchOrder,
+    /// The payment id was recorded with another order, amount or currency.
+    IdReused,
 }
 
 /// The database of this request, whichever backend it is.
@@ -354,6 +415,16 @@ impl Store {
         note: &str,
     ) -> Result<SettleResult, StoreError> {
         dispatch!(self.settle_release(id, settlement, settled_by, note).await)
+    }
+
+    /// Records a payment confirmation and applies it to its order (or
+    /// records the refusal), in one transaction; a repeat of an id gets
+    /// the first answer.
+    pub async fn confirm_payment(
+        &self,
+        payment: &PaymentConfirmation,
+    ) -> Result<PaymentResult, StoreError> {
+        dispatch!(self.confirm_payment(payment).await)
     }
 
     /// Whether stock of order `order_id` is still owed to the Catalog.

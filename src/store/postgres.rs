@@ -13,19 +13,26 @@
 //! advisory lock, so instances starting together apply each file once.
 
 use super::{
-    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OwnedKey, PendingRelease,
-    ReleaseOutcome, SettleResult, SettledRelease, Settlement, StoreError, ABANDONED, CANCELLED,
+    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OwnedKey, PaymentRecord,
+    PaymentResult, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
+    StoreError, ABANDONED, CANCELLED,
 };
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder, Refusal};
 use crate::domain::order_request::{OrderLine, Quantity};
+use crate::domain::payment::PaymentConfirmation;
 use crate::domain::{ProductId, UserId};
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
-pub const MIGRATIONS: &[(i64, &str)] =
-    &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_payments.sql"),
+    ),
+];
 
 /// Claims a key nobody holds: `(user, key, fingerprint, lease seconds)`.
 const CLAIM_NEW_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, \
@@ -711,6 +718,89 @@ impl Db {
                 settled_at: time(&row[9]).unwrap_or_default(),
             }))
         })
+    }
+
+    pub async fn confirm_payment(
+        &self,
+        payment: &PaymentConfirmation,
+    ) -> Result<PaymentResult, StoreError> {
+        self.transaction(|db| {
+            // The order's row lock makes confirmations of one order take
+            // turns, so a repeat sees the first one's row.
+            let order = db.query(
+                "SELECT status, total_amount FROM orders WHERE id = $1 FOR UPDATE",
+                &[P::Int64(payment.order_id)],
+            )?;
+            if let Some(stored) = db.stored_payment(&payment.payment_id)? {
+                return Ok(stored.answer_for(payment));
+            }
+            let Some(row) = order.first() else {
+                return Ok(PaymentResult::NoSuchOrder);
+            };
+            let status = text(&row[0])
+                .and_then(OrderStatus::parse)
+                .ok_or(StoreError::Malformed("status"))?;
+            let total = money(&row[1]).ok_or(StoreError::Malformed("total_amount"))?;
+            let outcome = status.pay(payment.amount, total);
+            if outcome.is_ok() {
+                let changed = db.execute(
+                    "UPDATE orders SET status = 'PAID', updated_at = now() \
+                     WHERE id = $1 AND status = 'CREATED'",
+                    &[P::Int64(payment.order_id)],
+                )?;
+                if changed != 1 {
+                    return Err(StoreError::Malformed("order changed under its row lock"));
+                }
+            }
+            let inserted = db.query(
+                "INSERT INTO payments (payment_id, order_id, amount, currency, outcome, reason, \
+                 created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) \
+                 ON CONFLICT (payment_id) DO NOTHING RETURNING created_at",
+                &[
+                    P::Str(payment.payment_id.clone()),
+                    P::Int64(payment.order_id),
+                    P::Decimal(payment.amount.to_string()),
+                    P::Str(payment.currency.clone()),
+                    P::Str(PaymentRecord::outcome_text(outcome).into()),
+                    outcome
+                        .err()
+                        .map_or(P::DbNull, |r| P::Str(r.as_str().into())),
+                ],
+            )?;
+            match inserted.first().and_then(|row| time(&row[0])) {
+                Some(created_at) => Ok(PaymentResult::Recorded(PaymentRecord {
+                    payment_id: payment.payment_id.clone(),
+                    order_id: payment.order_id,
+                    amount: payment.amount,
+                    currency: payment.currency.clone(),
+                    outcome,
+                    created_at,
+                })),
+                // The same id, for another order, confirmed at this moment:
+                // undo this transaction's change by refusing.
+                None => Err(StoreError::PaymentIdTaken),
+            }
+        })
+    }
+
+    fn stored_payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT payment_id, order_id, amount, currency, reason, created_at FROM payments \
+             WHERE payment_id = $1",
+            &[P::Str(payment_id.to_owned())],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let malformed = StoreError::Malformed;
+        Ok(Some(PaymentRecord {
+            payment_id: text(&row[0]).ok_or(malformed("payment_id"))?.to_owned(),
+            order_id: int(&row[1]).ok_or(malformed("order_id"))?,
+            amount: money(&row[2]).ok_or(malformed("amount"))?,
+            currency: text(&row[3]).ok_or(malformed("currency"))?.to_owned(),
+            outcome: PaymentRecord::outcome_from(text(&row[4]))?,
+            created_at: time(&row[5]).ok_or(malformed("created_at"))?,
+        }))
     }
 
     pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {

@@ -153,6 +153,15 @@ async fn orders_flow_through_the_nginx_gateway() {
         .unwrap();
     assert_eq!(admin.status(), 404);
     assert_eq!(json_body(admin).await["code"], "not_found");
+    // Nor is the Payment Service's confirmation endpoint.
+    let payments = client
+        .post(format!("{}/orders/payments/", gateway.url))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(payments.status(), 404);
+    assert_eq!(json_body(payments).await["code"], "not_found");
 
     // The service's own errors pass through unchanged.
     let unauthenticated = client

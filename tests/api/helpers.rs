@@ -15,6 +15,8 @@ use tokio::process::{Child, Command};
 pub const SIGNING_KEY: &str = "django-insecure-thirty-bytes!!";
 /// The operator token every test app is started with.
 pub const ADMIN_TOKEN: &str = "operator-token-for-tests-0123456789";
+/// The Payment Service's signing key every test app is started with.
+pub const PAYMENT_SECRET: &str = "payment-webhook-secret-for-tests";
 
 pub struct Artifacts {
     pub root: PathBuf,
@@ -676,6 +678,7 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     command
         .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY)
         .env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("SPIN_VARIABLE_PAYMENT_WEBHOOK_SECRET", PAYMENT_SECRET)
         .env(
             "SPIN_VARIABLE_CATALOG_URL",
             options.catalog_url.as_deref().unwrap_or(catalog_url),
@@ -829,6 +832,23 @@ impl TestApp {
         .await
     }
 
+    /// `POST /orders/payments/` with `body`, signed now with `secret`.
+    pub async fn confirm_payment_signed(&self, body: &str, secret: &str, at: u64) -> Response {
+        self.request(reqwest::Method::POST, "/orders/payments/")
+            .header("content-type", "application/json")
+            .header("payment-signature", payment_signature(secret, at, body))
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /orders/payments/` as the Payment Service.
+    pub async fn confirm_payment(&self, payment: &Value) -> Response {
+        self.confirm_payment_signed(&payment.to_string(), PAYMENT_SECRET, unix_now())
+            .await
+    }
+
     /// `POST /orders/admin/releases/<id>/settle/` with the operator token.
     pub async fn settle_release(&self, id: i64, body: Value) -> Response {
         self.request(
@@ -902,6 +922,21 @@ pub async fn post_order_to(base_url: &str, token: &str, items: &[(i64, i64)]) ->
         .send()
         .await
         .unwrap()
+}
+
+/// `Payment-Signature` for `body` at `at`, as the Payment Service computes
+/// it (`printf '%s' "<t>.<body>" | openssl dgst -sha256 -hmac <secret>`).
+pub fn payment_signature(secret: &str, at: u64, body: &str) -> String {
+    let mac = hmac_sha256::HMAC::mac(format!("{at}.{body}").as_bytes(), secret.as_bytes());
+    let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={at},v1={hex}")
+}
+
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 /// Reads a JSON body.

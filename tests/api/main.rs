@@ -18,6 +18,7 @@ mod hosted;
 mod idempotency;
 mod lifecycle;
 mod openapi;
+mod payments;
 mod persistence;
 mod postgres;
 mod reconcile;

@@ -93,6 +93,7 @@ async fn the_document_matches_the_routes_and_real_responses() {
     exercise_cancel(c, &app, &created).await;
     exercise_reconcile(c, &app).await;
     exercise_settle(c, &app).await;
+    exercise_payments(c, &app).await;
 
     // Every documented operation was exercised and answered as documented.
     let documented: BTreeSet<(String, String)> = doc["paths"]
@@ -398,4 +399,41 @@ async fn exercise_reconcile(c: &mut Checker, app: &TestApp) {
             .0,
         401
     );
+}
+
+/// `POST /orders/payments/`: signed by the Payment Service.
+async fn exercise_payments(c: &mut Checker, app: &TestApp) {
+    let path = "/orders/payments/";
+    let order = app.create(42, &[(5, 10)]).await;
+    let body = |amount: &str| {
+        json!({"payment_id": format!("p-{amount}"), "order_id": order["id"], "amount": amount,
+               "currency": "EUR"})
+        .to_string()
+    };
+    let signed = |body: String| {
+        let signature = crate::helpers::payment_signature(
+            crate::helpers::PAYMENT_SECRET,
+            crate::helpers::unix_now(),
+            &body,
+        );
+        app.request(Method::POST, path)
+            .header("content-type", "application/json")
+            .header("payment-signature", signature)
+            .body(body)
+    };
+    for (request, expected) in [
+        (signed(body("0.99")), 409),
+        (signed(body("1.00")), 200),
+        (signed(r#"{"payment_id": 1}"#.to_owned()), 400),
+        (app.request(Method::POST, path).header("content-type", "application/json"), 401),
+        (
+            signed(
+                json!({"payment_id": "p-x", "order_id": 999999, "amount": "1.00", "currency": "EUR"})
+                    .to_string(),
+            ),
+            404,
+        ),
+    ] {
+        assert_eq!(c.check(path, Method::POST, request).await.0, expected);
+    }
 }

@@ -17,6 +17,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../../migrations/sqlite/0003_settled_releases.sql"),
     ),
+    (
+        4,
+        include_str!("../../../migrations/sqlite/0004_payments.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

@@ -7,11 +7,13 @@
 //! - [`intents`]: reservations about to be made (crash safety).
 //! - [`idempotency`]: `Idempotency-Key` claims and stored outcomes.
 //! - [`releases`]: stock owed back to the Catalog, claimed and settled.
+//! - [`payments`]: payment confirmations and the `PAID` transition.
 
 pub mod idempotency;
 pub mod intents;
 pub mod migrations;
 pub mod orders;
+pub mod payments;
 pub mod releases;
 
 use crate::clock;

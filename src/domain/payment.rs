@@ -1,0 +1,147 @@
+//! A payment confirmation from the Payment Service (SPEC §3), parsed once
+//! at the edge, and why one cannot be applied. The rule itself is the
+//! order's state machine ([`OrderStatus::pay`](super::order::OrderStatus::pay)).
+
+use super::money::Money;
+use super::order_request::FieldErrors;
+use serde_json::Value;
+
+/// Longest payment id, in bytes (visible ASCII only).
+const MAX_PAYMENT_ID: usize = 128;
+
+/// A confirmed payment as the Payment Service reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentConfirmation {
+    /// The Payment Service's id: confirmations are deduplicated by it.
+    pub payment_id: String,
+    pub order_id: i64,
+    pub amount: Money,
+    /// ISO 4217 code as sent (three upper-case letters); recorded, not
+    /// converted: orders carry no currency of their own.
+    pub currency: String,
+}
+
+/// Why a payment does not move an order to `PAID`: each is recorded so
+/// that the Payment Service can refund it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentRefusal {
+    /// The amount differs from the order's total.
+    AmountMismatch,
+    /// The order was cancelled.
+    OrderCancelled,
+    /// The order was paid already, by another payment.
+    AlreadyPaid,
+}
+
+impl PaymentRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentRefusal::AmountMismatch => "amount_mismatch",
+            PaymentRefusal::OrderCancelled => "order_cancelled",
+            PaymentRefusal::AlreadyPaid => "already_paid",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "amount_mismatch" => Some(PaymentRefusal::AmountMismatch),
+            "order_cancelled" => Some(PaymentRefusal::OrderCancelled),
+            "already_paid" => Some(PaymentRefusal::AlreadyPaid),
+            _ => None,
+        }
+    }
+}
+
+impl PaymentConfirmation {
+    /// `{"payment_id": "...", "order_id": 1, "amount": "19.99",
+    /// "currency": "EUR"}`; unknown fields are ignored.
+    pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut fail = |field: &str, message: &str| {
+            errors.insert(field.to_owned(), vec![message.to_owned()]);
+        };
+        let payment_id = body.get("payment_id").and_then(Value::as_str);
+        let payment_id = match payment_id {
+            Some(id)
+                if (1..=MAX_PAYMENT_ID).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(id.to_owned())
+            }
+            _ => {
+                fail(
+                    "payment_id",
+                    "1 to 128 visible ASCII characters are required.",
+                );
+                None
+            }
+        };
+        let order_id = body
+            .get("order_id")
+            .and_then(Value::as_i64)
+            .filter(|id| *id >= 1);
+        if order_id.is_none() {
+            fail("order_id", "A positive integer is required.");
+        }
+        let amount = body
+            .get("amount")
+            .and_then(Value::as_str)
+            .and_then(|text| Money::parse(text).ok());
+        if amount.is_none() {
+            fail(
+                "amount",
+                "A decimal string with at most two places is required.",
+            );
+        }
+        let currency = body
+            .get("currency")
+            .and_then(Value::as_str)
+            .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
+        if currency.is_none() {
+            fail("currency", "A three-letter ISO 4217 code is required.");
+        }
+        match (payment_id, order_id, amount, currency) {
+            (Some(payment_id), Some(order_id), Some(amount), Some(currency)) => Ok(Self {
+                payment_id,
+                order_id,
+                amount,
+                currency: currency.to_owned(),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_well_formed_confirmation_parses() {
+        let parsed = PaymentConfirmation::parse(&json!({
+            "payment_id": "pay_123", "order_id": 7, "amount": "19.99", "currency": "EUR",
+            "extra": true
+        }))
+        .unwrap();
+        assert_eq!(parsed.payment_id, "pay_123");
+        assert_eq!(parsed.amount.to_string(), "19.99");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let errors = PaymentConfirmation::parse(&json!({
+            "payment_id": "has space", "order_id": 0, "amount": 19.99, "currency": "eur"
+        }))
+        .unwrap_err();
+        let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
+        assert_eq!(fields, ["amount", "currency", "order_id", "payment_id"]);
+        for amount in ["19.999", "-1", "1e3", ""] {
+            let errors = PaymentConfirmation::parse(&json!({
+                "payment_id": "p", "order_id": 1, "amount": amount, "currency": "USD"
+            }))
+            .unwrap_err();
+            assert!(errors.contains_key("amount"), "{amount}");
+        }
+    }
+}
