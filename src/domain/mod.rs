@@ -7,7 +7,9 @@
 //! - [`idempotency`]: Idempotency-Key format and request fingerprints.
 //! - [`page`]: keyset pagination of the order list.
 //! - [`payment`]: payment confirmations from the Payment Service.
+//! - [`events`]: the order events other services are told about.
 
+pub mod events;
 pub mod idempotency;
 pub mod money;
 pub mod order;

@@ -75,13 +75,15 @@ pub struct Report {
     pub purged_idempotency_keys: usize,
 }
 
-/// The operator's answer: the pass, and what is still owed.
+/// The operator's answer: the pass, what is still owed, and the backlog of
+/// order events not yet published.
 #[derive(Debug, Serialize)]
 pub struct OperatorReport {
     #[serde(flatten)]
     pub pass: Report,
     pub pending_total: i64,
     pub pending: Vec<PendingRelease>,
+    pub events_unpublished: i64,
 }
 
 /// How long a request keeps a claim on a release: two Catalog timeouts and
@@ -176,6 +178,7 @@ pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError
         pass,
         pending_total,
         pending,
+        events_unpublished: deps.store.unpublished_events()?,
     };
     log::event(
         Level::Info,

@@ -427,6 +427,11 @@ impl Store {
         dispatch!(self.confirm_payment(payment).await)
     }
 
+    /// How many order events wait to be published.
+    pub fn unpublished_events(&self) -> Result<i64, StoreError> {
+        dispatch!(self.unpublished_events())
+    }
+
     /// Whether stock of order `order_id` is still owed to the Catalog.
     pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {
         dispatch!(self.order_release_pending(order_id))

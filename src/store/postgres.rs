@@ -17,6 +17,7 @@ use super::{
     PaymentResult, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
     StoreError, ABANDONED, CANCELLED,
 };
+use crate::domain::events::OrderEvent;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder, Refusal};
@@ -32,6 +33,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_payments.sql"),
     ),
+    (3, include_str!("../../migrations/postgres/0003_events.sql")),
 ];
 
 /// Claims a key nobody holds: `(user, key, fingerprint, lease seconds)`.
@@ -276,14 +278,16 @@ impl Db {
             if let Some(key) = key {
                 db.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
             }
-            Ok(Order {
+            let created = Order {
                 id,
                 user_id: user,
                 status: OrderStatus::Created,
                 total: order.total,
                 created_at,
                 lines: order.lines.clone(),
-            })
+            };
+            db.append_event(&OrderEvent::Created(created.clone()))?;
+            Ok(created)
         })
     }
 
@@ -359,6 +363,10 @@ impl Db {
                     .iter()
                     .map(|l| (l.product_id, l.quantity.get()))
                     .collect();
+                db.append_event(&OrderEvent::Cancelled {
+                    order_id: id,
+                    user_id: user.get(),
+                })?;
                 releases = db.insert_claimed_releases(
                     user.get(),
                     request_id,
@@ -767,7 +775,14 @@ impl Db {
                         .map_or(P::DbNull, |r| P::Str(r.as_str().into())),
                 ],
             )?;
-            match inserted.first().and_then(|row| time(&row[0])) {
+            let recorded = inserted.first().and_then(|row| time(&row[0]));
+            if recorded.is_some() {
+                db.append_event(&match outcome {
+                    Ok(()) => OrderEvent::paid(payment),
+                    Err(reason) => OrderEvent::refund_required(payment, reason),
+                })?;
+            }
+            match recorded {
                 Some(created_at) => Ok(PaymentResult::Recorded(PaymentRecord {
                     payment_id: payment.payment_id.clone(),
                     order_id: payment.order_id,
@@ -801,6 +816,32 @@ impl Db {
             outcome: PaymentRecord::outcome_from(text(&row[4]))?,
             created_at: time(&row[5]).ok_or(malformed("created_at"))?,
         }))
+    }
+
+    /// Inside the caller's transaction: records `event` as the order's
+    /// next one (the order's row lock, or the payment's, orders the
+    /// sequence; a clash on `(order_id, seq)` fails the transaction).
+    fn append_event(&self, event: &OrderEvent) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
+             SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, now() \
+             FROM events WHERE order_id = $2",
+            &[
+                P::Str(uuid::Uuid::new_v4().to_string()),
+                P::Int64(event.order_id()),
+                P::Str(event.kind().into()),
+                P::Str(event.payload().to_string()),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn unpublished_events(&self) -> Result<i64, StoreError> {
+        let rows = self.query(
+            "SELECT count(*) FROM events WHERE published_at IS NULL",
+            &[],
+        )?;
+        Ok(first_int(&rows, 0).unwrap_or(0))
     }
 
     pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {

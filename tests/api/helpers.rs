@@ -724,6 +724,39 @@ impl TestApp {
         }
     }
 
+    /// The rows of `sql`, each as its columns joined by `|`, whichever the
+    /// backend.
+    pub fn rows(&self, sql: &str) -> Vec<String> {
+        match &self.database_url {
+            Some(url) => psql(url, sql).unwrap().lines().map(str::to_owned).collect(),
+            None => {
+                let db = self.db();
+                let mut statement = db.prepare(sql).unwrap();
+                let columns = statement.column_count();
+                statement
+                    .query_map([], |row| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match row.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Null => String::new(),
+                                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                                    rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                                    rusqlite::types::ValueRef::Text(t) => {
+                                        String::from_utf8_lossy(t).into_owned()
+                                    }
+                                    rusqlite::types::ValueRef::Blob(_) => "<blob>".into(),
+                                })
+                            })
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                            .map(|values| values.join("|"))
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+        }
+    }
+
     /// Runs `sql` on the app's database, whichever the backend (for a test
     /// that changes state behind the service's back).
     pub fn execute(&self, sql: &str) {

@@ -10,6 +10,7 @@ mod concurrency;
 mod container;
 mod create_order;
 mod errors;
+mod events;
 mod gateway;
 mod health;
 mod helpers;

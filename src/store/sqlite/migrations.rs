@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../../migrations/sqlite/0004_payments.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/sqlite/0005_events.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

@@ -8,7 +8,9 @@
 //! - [`idempotency`]: `Idempotency-Key` claims and stored outcomes.
 //! - [`releases`]: stock owed back to the Catalog, claimed and settled.
 //! - [`payments`]: payment confirmations and the `PAID` transition.
+//! - [`events`]: order events, in the transactions of their changes.
 
+pub mod events;
 pub mod idempotency;
 pub mod intents;
 pub mod migrations;

@@ -1,6 +1,7 @@
 //! Orders and their items: create, read, list, cancel.
 
 use super::{placeholders, Db, SQL_NOW};
+use crate::domain::events::OrderEvent;
 use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder};
 use crate::domain::order_request::Quantity;
@@ -80,6 +81,7 @@ impl Db {
             if let Some(key) = key {
                 store.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
             }
+            store.append_event(&OrderEvent::Created(created.clone()))?;
             Ok(created)
         })
         .await
@@ -159,6 +161,10 @@ impl Db {
                     .iter()
                     .map(|l| (l.product_id, l.quantity.get()))
                     .collect();
+                store.append_event(&OrderEvent::Cancelled {
+                    order_id: id,
+                    user_id: user.get(),
+                })?;
                 releases = store.insert_claimed_releases(
                     user.get(),
                     request_id,

@@ -2,6 +2,7 @@
 //! in one `BEGIN IMMEDIATE` transaction (which serialises confirmations).
 
 use super::{Db, SQL_NOW};
+use crate::domain::events::OrderEvent;
 use crate::domain::money::Money;
 use crate::domain::order::OrderStatus;
 use crate::domain::payment::PaymentConfirmation;
@@ -63,6 +64,10 @@ impl Db {
                         .map_or(Value::Null, |r| Value::Text(r.as_str().into())),
                 ],
             )?;
+            db.append_event(&match outcome {
+                Ok(()) => OrderEvent::paid(payment),
+                Err(reason) => OrderEvent::refund_required(payment, reason),
+            })?;
             let created_at = super::first::<&str>(&inserted, 0)
                 .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))?
                 .to_owned();

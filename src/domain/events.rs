@@ -1,0 +1,121 @@
+//! Order events (SPEC §3 "Order events"): what other services learn about
+//! an order's life. Each is recorded in the same transaction as the change
+//! it describes (a transactional outbox), with a unique id for consumers to
+//! deduplicate and a per-order sequence number for their order.
+
+use super::money::Money;
+use super::order::Order;
+use super::payment::{PaymentConfirmation, PaymentRefusal};
+use serde_json::{json, Value};
+
+/// One change to announce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderEvent {
+    /// A new order, with its items and total.
+    Created(Order),
+    /// The order was cancelled; its stock release is requested (done now
+    /// or retried until done).
+    Cancelled { order_id: i64, user_id: i64 },
+    /// The order was paid.
+    Paid {
+        order_id: i64,
+        payment_id: String,
+        amount: Money,
+        currency: String,
+    },
+    /// A payment could not be applied: the Payment Service must refund it.
+    RefundRequired {
+        order_id: i64,
+        payment_id: String,
+        amount: Money,
+        currency: String,
+        reason: PaymentRefusal,
+    },
+}
+
+impl OrderEvent {
+    pub fn paid(payment: &PaymentConfirmation) -> Self {
+        OrderEvent::Paid {
+            order_id: payment.order_id,
+            payment_id: payment.payment_id.clone(),
+            amount: payment.amount,
+            currency: payment.currency.clone(),
+        }
+    }
+
+    pub fn refund_required(payment: &PaymentConfirmation, reason: PaymentRefusal) -> Self {
+        OrderEvent::RefundRequired {
+            order_id: payment.order_id,
+            payment_id: payment.payment_id.clone(),
+            amount: payment.amount,
+            currency: payment.currency.clone(),
+            reason,
+        }
+    }
+
+    /// The event type consumers switch on.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OrderEvent::Created(_) => "order.created",
+            OrderEvent::Cancelled { .. } => "order.cancelled",
+            OrderEvent::Paid { .. } => "order.paid",
+            OrderEvent::RefundRequired { .. } => "payment.refund_required",
+        }
+    }
+
+    pub fn order_id(&self) -> i64 {
+        match self {
+            OrderEvent::Created(order) => order.id,
+            OrderEvent::Cancelled { order_id, .. }
+            | OrderEvent::Paid { order_id, .. }
+            | OrderEvent::RefundRequired { order_id, .. } => *order_id,
+        }
+    }
+
+    /// The event's data (money as strings with two places, as in the API).
+    pub fn payload(&self) -> Value {
+        match self {
+            OrderEvent::Created(order) => json!({
+                "order_id": order.id,
+                "user_id": order.user_id.get(),
+                "total_amount": order.total.to_string(),
+                "status": order.status.as_str(),
+                "created_at": order.created_at,
+                "items": order.lines.iter().map(|line| json!({
+                    "product_id": line.product_id.get(),
+                    "quantity": line.quantity.get(),
+                    "price": line.unit_price.to_string(),
+                })).collect::<Vec<_>>(),
+            }),
+            OrderEvent::Cancelled { order_id, user_id } => json!({
+                "order_id": order_id,
+                "user_id": user_id,
+                "stock_release": "requested",
+            }),
+            OrderEvent::Paid {
+                order_id,
+                payment_id,
+                amount,
+                currency,
+            } => json!({
+                "order_id": order_id,
+                "payment_id": payment_id,
+                "amount": amount.to_string(),
+                "currency": currency,
+            }),
+            OrderEvent::RefundRequired {
+                order_id,
+                payment_id,
+                amount,
+                currency,
+                reason,
+            } => json!({
+                "order_id": order_id,
+                "payment_id": payment_id,
+                "amount": amount.to_string(),
+                "currency": currency,
+                "reason": reason.as_str(),
+            }),
+        }
+    }
+}
