@@ -41,7 +41,7 @@ pub async fn create(
     let response = match answer.placed {
         Ok(order) => {
             access.order_id.set(Some(order.id));
-            let mut builder = json_response(201, &order_json(&order));
+            let mut builder = json_response(201, &order.to_json());
             builder.header("location", location(order.id));
             if answer.replayed {
                 builder.header("idempotent-replayed", "true");
@@ -92,7 +92,7 @@ pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, Api
         )),
         _ => Value::Null,
     };
-    let results: Vec<Value> = orders.iter().map(order_json).collect();
+    let results: Vec<Value> = orders.iter().map(Order::to_json).collect();
     Ok(
         json_response(200, &json!({"results": results, "next": next}))
             .build()
@@ -106,7 +106,7 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
     let deps = dependencies(facts, access, config).await?;
     let order = deps.store.order(user, id)?.ok_or(OrderError::NotFound)?;
     access.order_id.set(Some(order.id));
-    Ok(json_response(200, &order_json(&order)).build().into())
+    Ok(json_response(200, &order.to_json()).build().into())
 }
 
 /// `POST /orders/orders/<id>/cancel/`: CREATED → CANCELLED, stock released
@@ -121,7 +121,7 @@ pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result
     let cancelled = cancelled?;
     // Honest about the stock: back at the Catalog now, or owed and
     // retried (visible to operators) until it is.
-    let mut body = order_json(&cancelled.order);
+    let mut body = cancelled.order.to_json();
     body["stock_release"] = json!(if cancelled.stock_pending {
         "pending"
     } else {
@@ -135,20 +135,4 @@ pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result
 
 fn location(id: i64) -> String {
     format!("/orders/orders/{id}/")
-}
-
-/// The order as the API shows it (SPEC §3).
-fn order_json(order: &Order) -> Value {
-    json!({
-        "id": order.id,
-        "user_id": order.user_id.get(),
-        "total_amount": order.total.to_string(),
-        "status": order.status.as_str(),
-        "created_at": order.created_at,
-        "items": order.lines.iter().map(|line| json!({
-            "product_id": line.product_id.get(),
-            "quantity": line.quantity.get(),
-            "price": line.unit_price.to_string(),
-        })).collect::<Vec<_>>(),
-    })
 }

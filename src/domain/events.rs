@@ -72,21 +72,11 @@ impl OrderEvent {
         }
     }
 
-    /// The event's data (money as strings with two places, as in the API).
+    /// The event's data (money as strings with two places, as in the API;
+    /// a new order exactly as the API shows it).
     pub fn payload(&self) -> Value {
         match self {
-            OrderEvent::Created(order) => json!({
-                "order_id": order.id,
-                "user_id": order.user_id.get(),
-                "total_amount": order.total.to_string(),
-                "status": order.status.as_str(),
-                "created_at": order.created_at,
-                "items": order.lines.iter().map(|line| json!({
-                    "product_id": line.product_id.get(),
-                    "quantity": line.quantity.get(),
-                    "price": line.unit_price.to_string(),
-                })).collect::<Vec<_>>(),
-            }),
+            OrderEvent::Created(order) => order.to_json(),
             OrderEvent::Cancelled { order_id, user_id } => json!({
                 "order_id": order_id,
                 "user_id": user_id,

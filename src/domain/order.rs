@@ -171,6 +171,25 @@ pub struct Order {
     pub lines: Vec<PricedLine>,
 }
 
+impl Order {
+    /// The order as the service shows it to everyone (SPEC §3 body, the
+    /// `order.created` event): money as strings with two places.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "user_id": self.user_id.get(),
+            "total_amount": self.total.to_string(),
+            "status": self.status.as_str(),
+            "created_at": self.created_at,
+            "items": self.lines.iter().map(|line| serde_json::json!({
+                "product_id": line.product_id.get(),
+                "quantity": line.quantity.get(),
+                "price": line.unit_price.to_string(),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

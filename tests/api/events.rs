@@ -55,7 +55,7 @@ async fn each_change_records_its_event_in_order(backend: Backend) {
         ]
     );
     let created = &recorded[0].2;
-    assert_eq!(created["order_id"], paid["id"]);
+    assert_eq!(created, &paid, "the order as the API answered it");
     assert_eq!(created["user_id"], 42);
     assert_eq!(created["total_amount"], "39.98");
     assert_eq!(created["items"], paid["items"]);
