@@ -3,7 +3,8 @@
 //! `./dev test` installs Debian's nginx when it is missing.
 
 use crate::helpers::{
-    json_body, order, post_order_to, spawn_app, spawn_app_with, token, AppOptions, CatalogKind,
+    json_body, order, post_order_to, spawn_app, spawn_app_with, token, AppOptions, Backend,
+    CatalogKind,
 };
 use reqwest::Method;
 use std::path::Path;
@@ -205,12 +206,15 @@ async fn orders_flow_through_the_nginx_gateway() {
     assert_eq!(json_body(down).await["code"], "bad_gateway");
 }
 
+crate::on_both_backends!(a_create_through_the_gateway_against_the_django_catalog);
+
 /// The system as a user meets it: a token minted by SimpleJWT, the
-/// project's gateway in front of the service, the Catalog on Django.
-#[tokio::test]
-async fn a_create_through_the_gateway_against_the_django_catalog() {
+/// project's gateway in front of the service, the Catalog on Django, on
+/// either database.
+async fn a_create_through_the_gateway_against_the_django_catalog(backend: Backend) {
     let app = spawn_app_with(AppOptions {
         catalog: CatalogKind::Django { release: false },
+        backend,
         ..Default::default()
     })
     .await;
