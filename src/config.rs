@@ -20,6 +20,17 @@ pub struct Config {
     /// Key of the Payment Service's signatures; `None` disables payment
     /// confirmation.
     pub payment_webhook_secret: Option<Secret>,
+    /// Where order events are published; `None`: recorded, not published.
+    pub events: Option<EventsConfig>,
+}
+
+/// The Redis stream that order events are published to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// `redis://[user:password@]host:port[/db]` (may hold a password).
+    pub redis_url: Secret,
+    /// Stream key, `orders.events` unless set.
+    pub stream: String,
 }
 
 /// The PostgreSQL connection string; it holds a password, so it is never
@@ -85,6 +96,8 @@ const MAX_TIMEOUT_MS: u64 = 60_000;
 /// round trip and its wait for the write lock.
 const LEASE_PER_TIMEOUT: u64 = 4;
 const MIN_ADMIN_TOKEN_BYTES: usize = 16;
+pub const DEFAULT_EVENTS_STREAM: &str = "orders.events";
+const MAX_STREAM_NAME_BYTES: usize = 128;
 
 impl Config {
     /// Reads the variables from Spin.
@@ -166,6 +179,28 @@ impl Config {
             ));
         }
 
+        let redis_url = get("events_redis_url")?;
+        if !redis_url.is_empty() && !redis_url.starts_with("redis://") {
+            return Err(fail(
+                "events_redis_url",
+                "must be empty (events not published) or a redis:// address",
+            ));
+        }
+        let stream = get("events_stream")?;
+        let stream = if stream.is_empty() {
+            DEFAULT_EVENTS_STREAM.to_owned()
+        } else {
+            stream
+        };
+        if stream.len() > MAX_STREAM_NAME_BYTES
+            || stream.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(fail(
+                "events_stream",
+                "must be at most 128 bytes, without spaces or control characters",
+            ));
+        }
+
         Ok(Config {
             jwt: JwtConfig {
                 signing_key: signing_key.into_bytes(),
@@ -179,6 +214,10 @@ impl Config {
             admin_token: optional(admin_token).map(Secret),
             database_url: optional(database_url.to_owned()).map(DatabaseUrl),
             payment_webhook_secret: optional(get("payment_webhook_secret")?).map(Secret),
+            events: optional(redis_url).map(|url| EventsConfig {
+                redis_url: Secret(url),
+                stream,
+            }),
         })
     }
 }
@@ -239,6 +278,24 @@ mod tests {
         vars.push(("database_url", "mysql://orders:s3cret@db/orders"));
         let error = super::tests::config(&vars).unwrap_err();
         assert_eq!(error.name, "database_url");
+        assert!(!error.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn events_are_published_only_with_a_redis_url_which_is_never_echoed() {
+        assert_eq!(config(&REQUIRED).unwrap().events, None);
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("events_redis_url", "redis://:s3cret@redis:6379"));
+        let config_with_redis = config(&vars).unwrap();
+        let events = config_with_redis.events.as_ref().unwrap();
+        assert_eq!(events.stream, DEFAULT_EVENTS_STREAM);
+        assert!(!format!("{config_with_redis:?}").contains("s3cret"));
+        vars.push(("events_stream", "shop orders"));
+        assert_eq!(config(&vars).unwrap_err().name, "events_stream");
+        let mut vars = REQUIRED.to_vec();
+        vars.push(("events_redis_url", "http://:s3cret@redis:6379"));
+        let error = config(&vars).unwrap_err();
+        assert_eq!(error.name, "events_redis_url");
         assert!(!error.to_string().contains("s3cret"));
     }
 

@@ -22,6 +22,8 @@ mod clock;
 mod config;
 /// Pure rules: money, order requests, pricing, status.
 mod domain;
+/// The Redis stream order events are published to.
+mod event_stream;
 /// Structured log lines (a leaf).
 mod log;
 /// The order workflows: place, cancel, idempotency, releases.

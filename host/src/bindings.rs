@@ -7,5 +7,6 @@ wasmtime::component::bindgen!({
     with: {
         "spin:sqlite/sqlite.connection": crate::sqlite::SqliteConnection,
         "spin:postgres/postgres.connection": crate::postgres::PgConnection,
+        "fermyon:spin/redis.connection": crate::redis::RedisConnection,
     },
 });

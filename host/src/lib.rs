@@ -6,13 +6,14 @@
 //! - [`variables`]: application/component variables (`SPIN_VARIABLE_*`).
 //! - [`routes`]: trigger routes and the `spin-*` request headers.
 //! - [`outbound`]: `allowed_outbound_hosts` enforcement.
-//! - [`sqlite`], [`postgres`], [`state`]: the Spin host interfaces and
+//! - [`sqlite`], [`postgres`], [`redis`], [`state`]: the Spin host interfaces and
 //!   per-request state.
 
 mod bindings;
 pub mod manifest;
 pub mod outbound;
 mod postgres;
+mod redis;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;

@@ -125,6 +125,7 @@ pub async fn up(options: Options) -> Result<()> {
     bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     bindings::spin::postgres::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
     bindings::fermyon::spin::variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::fermyon::spin::redis::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
     let mut components = HashMap::new();
     let mut compiled: HashMap<String, ProxyPre<HostState>> = HashMap::new();

@@ -48,16 +48,23 @@ pub async fn confirm(
     let payment = PaymentConfirmation::parse(&body).map_err(ApiError::Invalid)?;
     access.order_id.set(Some(payment.order_id));
     let deps = dependencies(facts, access, config).await?;
-    match confirm_payment(&deps, &payment).await? {
+    let response = match confirm_payment(&deps, &payment).await? {
+        // Both outcomes recorded an event (paid, or refund required): the
+        // follow-up publishes it.
         PaymentResult::Recorded(record) => match record.outcome {
-            Ok(()) => Ok(json_response(200, &paid_json(&record)).build().into()),
-            Err(refusal) => Err(ApiError::PaymentRefused {
+            Ok(()) => json_response(200, &paid_json(&record)).build(),
+            Err(refusal) => ApiError::PaymentRefused {
                 reason: refusal.as_str(),
-            }),
+            }
+            .into_response(),
         },
-        PaymentResult::NoSuchOrder => Err(ApiError::NotFound),
-        PaymentResult::IdReused => Err(ApiError::PaymentIdReused),
-    }
+        PaymentResult::NoSuchOrder => return Err(ApiError::NotFound),
+        PaymentResult::IdReused => return Err(ApiError::PaymentIdReused),
+    };
+    Ok(Reply {
+        response,
+        follow_up: Some(deps.into_follow_up()),
+    })
 }
 
 fn paid_json(record: &PaymentRecord) -> serde_json::Value {

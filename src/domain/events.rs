@@ -8,6 +8,10 @@ use super::order::Order;
 use super::payment::{PaymentConfirmation, PaymentRefusal};
 use serde_json::{json, Value};
 
+/// How long a published event stays recorded (for audits and replays)
+/// before it is purged.
+pub const RETENTION_SECONDS: u64 = 7 * 24 * 3600;
+
 /// One change to announce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderEvent {

@@ -8,7 +8,9 @@
 //! - [`cancel`]: `CREATED` → `CANCELLED` and its stock back;
 //! - [`release`]: stock owed to the Catalog, now or later; reconciliation
 //!   and the operator's settlement;
-//! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal.
+//! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal;
+//! - [`publish`]: the order events recorded by the others, sent to the
+//!   Redis stream.
 //!
 //! They call the Catalog ([`crate::catalog`]) and storage
 //! ([`crate::store`]) and follow the rules of [`crate::domain`]; they know
@@ -18,6 +20,7 @@ pub mod cancel;
 pub mod idempotency;
 pub mod payment;
 pub mod place;
+pub mod publish;
 pub mod release;
 
 use crate::catalog::{CatalogClient, CatalogError};
@@ -38,7 +41,7 @@ pub struct Deps<'a> {
 }
 
 impl Deps<'_> {
-    /// The work left for after the response (reconciliation).
+    /// The work left for after the response (reconciliation, events).
     pub fn into_follow_up(self) -> release::FollowUp {
         release::FollowUp {
             request_id: self.request_id.to_owned(),

@@ -9,10 +9,11 @@
 //! ([`reconcile_now`]), who can also settle a release handled by hand
 //! ([`settle`]).
 
-use super::{Deps, OrderError};
+use super::{publish, Deps, OrderError};
 use crate::auth;
 use crate::catalog::{CatalogClient, CatalogError};
 use crate::config::Config;
+use crate::domain::events;
 use crate::domain::order_request::OrderLine;
 use crate::domain::UserId;
 use crate::log::{self, Level};
@@ -73,6 +74,7 @@ pub struct Report {
     pub released: usize,
     pub failed: usize,
     pub purged_idempotency_keys: usize,
+    pub purged_events: usize,
 }
 
 /// The operator's answer: the pass, what is still owed, and the backlog of
@@ -83,6 +85,12 @@ pub struct OperatorReport {
     pub pass: Report,
     pub pending_total: i64,
     pub pending: Vec<PendingRelease>,
+    /// Order events sent to the stream by this pass.
+    pub events_published: usize,
+    /// Why publishing stopped, if it did (Redis down, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_publish_error: Option<String>,
+    /// Recorded and not yet sent (all of them when no stream is set).
     pub events_unpublished: i64,
 }
 
@@ -165,19 +173,37 @@ async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report
     report.released = release_claimed(r, &claimed, Credentials::Minted).await;
     report.failed = report.attempted - report.released;
     report.purged_idempotency_keys = r.store.purge_expired_keys(batch).await?;
+    report.purged_events = r
+        .store
+        .purge_published_events(batch, events::RETENTION_SECONDS)
+        .await?;
     Ok(report)
 }
 
 /// The operator's pass: up to [`OPERATOR_BATCH`] releases now, back-off
-/// ignored (the operator asks because something was fixed), and what is
-/// still pending.
+/// ignored (the operator asks because something was fixed), up to
+/// [`publish::OPERATOR_LIMIT`] events published, and what is still pending.
 pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError> {
     let pass = run(deps.into(), OPERATOR_BATCH, true).await?;
+    let published = match &deps.config.events {
+        Some(events) => {
+            publish::publish_pending(
+                &deps.store,
+                events,
+                publish::OPERATOR_LIMIT,
+                deps.request_id,
+            )
+            .await
+        }
+        None => publish::Published::default(),
+    };
     let (pending_total, pending) = deps.store.pending_releases(REPORT_LIMIT)?;
     let report = OperatorReport {
         pass,
         pending_total,
         pending,
+        events_published: published.sent,
+        events_publish_error: published.failure,
         events_unpublished: deps.store.unpublished_events()?,
     };
     log::event(
@@ -224,8 +250,9 @@ pub enum SettleRefused {
     NotFound,
 }
 
-/// The reconciliation owed after a write request's response: a cheap
-/// check, and a small pass only when something is due.
+/// The work owed after a write request's response: a cheap check, and a
+/// small reconciliation pass only when something is due; then the order
+/// events waiting to be published, when a stream is configured.
 pub struct FollowUp {
     pub request_id: String,
     pub config: Config,
@@ -243,23 +270,33 @@ impl FollowUp {
             request_id: &self.request_id,
         };
         let result = match self.store.reconciliation_due() {
-            Ok(false) => return,
-            Ok(true) => run(r, OPPORTUNISTIC_BATCH, false).await,
-            Err(error) => Err(error),
+            Ok(false) => None,
+            Ok(true) => Some(run(r, OPPORTUNISTIC_BATCH, false).await),
+            Err(error) => Some(Err(error)),
         };
         match result {
-            Ok(report) => log::event(
+            None => {}
+            Some(Ok(report)) => log::event(
                 Level::Info,
                 "reconciled",
                 Some(&self.request_id),
                 json!({ "report": report }),
             ),
-            Err(error) => log::event(
+            Some(Err(error)) => log::event(
                 Level::Warn,
                 "reconcile_failed",
                 Some(&self.request_id),
                 json!({"detail": log::chain(&error)}),
             ),
+        }
+        if let Some(events) = &self.config.events {
+            publish::publish_pending(
+                &self.store,
+                events,
+                publish::FOLLOW_UP_LIMIT,
+                &self.request_id,
+            )
+            .await;
         }
     }
 }

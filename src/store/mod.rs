@@ -245,6 +245,22 @@ pub enum PaymentResult {
     IdReused,
 }
 
+/// An order event claimed for publishing, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// Outbox row id: recording order.
+    pub id: i64,
+    pub event_id: String,
+    pub order_id: i64,
+    /// 1, 2, … per order.
+    pub seq: i64,
+    /// `order.created`, …
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+    pub created_at: String,
+}
+
 /// The database of this request, whichever backend it is.
 pub enum Store {
     Sqlite(sqlite::Db),
@@ -430,6 +446,36 @@ impl Store {
     /// How many order events wait to be published.
     pub fn unpublished_events(&self) -> Result<i64, StoreError> {
         dispatch!(self.unpublished_events())
+    }
+
+    /// Claims up to `limit` events for publishing, for `claim_seconds`:
+    /// the oldest unclaimed ones, at most the earliest unpublished event
+    /// of each order. Sorted by recording order.
+    pub async fn claim_events(
+        &self,
+        limit: u32,
+        claim_seconds: u64,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        dispatch!(self.claim_events(limit, claim_seconds).await)
+    }
+
+    /// Marks events `ids` as published.
+    pub async fn mark_events_published(&self, ids: &[i64]) -> Result<(), StoreError> {
+        dispatch!(self.mark_events_published(ids).await)
+    }
+
+    /// Gives back the claims on events `ids` (their delivery failed).
+    pub async fn unclaim_events(&self, ids: &[i64]) -> Result<(), StoreError> {
+        dispatch!(self.unclaim_events(ids).await)
+    }
+
+    /// Deletes up to `limit` events published over `retention_seconds` ago.
+    pub async fn purge_published_events(
+        &self,
+        limit: u32,
+        retention_seconds: u64,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self.purge_published_events(limit, retention_seconds).await)
     }
 
     /// Whether stock of order `order_id` is still owed to the Catalog.

@@ -13,11 +13,12 @@
 //! advisory lock, so instances starting together apply each file once.
 
 use super::{
-    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OwnedKey, PaymentRecord,
-    PaymentResult, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
-    StoreError, ABANDONED, CANCELLED,
+    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OutboxEvent, OwnedKey,
+    PaymentRecord, PaymentResult, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease,
+    Settlement, StoreError, ABANDONED, CANCELLED,
 };
 use crate::domain::events::OrderEvent;
+use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder, Refusal};
@@ -34,6 +35,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_payments.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_events.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_event_claims.sql"),
+    ),
 ];
 
 /// Claims a key nobody holds: `(user, key, fingerprint, lease seconds)`.
@@ -836,6 +841,70 @@ impl Db {
         Ok(())
     }
 
+    /// One statement; `SKIP LOCKED` keeps two instances' claims apart,
+    /// and an event claimed by one is not claimable by the other until
+    /// its claim runs out.
+    pub async fn claim_events(
+        &self,
+        limit: u32,
+        claim_seconds: u64,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let rows = self.query(
+            "UPDATE events SET claimed_until = now() + $1::bigint * interval '1 second' \
+             WHERE id IN (SELECT e.id FROM events e WHERE e.published_at IS NULL \
+             AND e.claimed_until < now() \
+             AND NOT EXISTS (SELECT 1 FROM events p WHERE p.order_id = e.order_id \
+             AND p.seq < e.seq AND p.published_at IS NULL) \
+             ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, event_id, order_id, seq, type, payload, created_at",
+            &[seconds(claim_seconds), P::Int64(i64::from(limit))],
+        )?;
+        let mut events = rows
+            .iter()
+            .map(outbox_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|event| event.id);
+        Ok(events)
+    }
+
+    pub async fn mark_events_published(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.update_events("published_at = now(), claimed_until = '-infinity'", ids)
+    }
+
+    pub async fn unclaim_events(&self, ids: &[i64]) -> Result<(), StoreError> {
+        self.update_events("claimed_until = '-infinity'", ids)
+    }
+
+    fn update_events(&self, set: &str, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<P> = ids.iter().map(|id| P::Int64(*id)).collect();
+        self.execute(
+            &format!(
+                "UPDATE events SET {set} WHERE published_at IS NULL AND id IN ({})",
+                placeholders.join(", ")
+            ),
+            &params,
+        )?;
+        Ok(())
+    }
+
+    pub async fn purge_published_events(
+        &self,
+        limit: u32,
+        retention_seconds: u64,
+    ) -> Result<usize, StoreError> {
+        let deleted = self.execute(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events \
+             WHERE published_at < now() - $1::bigint * interval '1 second' \
+             ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            &[seconds(retention_seconds), P::Int64(i64::from(limit))],
+        )?;
+        Ok(usize::try_from(deleted).unwrap_or(0))
+    }
+
     pub fn unpublished_events(&self) -> Result<i64, StoreError> {
         let rows = self.query(
             "SELECT count(*) FROM events WHERE published_at IS NULL",
@@ -858,11 +927,27 @@ impl Db {
              AND claimed_until < now()) \
              OR EXISTS (SELECT 1 FROM stock_intents WHERE lease_until < now()) \
              OR EXISTS (SELECT 1 FROM idempotency_keys \
-             WHERE created_at < now() - $1::bigint * interval '1 second')",
-            &[P::Int64(RETENTION_SECONDS)],
+             WHERE created_at < now() - $1::bigint * interval '1 second') \
+             OR EXISTS (SELECT 1 FROM events \
+             WHERE published_at < now() - $2::bigint * interval '1 second')",
+            &[P::Int64(RETENTION_SECONDS), seconds(EVENT_RETENTION)],
         )?;
         Ok(rows.first().and_then(|r| boolean(&r[0])) == Some(true))
     }
+}
+
+fn outbox_event(row: &Row) -> Result<OutboxEvent, StoreError> {
+    let malformed = || StoreError::Malformed("events row");
+    let owned = |i: usize| text(&row[i]).map(str::to_owned).ok_or_else(malformed);
+    Ok(OutboxEvent {
+        id: int(&row[0]).ok_or_else(malformed)?,
+        event_id: owned(1)?,
+        order_id: int(&row[2]).ok_or_else(malformed)?,
+        seq: int(&row[3]).ok_or_else(malformed)?,
+        kind: owned(4)?,
+        payload: owned(5)?,
+        created_at: time(&row[6]).ok_or_else(malformed)?,
+    })
 }
 
 /// The outcome of a `done` key row (`fingerprint, state, body, order_id, …`).

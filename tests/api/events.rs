@@ -1,8 +1,8 @@
 //! SPEC §3 order events: every state change records its event in the same
 //! transaction, with a unique id, the order's next sequence number and the
-//! data consumers need — on both backends. (Publishing them to Redis is
-//! not built yet: with `events_redis_url` empty they are recorded only,
-//! and the operator report shows the backlog.)
+//! data consumers need — on both backends. Here `events_redis_url` is
+//! empty: events are recorded only, and the operator report shows the
+//! backlog (publishing: `event_stream.rs`).
 
 use crate::helpers::{order, spawn_app_on, token, Backend, TestApp};
 use serde_json::{json, Value};

@@ -981,3 +981,18 @@ pub async fn json_body(response: Response) -> Value {
 pub fn order(items: &[(i64, i64)]) -> Value {
     json!({"items": items.iter().map(|(p, q)| json!({"product_id": p, "quantity": q})).collect::<Vec<_>>()})
 }
+
+/// Polls `check` every 50 ms until it holds or `limit` passes.
+pub async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: std::time::Duration,
+    check: impl Fn() -> F,
+) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}

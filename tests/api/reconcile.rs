@@ -4,29 +4,14 @@
 //! reports, and only the operator can call it.
 
 use crate::helpers::{
-    json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
-    ADMIN_TOKEN,
+    eventually, json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions,
+    Backend, ADMIN_TOKEN,
 };
 use reqwest::Method;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 crate::on_both_backends!(a_release_that_failed_is_made_later_exactly_once,);
-
-/// Polls `check` until it holds or `limit` passes.
-async fn eventually<F: std::future::Future<Output = bool>>(
-    limit: Duration,
-    check: impl Fn() -> F,
-) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
 
 async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
     let app = spawn_app_on(backend).await;

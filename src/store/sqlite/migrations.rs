@@ -25,6 +25,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/sqlite/0005_events.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/sqlite/0006_event_claims.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

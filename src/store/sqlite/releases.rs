@@ -4,6 +4,7 @@
 //! try is rescheduled with back-off. Nothing here is ever dropped.
 
 use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
+use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::{ProductId, UserId};
 use crate::store::{
@@ -239,7 +240,9 @@ impl Db {
                  AND claimed_until < {SQL_NOW}) \
                  OR EXISTS (SELECT 1 FROM stock_intents WHERE lease_until < {SQL_NOW}) \
                  OR EXISTS (SELECT 1 FROM idempotency_keys WHERE created_at < \
-                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{RETENTION_SECONDS} seconds'))"
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{RETENTION_SECONDS} seconds')) \
+                 OR EXISTS (SELECT 1 FROM events WHERE published_at < \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-{EVENT_RETENTION} seconds'))"
             ),
             &[],
         )?;

@@ -1,0 +1,122 @@
+//! The order-event stream (SPEC §3 "Order events"): one Redis stream that
+//! outbox events are appended to with `XADD`, through Spin's outbound
+//! Redis API. Each entry carries the event's fields flat, so a consumer
+//! needs no JSON to route or deduplicate:
+//! `event_id, type, order_id, seq, occurred_at, payload`.
+
+use crate::config::EventsConfig;
+use crate::store::OutboxEvent;
+use spin_sdk::redis::{Connection, Error as RedisError, RedisParameter, RedisResult};
+
+/// Entries the stream keeps, roughly (`XADD … MAXLEN ~`): weeks of orders,
+/// so a consumer that was down for days still finds what it missed, and a
+/// Redis that nobody trims stays bounded.
+pub const STREAM_MAX_ENTRIES: i64 = 1_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// The address is malformed or not in `allowed_outbound_hosts`.
+    #[error("Redis address refused (malformed, or not in allowed_outbound_hosts)")]
+    AddressRefused,
+    #[error("Redis: too many connections")]
+    TooManyConnections,
+    /// Redis answered, but not with an entry id.
+    #[error("Redis answered XADD without an entry id")]
+    Unexpected,
+    /// Unreachable, refused the command, or any other failure Redis or
+    /// the host reports (the address is never part of the text).
+    #[error("Redis: {0}")]
+    Failed(String),
+}
+
+impl From<RedisError> for StreamError {
+    fn from(error: RedisError) -> Self {
+        match error {
+            RedisError::InvalidAddress => StreamError::AddressRefused,
+            RedisError::TooManyConnections => StreamError::TooManyConnections,
+            RedisError::TypeError => StreamError::Unexpected,
+            RedisError::Other(text) => StreamError::Failed(text),
+        }
+    }
+}
+
+/// An open connection to the stream's Redis.
+pub struct EventStream<'a> {
+    connection: Connection,
+    stream: &'a str,
+}
+
+impl<'a> EventStream<'a> {
+    pub fn open(config: &'a EventsConfig) -> Result<Self, StreamError> {
+        Ok(EventStream {
+            connection: Connection::open(&config.redis_url.0)?,
+            stream: &config.stream,
+        })
+    }
+
+    /// Appends `event`; returns the entry id Redis gave it.
+    pub fn append(&self, event: &OutboxEvent) -> Result<String, StreamError> {
+        let answer = self
+            .connection
+            .execute("XADD", &xadd_arguments(self.stream, event))?;
+        match answer.as_slice() {
+            [RedisResult::Binary(id)] => Ok(String::from_utf8_lossy(id).into_owned()),
+            [RedisResult::Status(id)] => Ok(id.clone()),
+            _ => Err(StreamError::Unexpected),
+        }
+    }
+}
+
+/// `XADD <stream> MAXLEN ~ <n> * event_id … payload …`.
+fn xadd_arguments(stream: &str, event: &OutboxEvent) -> Vec<RedisParameter> {
+    let text = |value: &str| RedisParameter::Binary(value.as_bytes().to_vec());
+    vec![
+        text(stream),
+        text("MAXLEN"),
+        text("~"),
+        RedisParameter::Int64(STREAM_MAX_ENTRIES),
+        text("*"),
+        text("event_id"),
+        text(&event.event_id),
+        text("type"),
+        text(&event.kind),
+        text("order_id"),
+        RedisParameter::Int64(event.order_id),
+        text("seq"),
+        RedisParameter::Int64(event.seq),
+        text("occurred_at"),
+        text(&event.created_at),
+        text("payload"),
+        text(&event.payload),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_carries_the_event_fields_flat_after_an_approximate_trim() {
+        let event = OutboxEvent {
+            id: 7,
+            event_id: "e-1".into(),
+            order_id: 42,
+            seq: 2,
+            kind: "order.paid".into(),
+            payload: r#"{"order_id":42}"#.into(),
+            created_at: "2026-11-26T10:00:00Z".into(),
+        };
+        let rendered: Vec<String> = xadd_arguments("orders.events", &event)
+            .into_iter()
+            .map(|p| match p {
+                RedisParameter::Binary(b) => String::from_utf8(b).unwrap(),
+                RedisParameter::Int64(n) => n.to_string(),
+            })
+            .collect();
+        assert_eq!(
+            rendered.join(" "),
+            "orders.events MAXLEN ~ 1000000 * event_id e-1 type order.paid order_id 42 seq 2 \
+             occurred_at 2026-11-26T10:00:00Z payload {\"order_id\":42}"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! SPEC §3 "Order events", publishing: the outbox reaches a real Redis
+//! stream (a private `redis-server` per test) through Spin's outbound Redis
+//! API — after the response of each write request, and by the operator's
+//! pass for anything left over. At least once, each order's events in
+//! sequence, none lost when Redis or the host fails, none sent twice at
+//! the same moment by two drainers. On both backends; only to an allowed
+//! Redis.
+
+use crate::helpers::{eventually, spawn_app_with, AppOptions, Backend, TestApp};
+use crate::redis_server::{Entry, RedisServer};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const STREAM: &str = "orders.events";
+
+crate::on_both_backends!(
+    a_consumer_group_reads_each_flow_in_order,
+    while_redis_is_down_orders_succeed_and_events_wait,
+    a_host_killed_between_commit_and_publish_publishes_later,
+    concurrent_drainers_never_send_an_event_twice,
+);
+
+async fn app_publishing_to(redis: &RedisServer, backend: Backend) -> TestApp {
+    spawn_app_with(AppOptions {
+        backend,
+        variables: redis.variables(),
+        ..Default::default()
+    })
+    .await
+}
+
+fn unpublished(app: &TestApp) -> i64 {
+    app.rows("SELECT count(*) FROM events WHERE published_at IS NULL")[0]
+        .parse()
+        .unwrap()
+}
+
+/// `(event_id, type, seq)` of `order_id`'s events as recorded.
+fn recorded(app: &TestApp, order_id: &Value) -> Vec<(String, String, i64)> {
+    app.rows(&format!(
+        "SELECT event_id, type, seq FROM events WHERE order_id = {order_id} ORDER BY seq"
+    ))
+    .iter()
+    .map(|row| {
+        let parts: Vec<&str> = row.split('|').collect();
+        (
+            parts[0].to_owned(),
+            parts[1].to_owned(),
+            parts[2].parse().unwrap(),
+        )
+    })
+    .collect()
+}
+
+/// `(event_id, type, seq)` of `order_id`'s entries, in stream order.
+fn streamed(entries: &[Entry], order_id: &Value) -> Vec<(String, String, i64)> {
+    entries
+        .iter()
+        .filter(|e| e.field("order_id").parse::<i64>().ok() == order_id.as_i64())
+        .map(|e| {
+            (
+                e.field("event_id").to_owned(),
+                e.field("type").to_owned(),
+                e.field("seq").parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn all_published(app: &TestApp) -> bool {
+    eventually(Duration::from_secs(10), || async { unpublished(app) == 0 }).await
+}
+
+async fn a_consumer_group_reads_each_flow_in_order(backend: Backend) {
+    let redis = RedisServer::start();
+    // The Notification Service's group, created before anything happens.
+    let mut consumer = redis.connection();
+    let () = redis::cmd("XGROUP")
+        .arg(&["CREATE", STREAM, "notifications", "$", "MKSTREAM"])
+        .query(&mut consumer)
+        .unwrap();
+    let app = app_publishing_to(&redis, backend).await;
+
+    let paid = app.create(42, &[(2, 2)]).await;
+    let payment = json!({"payment_id": "pay-1", "order_id": paid["id"], "amount": "39.98", "currency": "EUR"});
+    assert_eq!(app.confirm_payment(&payment).await.status(), 200);
+    let cancelled = app.create(7, &[(3, 1)]).await;
+    assert_eq!(app.cancel(7, &cancelled["id"]).await.status(), 200);
+    assert!(
+        all_published(&app).await,
+        "each write request publishes its event after its response"
+    );
+
+    // What the consumer reads, as it would: XREADGROUP … >
+    type Reply = Vec<(String, Vec<(String, HashMap<String, String>)>)>;
+    let reply: Reply = redis::cmd("XREADGROUP")
+        .arg(&["GROUP", "notifications", "worker-1", "COUNT", "100"])
+        .arg(&["STREAMS", STREAM, ">"])
+        .query(&mut consumer)
+        .unwrap();
+    let entries: Vec<Entry> = reply[0]
+        .1
+        .iter()
+        .map(|(id, fields)| Entry {
+            id: id.clone(),
+            fields: fields.clone(),
+        })
+        .collect();
+    assert_eq!(entries.len(), 4, "{entries:?}");
+
+    let paid_flow = streamed(&entries, &paid["id"]);
+    assert_eq!(paid_flow, recorded(&app, &paid["id"]), "ids, types, order");
+    let kinds: Vec<&str> = paid_flow.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["order.created", "order.paid"]);
+    let cancel_flow = streamed(&entries, &cancelled["id"]);
+    assert_eq!(cancel_flow, recorded(&app, &cancelled["id"]));
+    let kinds: Vec<&str> = cancel_flow.iter().map(|(_, k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["order.created", "order.cancelled"]);
+
+    // The payload is the order as the API answered it; the time is the
+    // event's.
+    let created = entries
+        .iter()
+        .find(|e| e.field("event_id") == paid_flow[0].0)
+        .unwrap();
+    let payload: Value = serde_json::from_str(created.field("payload")).unwrap();
+    assert_eq!(payload, paid);
+    assert_eq!(created.field("occurred_at").len(), 20, "RFC 3339 UTC");
+    let paid_entry = entries
+        .iter()
+        .find(|e| e.field("event_id") == paid_flow[1].0)
+        .unwrap();
+    let payload: Value = serde_json::from_str(paid_entry.field("payload")).unwrap();
+    assert_eq!(payload["payment_id"], "pay-1");
+    assert_eq!(payload["amount"], "39.98");
+
+    // Acknowledged, nothing is pending and nothing new arrives.
+    let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+    let acked: i64 = redis::cmd("XACK")
+        .arg(STREAM)
+        .arg("notifications")
+        .arg(&ids)
+        .query(&mut consumer)
+        .unwrap();
+    assert_eq!(acked, 4);
+    assert_eq!(app.reconcile().await["events_published"], 0);
+    assert_eq!(redis.entries(STREAM).len(), 4, "nothing published twice");
+}
+
+async fn while_redis_is_down_orders_succeed_and_events_wait(backend: Backend) {
+    let mut redis = RedisServer::start();
+    let app = app_publishing_to(&redis, backend).await;
+    redis.stop();
+
+    let created = app.create(42, &[(1, 1)]).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.stderr
+                .json_lines()
+                .iter()
+                .any(|l| l["event"] == "events_unpublished")
+        })
+        .await,
+        "the failed publish is logged"
+    );
+    assert_eq!(unpublished(&app), 1);
+    let report = app.reconcile().await;
+    assert_eq!(report["events_published"], 0);
+    assert_eq!(report["events_unpublished"], 1);
+    assert!(
+        report["events_publish_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Redis")),
+        "{report}"
+    );
+    let logs = [app.stdout.lines(), app.stderr.lines()].concat().join("\n");
+    assert!(!logs.contains(&redis.url()), "the address is never logged");
+
+    // Back up: the next pass sends it (its claim was given back).
+    redis.resume();
+    let report = app.reconcile().await;
+    assert_eq!(report["events_published"], 1, "{report}");
+    assert_eq!(report["events_unpublished"], 0);
+    let entries = redis.entries(STREAM);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].field("order_id"), created["id"].to_string());
+    assert_eq!(entries[0].field("type"), "order.created");
+}
+
+async fn a_host_killed_between_commit_and_publish_publishes_later(backend: Backend) {
+    let redis = RedisServer::start();
+    let mut app = app_publishing_to(&redis, backend).await;
+    // Redis holds every write for 10 s: the follow-up's XADD waits there,
+    // after the order was committed and answered.
+    let () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "10000", "WRITE"])
+        .query(&mut redis.connection())
+        .unwrap();
+    let created = app.create(42, &[(1, 1)]).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            app.rows("SELECT count(*) FROM events WHERE published_at IS NULL AND claimed_until > '2000-01-01'")
+                == ["1"]
+        })
+        .await,
+        "the follow-up claimed the event and is sending it"
+    );
+    app.restart().await; // SIGKILL while the XADD waits
+    let () = redis::cmd("CLIENT")
+        .arg("UNPAUSE")
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(unpublished(&app), 1, "not marked: the host died first");
+
+    // Within its claim nobody else sends it.
+    assert_eq!(app.reconcile().await["events_published"], 0);
+    // Once the claim has run out (moved back here instead of waiting its
+    // 30 s), the next pass sends it.
+    app.execute("UPDATE events SET claimed_until = '2000-01-01T00:00:00Z'");
+    assert_eq!(app.reconcile().await["events_published"], 1);
+    assert_eq!(unpublished(&app), 0);
+    let copies: Vec<Entry> = redis
+        .entries(STREAM)
+        .into_iter()
+        .filter(|e| e.field("order_id").parse::<i64>().ok() == created["id"].as_i64())
+        .collect();
+    // Redis may or may not have run the dead connection's XADD when it
+    // resumed: at least once, and a duplicate carries the same event id.
+    assert!((1..=2).contains(&copies.len()), "{copies:?}");
+    assert!(copies
+        .iter()
+        .all(|e| e.field("event_id") == copies[0].field("event_id")));
+}
+
+async fn concurrent_drainers_never_send_an_event_twice(backend: Backend) {
+    let mut redis = RedisServer::start();
+    let app = app_publishing_to(&redis, backend).await;
+    // A second instance on the same database (PostgreSQL); on SQLite one
+    // instance's concurrent requests share its file.
+    let second = match backend {
+        Backend::Postgres => Some(app.start_instance().await),
+        Backend::Sqlite => None,
+    };
+    let addresses: Vec<String> = [
+        Some(app.address.clone()),
+        second.as_ref().map(|i| i.address.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
+    // A backlog while Redis is down: 12 orders, half of them cancelled
+    // (two events each, which must stay in sequence).
+    redis.stop();
+    let mut orders = Vec::new();
+    for n in 0..12 {
+        let created = app.create(100 + n, &[(1 + n % 3, 1)]).await;
+        if n % 2 == 0 {
+            assert_eq!(app.cancel(100 + n, &created["id"]).await.status(), 200);
+        }
+        orders.push(created);
+    }
+    assert_eq!(unpublished(&app), 18);
+    redis.resume();
+
+    // Six operator passes at once, spread over the instances.
+    let passes = (0..6).map(|i| {
+        let base = addresses[i % addresses.len()].clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(format!("{base}/orders/admin/reconcile/"))
+                .bearer_auth(crate::helpers::ADMIN_TOKEN)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            let report: Value = response.json().await.unwrap();
+            report["events_published"].as_i64().unwrap()
+        }
+    });
+    let published: i64 = futures::future::join_all(passes).await.iter().sum();
+    assert_eq!(published, 18, "each event sent by exactly one pass");
+    assert_eq!(unpublished(&app), 0);
+
+    let entries = redis.entries(STREAM);
+    let mut ids: Vec<&str> = entries.iter().map(|e| e.field("event_id")).collect();
+    assert_eq!(ids.len(), 18);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 18, "no event twice");
+    for order in &orders {
+        let flow = streamed(&entries, &order["id"]);
+        assert_eq!(flow, recorded(&app, &order["id"]), "in sequence");
+    }
+}
+
+/// Spin opens Redis only to addresses in `allowed_outbound_hosts`: with
+/// `events_redis_host` left empty nothing is sent, and nothing is lost.
+#[tokio::test]
+async fn a_redis_not_in_allowed_outbound_hosts_is_refused() {
+    let redis = RedisServer::start();
+    let app = spawn_app_with(AppOptions {
+        variables: vec![("events_redis_url", redis.url())],
+        ..Default::default()
+    })
+    .await;
+    app.create(42, &[(1, 1)]).await;
+    let report = app.reconcile().await;
+    assert_eq!(report["events_published"], 0);
+    assert_eq!(report["events_unpublished"], 1);
+    assert!(
+        report["events_publish_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("allowed_outbound_hosts")),
+        "{report}"
+    );
+    assert!(app
+        .stderr
+        .lines()
+        .iter()
+        .any(|l| l.contains("Redis connection denied")));
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(STREAM)
+        .query(&mut redis.connection())
+        .unwrap();
+    assert_eq!(exists, 0, "nothing reached Redis");
+}

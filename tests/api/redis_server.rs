@@ -1,0 +1,126 @@
+//! A private, throwaway Redis server per test (Debian's `redis-server`,
+//! provisioned by `./dev test`): no persistence, loopback only, its own
+//! port, killed when dropped. It can be stopped and started again on the
+//! same port ("Redis down, then back").
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// One stream entry: its id and fields.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub fields: HashMap<String, String>,
+}
+
+impl Entry {
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .unwrap_or_else(|| panic!("entry {} has no {name}", self.id))
+    }
+}
+
+impl RedisServer {
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = RedisServer {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        server.resume();
+        server
+    }
+
+    /// `redis://127.0.0.1:<port>`: the URL and its allow-list entry.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The variables that make the service publish here.
+    pub fn variables(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("events_redis_url", self.url()),
+            ("events_redis_host", self.url()),
+        ]
+    }
+
+    /// Kills the server (SIGKILL): connections drop, the port refuses.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (empty: no persistence).
+    pub fn resume(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (./dev test installs it)");
+        self.child = Some(child);
+        let started = Instant::now();
+        while self.try_connection().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn try_connection(&self) -> Option<redis::Connection> {
+        let client = redis::Client::open(self.url()).ok()?;
+        let mut connection = client.get_connection().ok()?;
+        redis::cmd("PING")
+            .query::<String>(&mut connection)
+            .ok()
+            .map(|_| connection)
+    }
+
+    pub fn connection(&self) -> redis::Connection {
+        self.try_connection().expect("redis is up")
+    }
+
+    /// All entries of `stream`, oldest first.
+    pub fn entries(&self, stream: &str) -> Vec<Entry> {
+        let reply: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(stream)
+            .arg("-")
+            .arg("+")
+            .query(&mut self.connection())
+            .unwrap();
+        reply
+            .into_iter()
+            .map(|(id, fields)| Entry {
+                id,
+                fields: fields.into_iter().collect(),
+            })
+            .collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
