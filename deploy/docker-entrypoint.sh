@@ -2,8 +2,9 @@
 # The container's entrypoint. Reads secret variables from Docker/Compose
 # secret files when mounted, so they never sit in the image or in
 # `docker inspect` output: the JWT key (required) and the operator token of
-# /orders/admin/ and the PostgreSQL connection string (optional: without it,
-# orders live in SQLite on /app/data). Fails loudly, before Spin starts, when a secret
+# /orders/admin/, the PostgreSQL connection string (optional: without it,
+# orders live in SQLite on /app/data) and the event stream's Redis URL
+# (optional: without it, events are recorded, not published). Fails loudly, before Spin starts, when a secret
 # file cannot be read or the data directory cannot be written by this user.
 set -eu
 
@@ -33,6 +34,7 @@ read_secret() {
 read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" required
 read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional
 read_secret SPIN_VARIABLE_DATABASE_URL "${DATABASE_URL_FILE:-/run/secrets/database_url}" optional
+read_secret SPIN_VARIABLE_EVENTS_REDIS_URL "${EVENTS_REDIS_URL_FILE:-/run/secrets/events_redis_url}" optional
 
 data_dir="${DATA_DIR:-/app/data}"
 [ -w "$data_dir" ] || fail "$data_dir is not writable by uid $(id -u): the database lives there (mount a volume owned by that uid)"

@@ -70,6 +70,37 @@ async fn the_cloud_manifest_refuses_an_origin_with_a_path() {
     }
 }
 
+/// The database and Redis peers are written in beside the Catalog's
+/// origin, never with credentials.
+#[tokio::test]
+async fn the_cloud_manifest_adds_the_database_and_redis_peers() {
+    let script = artifacts().root.join("deploy/cloud-manifest");
+    let output = std::process::Command::new(&script)
+        .args([
+            "https://catalog.example.com",
+            "postgres://db.example.com:5432",
+            "redis://cache.example.com:6379",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let manifest = String::from_utf8(output.stdout).unwrap();
+    assert!(manifest.contains(
+        "allowed_outbound_hosts = [\"https://catalog.example.com\", \"postgres://db.example.com:5432\", \"redis://cache.example.com:6379\"]\n"
+    ), "{manifest}");
+    for bad in [
+        "redis://:secret@cache.example.com:6379",
+        "redis://cache.example.com",
+        "mysql://db:3306",
+    ] {
+        let output = std::process::Command::new(&script)
+            .args(["https://catalog.example.com", bad])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+    }
+}
+
 /// Hosted SQLite on Fermyon Cloud is libSQL, which refuses
 /// `PRAGMA journal_mode` (and the busy timeout): the service must not need
 /// them.
