@@ -76,17 +76,6 @@ impl Db {
         .await
     }
 
-    /// Inside the caller's transaction: stores the outcome for replay.
-    pub(super) fn complete_key_in(
-        &self,
-        owned: OwnedKey<'_>,
-        outcome: KeyOutcome,
-    ) -> Result<(), StoreError> {
-        let (sql, params) = complete_key_sql(owned, outcome);
-        self.exec(sql, &params)?;
-        Ok(())
-    }
-
     /// Stores a refusal that reached the Catalog for replay.
     pub async fn complete_key(
         &self,

@@ -42,17 +42,6 @@ impl Db {
             .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))
     }
 
-    /// Closes the intent inside the caller's transaction. `false` when it is
-    /// gone: its lease ran out and the reconciler is releasing its units, so
-    /// the order must not be written.
-    pub(super) fn close_intent(&self, intent: IntentId) -> Result<bool, StoreError> {
-        let deleted = self.exec(
-            "DELETE FROM stock_intents WHERE id = ? RETURNING id",
-            &[Value::Integer(intent.0)],
-        )?;
-        Ok(deleted.rows.len() == 1)
-    }
-
     /// The create failed: in one transaction, closes the intent and records
     /// `owed` as pending releases claimed by this request (which tries them
     /// at once). Nothing is claimed if the intent was already taken over.

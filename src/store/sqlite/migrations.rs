@@ -29,6 +29,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_event_claims.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_order_submissions.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
@@ -79,17 +83,30 @@ fn user_version(store: &Db) -> Result<i64, StoreError> {
     Ok(first(&result, 0).unwrap_or(0))
 }
 
-/// Splits a migration file into statements: `;` at the end of a line ends a
-/// statement; `--` comment lines are dropped.
+/// Splits a migration file into statements (Spin runs only the first
+/// statement of a string): `;` at the end of a line ends a statement, but
+/// a `CREATE TRIGGER` ends only at a line `END;`; `--` comment lines
+/// before a statement are dropped.
 pub fn statements(sql: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut offset = 0;
+    let mut in_trigger = false;
     for line in sql.split_inclusive('\n') {
         offset += line.len();
-        if line.trim_end().ends_with(';') {
+        let code = line.trim();
+        if !in_trigger && code.to_ascii_uppercase().starts_with("CREATE TRIGGER") {
+            in_trigger = true;
+        }
+        let ends = if in_trigger {
+            code.eq_ignore_ascii_case("END;")
+        } else {
+            code.ends_with(';')
+        };
+        if ends {
             push_statement(&mut out, &sql[start..offset]);
             start = offset;
+            in_trigger = false;
         }
     }
     push_statement(&mut out, &sql[start..]);
@@ -130,6 +147,19 @@ mod tests {
                 "CREATE TABLE a (x INTEGER, -- trailing note\n  y TEXT);",
                 "CREATE INDEX i ON a (x);",
                 "PRAGMA user_version = 1;"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_trigger_is_one_statement_up_to_its_end() {
+        let sql = "CREATE TABLE t (x);\nCREATE TRIGGER g AFTER INSERT ON t\nBEGIN\n    DELETE FROM t;\n    SELECT 1;\nEND;\nPRAGMA user_version = 7;\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE TABLE t (x);",
+                "CREATE TRIGGER g AFTER INSERT ON t\nBEGIN\n    DELETE FROM t;\n    SELECT 1;\nEND;",
+                "PRAGMA user_version = 7;"
             ]
         );
     }

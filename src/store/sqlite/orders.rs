@@ -6,21 +6,26 @@ use crate::domain::money::Money;
 use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder};
 use crate::domain::order_request::Quantity;
 use crate::domain::{ProductId, UserId};
-use crate::store::{Cancelled, IntentId, KeyOutcome, OwnedKey, StoreError, CANCELLED};
-use spin_sdk::sqlite3::{QueryResult, Value};
+use crate::store::{Cancelled, IntentId, OwnedKey, StoreError, CANCELLED};
+use spin_sdk::sqlite3::{Error as SqliteError, QueryResult, Value};
 
 /// The keyset query behind the order list; a test checks its plan.
 pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
+/// The `order_submitted` trigger's message when the intent is gone.
+const LEASE_LOST: &str = "stock intent lease lost";
+
 /// One order of one user; a test checks its plan.
 pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE id = ? AND user_id = ?";
 
 impl Db {
     /// Writes a new `CREATED` order and its items, closes the reservation
-    /// intent and records the order as the Idempotency-Key's outcome, all
-    /// in one transaction. [`StoreError::LeaseLost`] if the intent was
-    /// taken over.
+    /// intent, records the order as the Idempotency-Key's outcome and its
+    /// `order.created` event — all in ONE statement (the
+    /// `order_submitted` trigger of migration 0007), so the write lock is
+    /// held for no host round trip. [`StoreError::LeaseLost`] if the
+    /// intent was taken over.
     pub async fn insert_order(
         &self,
         user: UserId,
@@ -28,63 +33,57 @@ impl Db {
         intent: IntentId,
         key: Option<OwnedKey<'_>>,
     ) -> Result<Order, StoreError> {
-        self.write_transaction(|store| {
-            if !store.close_intent(intent)? {
-                return Err(StoreError::LeaseLost);
+        let items: Vec<(i64, u32, String)> = order
+            .lines
+            .iter()
+            .map(|line| {
+                (
+                    line.product_id.get(),
+                    line.quantity.get(),
+                    line.unit_price.to_string(),
+                )
+            })
+            .collect();
+        // The order as the API will show it; the trigger fills in the two
+        // fields the database assigns.
+        let mut created = Order {
+            id: 0,
+            user_id: user,
+            status: OrderStatus::Created,
+            total: order.total,
+            created_at: String::new(),
+            lines: order.lines.clone(),
+        };
+        let sql = format!(
+            "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
+             event_id, event_payload, created_at) \
+             VALUES (coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0) + 1, \
+             ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at"
+        );
+        let params = [
+            Value::Integer(intent.0),
+            Value::Integer(user.get()),
+            Value::Text(order.total.to_string()),
+            Value::Text(serde_json::to_string(&items)?),
+            key.map_or(Value::Null, |key| Value::Text(key.key.as_str().to_owned())),
+            Value::Text(uuid::Uuid::new_v4().to_string()),
+            Value::Text(OrderEvent::Created(created.clone()).payload().to_string()),
+        ];
+        let inserted = match self.write_statement(&sql, &params).await {
+            Err(StoreError::Sqlite(SqliteError::Io(text))) if text.contains(LEASE_LOST) => {
+                return Err(StoreError::LeaseLost)
             }
-            let inserted = store.exec(
-                &format!(
-                    "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
-                     VALUES (?, ?, ?, {SQL_NOW}, {SQL_NOW}) RETURNING id, created_at"
-                ),
-                &[
-                    Value::Integer(user.get()),
-                    Value::Text(order.total.to_string()),
-                    Value::Text(OrderStatus::Created.as_str().into()),
-                ],
-            )?;
-            let (Some(id), Some(created_at)) = (
-                super::first::<i64>(&inserted, 0),
-                super::first::<&str>(&inserted, 1).map(str::to_owned),
-            ) else {
-                return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
-            };
-
-            // One statement for all items: (?, ?, ?, ?) per line.
-            let rows = vec!["(?, ?, ?, ?)"; order.lines.len()].join(", ");
-            let params: Vec<Value> = order
-                .lines
-                .iter()
-                .flat_map(|line| {
-                    [
-                        Value::Integer(id),
-                        Value::Integer(line.product_id.get()),
-                        Value::Integer(i64::from(line.quantity.get())),
-                        Value::Text(line.unit_price.to_string()),
-                    ]
-                })
-                .collect();
-            store.exec(
-                &format!(
-                    "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES {rows}"
-                ),
-                &params,
-            )?;
-            let created = Order {
-                id,
-                user_id: user,
-                status: OrderStatus::Created,
-                total: order.total,
-                created_at,
-                lines: order.lines.clone(),
-            };
-            if let Some(key) = key {
-                store.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
-            }
-            store.append_event(&OrderEvent::Created(created.clone()))?;
-            Ok(created)
-        })
-        .await
+            other => other?,
+        };
+        let (Some(id), Some(created_at)) = (
+            super::first::<i64>(&inserted, 0),
+            super::first::<&str>(&inserted, 1).map(str::to_owned),
+        ) else {
+            return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
+        };
+        created.id = id;
+        created.created_at = created_at;
+        Ok(created)
     }
 
     /// `user`'s order `id`, or `None` (also when it is someone else's).
