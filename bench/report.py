@@ -9,11 +9,16 @@ import statistics
 import sys
 import time
 
-TARGETS = {  # scenario at concurrency 32: (min ratio to hello, max p99 ms)
+TARGETS = {  # issue 12, at concurrency 32: (min ratio to hello, max p99 ms)
     "health": (0.9, None),
-    "create-1-item": (0.25, 25.0),
-    "create-5-items": (0.10, 60.0),
+    "create-1-item": (0.25, 50.0),
+    "create-5-items": (0.12, 80.0),
+    "create-1-item@pg": (0.25, 50.0),
+    "create-5-items@pg": (0.12, 80.0),
 }
+# No collapse: at 128 connections at least this share of the best
+# throughput at any lower concurrency, with no errors or timeouts.
+NO_COLLAPSE = (128, 0.9, ["create-1-item", "create-5-items", "create-1-item@pg", "create-5-items@pg"])
 
 
 def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compared=""):
@@ -58,6 +63,17 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
         checks.append({"scenario": scenario, "concurrency": 32, "min_ratio": min_ratio,
                        "max_p99_ms": max_p99, "ratio": run["ratio_to_hello"],
                        "p99_ms": run["result"]["p99_ms"], "errors": run["result"]["errors"], "met": ok})
+    top, share, scenarios = NO_COLLAPSE
+    for scenario in scenarios:
+        mine = {r["concurrency"]: r["result"] for r in runs if r["scenario"] == scenario}
+        lower = [res["rps"] for c, res in mine.items() if c < top]
+        if top not in mine or not lower:
+            continue
+        at_top = mine[top]
+        ratio = round(at_top["rps"] / max(lower), 3)
+        checks.append({"scenario": f"{scenario} no collapse", "concurrency": top, "min_share_of_best": share,
+                       "share": ratio, "errors": at_top["errors"],
+                       "met": ratio >= share and at_top["errors"] == 0})
     rss_mib = int(rss_kib) / 1024
     checks.append({"scenario": "host peak RSS", "max_mib": 64, "mib": round(rss_mib, 1), "met": rss_mib <= 64})
     wasm_mib = int(wasm_bytes) / 2**20
