@@ -59,6 +59,9 @@ struct Server {
     /// `SPIN_HOST_LOG_TIMING=1`: print each instantiation's duration (for
     /// the benchmark's overhead figure).
     log_timing: bool,
+    /// `SPIN_HOST_LOG_CALLS=1`: print each request's host calls and peak
+    /// linear memory (counted with a call hook: slower, for analysis only).
+    log_calls: bool,
     /// Most specific route first.
     served: Vec<Served>,
 }
@@ -204,6 +207,7 @@ pub async fn up(options: Options) -> Result<()> {
         app,
         served,
         log_timing,
+        log_calls: std::env::var_os("SPIN_HOST_LOG_CALLS").is_some_and(|v| v == "1"),
     });
 
     let listener = TcpListener::bind(&options.listen)
@@ -374,9 +378,19 @@ impl Server {
                     client: self.app.http_client.clone(),
                 },
                 sqlite_connections: 0,
+                usage: Default::default(),
             },
         );
         store.epoch_deadline_async_yield_and_update(1);
+        if self.log_calls {
+            store.limiter(|state| &mut state.usage);
+            store.call_hook(|mut context, hook| {
+                if matches!(hook, wasmtime::CallHook::CallingHost) {
+                    context.data_mut().usage.host_calls += 1;
+                }
+                Ok(())
+            });
+        }
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let incoming = store
             .data_mut()
@@ -389,6 +403,7 @@ impl Server {
         // The guest may keep running (streaming a body) after it has set the
         // response, so it runs in its own task.
         let log_timing = self.log_timing;
+        let log_calls = self.log_calls.then(|| path_info.clone());
         let task = tokio::spawn(async move {
             let started = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
@@ -398,10 +413,18 @@ impl Server {
                     started.elapsed().as_micros()
                 );
             }
-            proxy
+            let result = proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, incoming, outparam)
-                .await
+                .await;
+            if let Some(path) = log_calls {
+                let usage = store.data().usage;
+                eprintln!(
+                    "{{\"spin_host\":\"usage\",\"path\":{path:?},\"host_calls\":{},\"peak_memory_bytes\":{}}}",
+                    usage.host_calls, usage.peak_memory_bytes
+                );
+            }
+            result
         });
 
         match receiver.await {

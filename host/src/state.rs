@@ -51,6 +51,38 @@ pub struct HostState {
     pub outbound: OutboundPolicy,
     /// SQLite connections this instance holds open.
     pub sqlite_connections: usize,
+    /// What the instance cost, for `SPIN_HOST_LOG_CALLS=1`.
+    pub usage: Usage,
+}
+
+/// Counted per request when asked (`SPIN_HOST_LOG_CALLS=1`): every call
+/// from the component into the host (WASI and Spin interfaces alike), and
+/// the linear memory the component grew to.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Usage {
+    pub host_calls: u64,
+    pub peak_memory_bytes: usize,
+}
+
+impl wasmtime::ResourceLimiter for Usage {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.peak_memory_bytes = self.peak_memory_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(true)
+    }
 }
 
 impl WasiView for HostState {

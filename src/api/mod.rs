@@ -75,13 +75,14 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         .split_once('?')
         .unwrap_or((path_and_query.as_str(), ""));
     let (path, query) = (path.to_owned(), query.to_owned());
+    // All headers in one host call (each `headers().get()` costs three:
+    // the fields handle, the lookup and its drop).
+    let headers = request.headers().entries();
     let header = |name: &str| {
-        request
-            .headers()
-            .get(name)
-            .into_iter()
-            .next()
-            .and_then(|value| String::from_utf8(value).ok())
+        headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| String::from_utf8(value.clone()).ok())
     };
     let facts = RequestFacts {
         request_id: header("x-request-id")
