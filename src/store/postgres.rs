@@ -234,6 +234,10 @@ impl Db {
 
     // --- orders --------------------------------------------------------
 
+    /// One statement (data-modifying CTEs), so one round trip and one
+    /// commit: close the intent (nothing else happens when it is gone:
+    /// the lease was lost), write the order and its items, complete the
+    /// Idempotency-Key and record `order.created`.
     pub async fn insert_order(
         &self,
         user: UserId,
@@ -241,59 +245,62 @@ impl Db {
         intent: IntentId,
         key: Option<OwnedKey<'_>>,
     ) -> Result<Order, StoreError> {
-        self.transaction(|db| {
-            let closed = db.query(
-                "DELETE FROM stock_intents WHERE id = $1 RETURNING id",
-                &[P::Int64(intent.0)],
-            )?;
-            if closed.is_empty() {
-                return Err(StoreError::LeaseLost);
-            }
-            let inserted = db.query(
-                "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
-                 VALUES ($1, $2, $3, date_trunc('second', now()), now()) RETURNING id, created_at",
-                &[
-                    P::Int64(user.get()),
-                    P::Decimal(order.total.to_string()),
-                    P::Str(OrderStatus::Created.as_str().into()),
-                ],
-            )?;
-            let (Some(id), Some(created_at)) = (
-                first_int(&inserted, 0),
-                inserted.first().and_then(|row| time(&row[1])),
-            ) else {
-                return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
-            };
-            let mut values = Vec::with_capacity(order.lines.len());
-            let mut params = vec![P::Int64(id)];
-            for line in &order.lines {
-                let n = params.len();
-                values.push(format!("($1, ${}, ${}, ${})", n + 1, n + 2, n + 3));
-                params.push(P::Int64(line.product_id.get()));
-                params.push(P::Int32(quantity_param(line.quantity.get())));
-                params.push(P::Decimal(line.unit_price.to_string()));
-            }
-            db.execute(
-                &format!(
-                    "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES {}",
-                    values.join(", ")
-                ),
-                &params,
-            )?;
-            if let Some(key) = key {
-                db.complete_key_in(key, KeyOutcome::Created { order_id: id })?;
-            }
-            let created = Order {
-                id,
-                user_id: user,
-                status: OrderStatus::Created,
-                total: order.total,
-                created_at,
-                lines: order.lines.clone(),
-            };
-            db.append_event(&OrderEvent::Created(created.clone()))?;
-            Ok(created)
-        })
+        let items: Vec<serde_json::Value> = order
+            .lines
+            .iter()
+            .map(|line| {
+                serde_json::json!({
+                    "product_id": line.product_id.get(),
+                    "quantity": line.quantity.get(),
+                    "price": line.unit_price.to_string(),
+                })
+            })
+            .collect();
+        // The order as the API will show it; the statement fills in the
+        // two fields the database assigns.
+        let mut created = Order {
+            id: 0,
+            user_id: user,
+            status: OrderStatus::Created,
+            total: order.total,
+            created_at: String::new(),
+            lines: order.lines.clone(),
+        };
+        let rows = self.query(
+            "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id), \
+             o AS (INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
+                   SELECT $2::bigint, $3::numeric, 'CREATED', date_trunc('second', now()), now() FROM intent \
+                   RETURNING id, created_at, \
+                   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS shown), \
+             items AS (INSERT INTO order_items (order_id, product_id, quantity, price) \
+                   SELECT o.id, i.product_id, i.quantity, i.price FROM o, \
+                   jsonb_to_recordset($4::text::jsonb) AS i(product_id bigint, quantity integer, price numeric)), \
+             k AS (UPDATE idempotency_keys SET state = 'done', body = NULL, order_id = o.id FROM o \
+                   WHERE user_id = $2 AND key = $5::text AND state = 'in_flight'), \
+             e AS (INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
+                   SELECT $6::text, o.id, 1, 'order.created', \
+                   jsonb_set(jsonb_set($7::text::jsonb, '{id}', to_jsonb(o.id)), '{created_at}', to_jsonb(o.shown))::text, \
+                   o.created_at FROM o) \
+             SELECT id, created_at FROM o",
+            &[
+                P::Int64(intent.0),
+                P::Int64(user.get()),
+                P::Decimal(order.total.to_string()),
+                P::Str(serde_json::Value::Array(items).to_string()),
+                key.map_or(P::DbNull, |key| P::Str(key.key.as_str().to_owned())),
+                P::Str(uuid::Uuid::new_v4().to_string()),
+                P::Str(OrderEvent::Created(created.clone()).payload().to_string()),
+            ],
+        )?;
+        let Some(row) = rows.first() else {
+            return Err(StoreError::LeaseLost);
+        };
+        let (Some(id), Some(created_at)) = (int(&row[0]), time(&row[1])) else {
+            return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
+        };
+        created.id = id;
+        created.created_at = created_at;
+        Ok(created)
     }
 
     pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
