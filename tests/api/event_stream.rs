@@ -19,6 +19,7 @@ crate::on_both_backends!(
     while_redis_is_down_orders_succeed_and_events_wait,
     a_host_killed_between_commit_and_publish_publishes_later,
     concurrent_drainers_never_send_an_event_twice,
+    published_events_are_purged_after_their_retention,
 );
 
 async fn app_publishing_to(redis: &RedisServer, backend: Backend) -> TestApp {
@@ -325,4 +326,34 @@ async fn a_redis_not_in_allowed_outbound_hosts_is_refused() {
         .query(&mut redis.connection())
         .unwrap();
     assert_eq!(exists, 0, "nothing reached Redis");
+}
+
+/// Published events stay 7 days, then a reconciliation pass deletes them;
+/// unpublished ones are never purged, however old.
+async fn published_events_are_purged_after_their_retention(backend: Backend) {
+    let redis = RedisServer::start();
+    let app = app_publishing_to(&redis, backend).await;
+    let kept = app.create(42, &[(1, 1)]).await;
+    let purged = app.create(43, &[(1, 1)]).await;
+    assert!(all_published(&app).await);
+    let unpublished_old = app.create(44, &[(1, 1)]).await;
+    assert!(all_published(&app).await);
+    // Eight days pass for two of them; one is made unpublished again.
+    app.execute(&format!(
+        "UPDATE events SET created_at = '2000-01-01T00:00:00Z', published_at = '2000-01-01T00:00:00Z' \
+         WHERE order_id = {}",
+        purged["id"]
+    ));
+    app.execute(&format!(
+        "UPDATE events SET created_at = '2000-01-01T00:00:00Z', published_at = NULL, \
+         claimed_until = '2099-01-01T00:00:00Z' WHERE order_id = {}",
+        unpublished_old["id"]
+    ));
+    let report = app.reconcile().await;
+    assert_eq!(report["purged_events"], 1, "{report}");
+    let left: Vec<String> = app.rows("SELECT order_id FROM events ORDER BY order_id");
+    assert_eq!(
+        left,
+        [kept["id"].to_string(), unpublished_old["id"].to_string()]
+    );
 }
