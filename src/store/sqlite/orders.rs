@@ -12,12 +12,11 @@ use spin_sdk::sqlite3::{Error as SqliteError, QueryResult, Value};
 /// The keyset query behind the order list; a test checks its plan.
 pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
-/// The `order_submitted` trigger's message when the intent is gone.
-const LEASE_LOST: &str = "stock intent lease lost";
-
 /// One order of one user; a test checks its plan.
 pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE id = ? AND user_id = ?";
+/// The `order_submitted` trigger's message when the intent is gone.
+const LEASE_LOST: &str = "stock intent lease lost";
 
 impl Db {
     /// Writes a new `CREATED` order and its items, closes the reservation
