@@ -456,7 +456,10 @@ impl Store {
         limit: u32,
         claim_seconds: u64,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        dispatch!(self.claim_events(limit, claim_seconds).await)
+        // `UPDATE … RETURNING` promises no order.
+        let mut events = dispatch!(self.claim_events(limit, claim_seconds).await)?;
+        events.sort_by_key(|event| event.id);
+        Ok(events)
     }
 
     /// Marks events `ids` as published.

@@ -866,12 +866,7 @@ impl Db {
              RETURNING id, event_id, order_id, seq, type, payload, created_at",
             &[seconds(claim_seconds), P::Int64(i64::from(limit))],
         )?;
-        let mut events = rows
-            .iter()
-            .map(outbox_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        events.sort_by_key(|event| event.id);
-        Ok(events)
+        rows.iter().map(outbox_event).collect()
     }
 
     pub async fn mark_events_published(&self, ids: &[i64]) -> Result<(), StoreError> {

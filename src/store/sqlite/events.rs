@@ -51,13 +51,7 @@ impl Db {
             Value::Integer(i64::from(limit)),
         ];
         let claimed = self.write_statement(&sql, &params).await?;
-        let mut events = claimed
-            .rows
-            .iter()
-            .map(outbox_event)
-            .collect::<Result<Vec<_>, _>>()?;
-        events.sort_by_key(|event| event.id);
-        Ok(events)
+        claimed.rows.iter().map(outbox_event).collect()
     }
 
     /// Marks events as delivered (whoever holds their claim now).
