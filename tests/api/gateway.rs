@@ -3,12 +3,14 @@
 //! `./dev test` installs Debian's nginx when it is missing.
 
 use crate::helpers::{
-    json_body, order, post_order_to, spawn_app, spawn_app_with, token, AppOptions, Backend,
-    CatalogKind,
+    eventually, json_body, order, post_order_to, spawn_app, spawn_app_with, token, AppOptions,
+    Backend, CatalogKind,
 };
+use crate::redis_server::RedisServer;
 use reqwest::Method;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::process::{Child, Command};
 
 pub struct Gateway {
@@ -210,11 +212,13 @@ crate::on_both_backends!(a_create_through_the_gateway_against_the_django_catalog
 
 /// The system as a user meets it: a token minted by SimpleJWT, the
 /// project's gateway in front of the service, the Catalog on Django, on
-/// either database.
+/// either database, and the order events reaching a real Redis stream.
 async fn a_create_through_the_gateway_against_the_django_catalog(backend: Backend) {
+    let redis = RedisServer::start();
     let app = spawn_app_with(AppOptions {
         catalog: CatalogKind::Django { release: false },
         backend,
+        variables: redis.variables(),
         ..Default::default()
     })
     .await;
@@ -226,4 +230,30 @@ async fn a_create_through_the_gateway_against_the_django_catalog(backend: Backen
     assert_eq!(body["total_amount"], "2247.48");
     assert_eq!(app.catalog.stock(1).await, 8);
     assert_eq!(app.catalog.stock(3).await, 20);
+
+    // Cancelled through the gateway: Django has no release endpoint, so
+    // the stock stays owed (pending), and the stream tells the story.
+    let cancelled = reqwest::Client::new()
+        .post(format!(
+            "{}/orders/orders/{}/cancel/",
+            gateway.url, body["id"]
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(json_body(cancelled).await["stock_release"], "pending");
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            redis.entries("orders.events").len() == 2
+        })
+        .await,
+        "both events published after their responses"
+    );
+    let entries = redis.entries("orders.events");
+    let kinds: Vec<&str> = entries.iter().map(|e| e.field("type")).collect();
+    assert_eq!(kinds, ["order.created", "order.cancelled"]);
+    let payload: serde_json::Value = serde_json::from_str(entries[0].field("payload")).unwrap();
+    assert_eq!(payload, body, "the order as the user was answered");
 }

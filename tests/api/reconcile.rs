@@ -5,7 +5,7 @@
 
 use crate::helpers::{
     eventually, json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions,
-    Backend, ADMIN_TOKEN,
+    Backend, TestApp, ADMIN_TOKEN,
 };
 use reqwest::Method;
 use serde_json::json;
@@ -16,15 +16,12 @@ crate::on_both_backends!(
     a_create_whose_intent_was_taken_over_writes_no_order,
 );
 
-/// The reconciler takes over an intent whose lease ran out while its
-/// create was still reserving (here: the intent row is removed behind the
-/// request's back, as the pass does): the create must not write its order
-/// (the units are being given back), and says so with a 503.
-async fn a_create_whose_intent_was_taken_over_writes_no_order(backend: Backend) {
-    let app = spawn_app_on(backend).await;
-    app.catalog
-        .set_faults(json!({"reserve_latency_ms": 500}))
-        .await;
+/// Starts user 42's create of 3 × product 1 and returns once its
+/// reservation has reached the (slowed) Catalog; the answer is awaited
+/// from the handle.
+async fn create_waiting_at_the_catalog(
+    app: &TestApp,
+) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
     let request = app
         .client
         .post(format!("{}/orders/orders/", app.address))
@@ -38,6 +35,19 @@ async fn a_create_whose_intent_was_taken_over_writes_no_order(backend: Backend) 
         })
         .await
     );
+    pending
+}
+
+/// The reconciler takes over an intent whose lease ran out while its
+/// create was still reserving (here: the intent row is removed behind the
+/// request's back, as the pass does): the create must not write its order
+/// (the units are being given back), and says so with a 503.
+async fn a_create_whose_intent_was_taken_over_writes_no_order(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    app.catalog
+        .set_faults(json!({"reserve_latency_ms": 500}))
+        .await;
+    let pending = create_waiting_at_the_catalog(&app).await;
     app.execute("DELETE FROM stock_intents");
     let response = pending.await.unwrap().unwrap();
     assert_eq!(response.status(), 503);
@@ -112,19 +122,7 @@ async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
     app.catalog
         .set_faults(json!({"reserve_latency_ms": 300}))
         .await;
-    let request = app
-        .client
-        .post(format!("{}/orders/orders/", app.address))
-        .header("content-type", "application/json")
-        .bearer_auth(token(42))
-        .body(order(&[(1, 3)]).to_string());
-    let pending = tokio::spawn(async move { request.send().await });
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            app.catalog.calls().await.reserve == 1
-        })
-        .await
-    );
+    let pending = create_waiting_at_the_catalog(&app).await;
     app.restart().await; // SIGKILL mid-request, then a fresh host
     assert!(
         pending.await.unwrap().is_err(),
