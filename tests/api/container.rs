@@ -58,6 +58,12 @@ impl ImageRoot {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::fs::copy(&artifacts().host, bin.join("spin")).unwrap();
+        // The entrypoint is copied into the image too: the checkout may sit
+        // in a directory the image's user cannot enter (a private
+        // `mktemp -d`, say).
+        let entrypoint = bin.join("docker-entrypoint.sh");
+        std::fs::copy(root.join("deploy/docker-entrypoint.sh"), &entrypoint).unwrap();
+        std::fs::set_permissions(&entrypoint, std::fs::Permissions::from_mode(0o755)).unwrap();
         let secrets = dir.path().join("secrets");
         std::fs::create_dir(&secrets).unwrap();
         let secret = secrets.join("jwt_signing_key");
@@ -99,7 +105,7 @@ impl ImageRoot {
                 other => other.replace("/app/", &format!("{app}/")),
             })
             .collect();
-        let entrypoint = artifacts().root.join("deploy/docker-entrypoint.sh");
+        let entrypoint = self.bin.join("docker-entrypoint.sh");
         let mut command = if self.as_root {
             let mut command = Command::new("setpriv");
             command
