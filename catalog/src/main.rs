@@ -58,6 +58,9 @@ struct Faults {
     status: Option<u16>,
     /// Answer product GETs with 200 and a body that is not a product.
     garbage: bool,
+    /// Add to each product a member nested this many arrays deep (valid
+    /// JSON deeper than any product).
+    nested_depth: usize,
     /// Behave like the stock Django Catalog: no release endpoint (404).
     no_release: bool,
     /// Answer releases with this status instead of releasing.
@@ -136,15 +139,31 @@ async fn main() -> Result<()> {
 type Reply = Response<Full<Bytes>>;
 
 fn reply(status: u16, body: Value) -> Reply {
+    reply_text(status, body.to_string())
+}
+
+fn reply_text(status: u16, json: String) -> Reply {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
+        .body(Full::new(Bytes::from(json)))
         .expect("valid response")
 }
 
 fn detail(status: u16, text: &str) -> Reply {
     reply(status, json!({ "detail": text }))
+}
+
+/// `object` plus `"extra": [[[…0…]]]`, `depth` arrays deep; spliced as
+/// text, as a `Value` that deep would overflow this server's own stack.
+fn with_nested_member(object: &Value, depth: usize) -> String {
+    let text = object.to_string();
+    let open = text.strip_suffix('}').expect("an object");
+    format!(
+        r#"{open},"extra":{}0{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
 }
 
 impl Catalog {
@@ -224,6 +243,9 @@ impl Catalog {
                 let mut body = json!(product);
                 body["created_at"] = json!("2026-01-01T00:00:00Z");
                 body["updated_at"] = json!("2026-01-01T00:00:00Z");
+                if faults.nested_depth > 0 {
+                    return reply_text(200, with_nested_member(&body, faults.nested_depth));
+                }
                 reply(200, body)
             }
             _ => detail(404, "Not found."),

@@ -1,7 +1,7 @@
 //! SPEC §2: stateless SimpleJWT-compatible authentication.
 
 use crate::helpers::{
-    json_body, order, sign, simplejwt_claims, spawn_app, token, Calls, SIGNING_KEY,
+    json_body, nested_objects, order, sign, simplejwt_claims, spawn_app, token, Calls, SIGNING_KEY,
 };
 use jwt_simple::prelude::*;
 use reqwest::Method;
@@ -16,6 +16,30 @@ async fn accepts_user_id_as_simplejwt_writes_it_in_both_versions() {
         assert_eq!(response.status(), 201, "user_id {user_id}");
         assert_eq!(json_body(response).await["user_id"], 42);
     }
+}
+
+/// Claims as deep as the JSON parser goes are read (the extra claim
+/// ignored); deeper ones are a bad token, not a trapped instance.
+#[tokio::test]
+async fn tokens_nested_as_deep_as_the_parser_goes_are_answered() {
+    let app = spawn_app().await;
+    let token_with = |depth: usize| {
+        let mut claims = simplejwt_claims(json!("42"));
+        claims
+            .custom
+            .insert("profile".into(), nested_objects(depth));
+        sign(claims)
+    };
+    let response = app
+        .post_order(Some(&token_with(120)), &order(&[(2, 1)]))
+        .await;
+    assert_eq!(response.status(), 201);
+
+    let response = app
+        .post_order(Some(&token_with(200)), &order(&[(2, 1)]))
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(app.catalog.calls().await.reserve, 1, "only the first");
 }
 
 #[tokio::test]

@@ -66,6 +66,20 @@ async fn catalog_server_errors_are_503_and_garbage_is_502() {
     assert_eq!(app.count("orders"), 0);
 }
 
+/// The release component has a 128 KiB stack (build.rs): a Catalog answer
+/// with a member nested deeper than any parser limit is still read (the
+/// member is skipped without recursion), never a trapped instance.
+#[tokio::test]
+async fn catalog_answers_nested_deep_are_read_without_trapping() {
+    let app = spawn_app().await;
+    for depth in [120, 50_000] {
+        app.catalog.set_faults(json!({"nested_depth": depth})).await;
+        let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
+        assert_eq!(response.status(), 201, "depth {depth}");
+    }
+    assert_eq!(app.catalog.calls().await.reserve, 2);
+}
+
 #[tokio::test]
 async fn when_one_reservation_fails_the_others_are_released() {
     let app = spawn_app().await;

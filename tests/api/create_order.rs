@@ -1,6 +1,6 @@
 //! SPEC §3 `POST /orders/orders/`.
 
-use crate::helpers::{json_body, order, spawn_app, token, Calls};
+use crate::helpers::{json_body, nested_objects, order, spawn_app, token, Calls};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -184,6 +184,25 @@ async fn malformed_json_wrong_media_type_and_large_bodies_are_refused() {
         .unwrap();
     assert_eq!(response.status(), 201);
 
+    assert_eq!(app.count("orders"), 1);
+}
+
+/// The release component has a 128 KiB stack (build.rs); the deepest JSON
+/// the parser accepts must be answered, never trap the instance.
+#[tokio::test]
+async fn bodies_nested_as_deep_as_the_parser_goes_are_answered() {
+    let app = spawn_app().await;
+    let mut body = order(&[(1, 1)]);
+    // 3 levels of order + 120: under the parser's limit, an unknown member.
+    body["items"][0]["note"] = nested_objects(120);
+    let response = app.post_order(Some(&token(42)), &body).await;
+    assert_eq!(response.status(), 201);
+
+    body["items"][0]["note"] = nested_objects(200);
+    let response = app.post_order(Some(&token(42)), &body).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_body(response).await["code"], "parse_error");
+    assert_eq!(app.catalog.calls().await.reserve, 1, "only the first");
     assert_eq!(app.count("orders"), 1);
 }
 

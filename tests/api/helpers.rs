@@ -927,6 +927,14 @@ pub fn simplejwt_claims(user_id: Value) -> JWTClaims<serde_json::Map<String, Val
         .with_jwt_id(uuid_hex())
 }
 
+/// `{"a": {"a": … 0 …}}`, `depth` objects deep: JSON as deep as a parser
+/// may be asked to go (serde_json stops at 128 levels). Objects, because
+/// they take the most stack per level to parse (53 KiB for 126 levels in
+/// the release component).
+pub fn nested_objects(depth: usize) -> Value {
+    (0..depth).fold(json!(0), |inner, _| json!({ "a": inner }))
+}
+
 /// Signs claims with the shared key.
 pub fn sign(claims: JWTClaims<serde_json::Map<String, Value>>) -> String {
     HS256Key::from_bytes(SIGNING_KEY.as_bytes())
