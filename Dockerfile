@@ -11,12 +11,17 @@
 FROM rust:1.95-slim-bookworm AS build
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
-# Only what the component needs; host/ and catalog/ are test tooling.
+# Only what the component needs; host/, catalog/ and bench/hello are test
+# tooling, stubbed so that the workspace resolves (deploy/check replays
+# this stage without Docker).
 COPY Cargo.toml Cargo.lock ./
 COPY host/Cargo.toml host/Cargo.toml
 COPY catalog/Cargo.toml catalog/Cargo.toml
-RUN mkdir -p host/src catalog/src/bin && echo 'fn main() {}' > host/src/main.rs \
-    && echo 'fn main() {}' > catalog/src/main.rs && echo 'fn main() {}' > catalog/src/bin/mint-token.rs
+COPY bench/hello/Cargo.toml bench/hello/Cargo.toml
+RUN mkdir -p host/src catalog/src/bin bench/hello/src && echo 'fn main() {}' > host/src/main.rs \
+    && echo 'fn main() {}' > catalog/src/main.rs && echo 'fn main() {}' > catalog/src/bin/mint-token.rs \
+    && touch bench/hello/src/lib.rs
+COPY build.rs ./
 COPY src src
 COPY migrations migrations
 RUN cargo build --locked --release --target wasm32-wasip2 -p order-service
