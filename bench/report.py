@@ -103,13 +103,14 @@ def table(path):
     if report.get("compared_with"):
         print(f"@compare = the component built from {report['compared_with']}")
     print()
-    print("| scenario | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors | host CPU µs/req |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["runs"]:
         x = r["result"]
         ratio = "" if r["ratio_to_hello"] is None else f"{r['ratio_to_hello']:.2f}"
+        cpu = "" if r.get("host_cpu_us") is None else f"{r['host_cpu_us']:.0f}"
         print(f"| {r['scenario']} | {r['concurrency']} | {x['rps']:.0f} | {ratio} | {x['p50_ms']:.2f} "
-              f"| {x['p90_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} |")
+              f"| {x['p90_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} | {cpu} |")
     print("\nmean ms per create inside the component (duration_ms = the whole request):")
     for tag, b in report["create_breakdown_ms"].items():
         print(f"  {tag}: " + ", ".join(f"{k} {v}" for k, v in b.items()))
