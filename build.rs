@@ -5,15 +5,15 @@
 //! `memset`-ing the whole linear memory, up to 2 MiB, after every request.
 //! The stack is part of that memory, so with 1 MiB of it a request paid
 //! for zeroing 1.19 MiB; with 128 KiB it is 0.31 MiB (bench/README.md,
-//! issue 12: health 0.7 → 1.0–1.1 × hello).
+//! issue 12: health 0.67 → 0.88 × hello at 32 connections).
 //!
 //! How much is enough: the deepest request measured (a body nested to
 //! serde_json's recursion limit of 128) uses 53 KiB of stack in a release
 //! build; a create uses 12 KiB. End-to-end tests send bodies and tokens
-//! nested to that limit (they fail with a 32 KiB stack). The stack sits below the data
-//! (`--stack-first`, Rust's default for wasm), so an overflow traps
-//! instead of overwriting data. Debug builds keep the default: their
-//! frames are larger (183 KiB for the same body).
+//! nested to that limit (they fail with a 32 KiB stack). The stack sits
+//! below the data (`--stack-first`, Rust's default for wasm), so an
+//! overflow traps instead of overwriting data. Debug builds keep the
+//! default: their frames are larger (183 KiB for the same body).
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
