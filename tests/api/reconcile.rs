@@ -8,7 +8,7 @@ use crate::helpers::{
     Backend, TestApp, ADMIN_TOKEN,
 };
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 crate::on_both_backends!(
@@ -80,18 +80,35 @@ async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
         "the intent became the release"
     );
 
-    // The Catalog is back. The row is due after its back-off; move it into
-    // the past rather than wait. The next write request drains it after
-    // answering.
+    // The Catalog is back. During the row's back-off a write finds nothing
+    // due (the create's own statement answers that).
     app.catalog.set_faults(json!({})).await;
+    app.create(42, &[(2, 1)]).await;
+    // The row is due after its back-off; move it into the past rather than
+    // wait. The next write request drains it after answering.
     app.execute("UPDATE pending_releases SET next_attempt_at = '2000-01-01T00:00:00Z'");
     app.create(42, &[(2, 1)]).await;
+    // Each pass logs its report when it ends.
+    let passes = || -> Vec<Value> {
+        app.stderr
+            .json_lines()
+            .into_iter()
+            .filter(|line| line["event"] == "reconciled")
+            .map(|line| line["report"].clone())
+            .collect()
+    };
     assert!(
         eventually(Duration::from_secs(5), || async {
-            app.count("pending_releases") == 0
+            passes().iter().any(|report| report["released"] == 1)
         })
         .await,
         "drained after the response"
+    );
+    assert_eq!(app.count("pending_releases"), 0);
+    assert_eq!(
+        passes().len(),
+        1,
+        "only the write after the row came due ran a pass"
     );
     assert_eq!(app.catalog.stock(1).await, 10, "released once, not twice");
     assert_eq!(

@@ -50,6 +50,10 @@ pub struct Db {
     conn: Connection,
     /// The schema version this connection migrated to, if it did.
     migrated_to: Option<i64>,
+    /// Whether reconciliation is due, when a write already answered it
+    /// (a new order's statement does): the follow-up's check then costs
+    /// no statement.
+    reconciliation_due_known: std::cell::Cell<Option<bool>>,
 }
 
 impl Db {
@@ -59,6 +63,7 @@ impl Db {
         let mut store = Db {
             conn: Connection::open_default()?,
             migrated_to: None,
+            reconciliation_due_known: Default::default(),
         };
         // Migrate under the host's busy timeout (5 s in Spin): racing first
         // requests then simply queue.

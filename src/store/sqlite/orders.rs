@@ -57,7 +57,8 @@ impl Db {
             "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
              event_id, event_payload, created_at) \
              VALUES (coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0) + 1, \
-             ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at"
+             ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at, ({due})",
+            due = super::releases::reconciliation_due_expression(),
         );
         let params = [
             Value::Integer(intent.0),
@@ -80,6 +81,9 @@ impl Db {
         ) else {
             return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
         };
+        // The follow-up's "anything due?" answered by the same statement.
+        self.reconciliation_due_known
+            .set(Some(super::first::<i64>(&inserted, 2) == Some(1)));
         created.id = id;
         created.created_at = created_at;
         Ok(created)
