@@ -125,6 +125,19 @@ impl PricedOrder {
             total,
         })
     }
+
+    /// The order as it is about to be written for `user`: `CREATED`, with
+    /// the two fields the database assigns (`id`, `created_at`) still empty.
+    pub fn unsaved(&self, user: UserId) -> Order {
+        Order {
+            id: 0,
+            user_id: user,
+            status: OrderStatus::Created,
+            total: self.total,
+            created_at: String::new(),
+            lines: self.lines.clone(),
+        }
+    }
 }
 
 /// Why an order was refused once the Catalog was asked: the outcomes an
@@ -257,6 +270,13 @@ mod tests {
         assert_eq!(order.total.to_string(), "2000.28");
         assert_eq!(order.lines[0].unit_price.to_string(), "999.99");
         assert_eq!(order.lines[1].quantity.get(), 3);
+
+        let unsaved = order.unsaved(UserId::new(42).unwrap());
+        assert_eq!((unsaved.id, unsaved.status), (0, OrderStatus::Created));
+        assert_eq!(unsaved.user_id.get(), 42);
+        assert_eq!(unsaved.total, order.total);
+        assert_eq!(unsaved.lines, order.lines);
+        assert_eq!(unsaved.created_at, "", "the database assigns it");
     }
 
     #[test]

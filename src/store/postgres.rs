@@ -263,14 +263,7 @@ impl Db {
             .collect();
         // The order as the API will show it; the statement fills in the
         // two fields the database assigns.
-        let mut created = Order {
-            id: 0,
-            user_id: user,
-            status: OrderStatus::Created,
-            total: order.total,
-            created_at: String::new(),
-            lines: order.lines.clone(),
-        };
+        let mut created = order.unsaved(user);
         let sql = format!(
             "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id), \
              o AS (INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \

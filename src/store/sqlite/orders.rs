@@ -43,16 +43,9 @@ impl Db {
                 )
             })
             .collect();
-        // The order as the API will show it; the trigger fills in the two
-        // fields the database assigns.
-        let mut created = Order {
-            id: 0,
-            user_id: user,
-            status: OrderStatus::Created,
-            total: order.total,
-            created_at: String::new(),
-            lines: order.lines.clone(),
-        };
+        // The order as the API will show it; the trigger fills in the
+        // two fields the database assigns.
+        let mut created = order.unsaved(user);
         let sql = format!(
             "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
              event_id, event_payload, created_at) \
