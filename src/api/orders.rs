@@ -10,7 +10,8 @@ use crate::domain::order_request::{FieldErrors, OrderRequest};
 use crate::domain::page::{encode_cursor, PageRequest};
 use crate::orders::cancel::cancel_order;
 use crate::orders::idempotency::place_once;
-use crate::orders::OrderError;
+use crate::orders::{log_if_migrated, OrderError};
+use crate::store::Schema;
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
 
@@ -35,9 +36,12 @@ pub async fn create(
         .await?;
     let order_request = OrderRequest::parse(&body).map_err(ApiError::Invalid)?;
     // The database opens before the Catalog is called: if storage is
-    // broken, nothing is reserved.
-    let deps = dependencies(facts, access, config).await?;
-    let answer = place_once(&deps, user, &order_request, &body, key.as_ref()).await?;
+    // broken, nothing is reserved. The order's first statement checks the
+    // schema (and migrates it before any reservation), saving a round trip.
+    let deps = dependencies(facts, access, config, Schema::CheckedByFirstStatement).await?;
+    let answer = place_once(&deps, user, &order_request, &body, key.as_ref()).await;
+    log_if_migrated(&deps.store, &deps.config);
+    let answer = answer?;
     let response = match answer.placed {
         Ok(order) => {
             access.order_id.set(Some(order.id));
@@ -80,7 +84,7 @@ fn parse_idempotency_key(facts: &RequestFacts) -> Result<Option<IdempotencyKey>,
 pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
     let page = PageRequest::from_query(&facts.query).map_err(ApiError::Invalid)?;
-    let deps = dependencies(facts, access, config).await?;
+    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
     let (orders, more) = access.phases.timed_sync("db_read", || {
         deps.store.list_orders(user, page.before_id, page.limit)
     })?;
@@ -103,7 +107,7 @@ pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, Api
 /// `GET /orders/orders/<id>/`: the caller's order, or 404 (never 403).
 pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
-    let deps = dependencies(facts, access, config).await?;
+    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
     let order = deps.store.order(user, id)?.ok_or(OrderError::NotFound)?;
     access.order_id.set(Some(order.id));
     Ok(json_response(200, &order.to_json()).build().into())
@@ -113,7 +117,7 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
 /// (or stored for a later release); CANCELLED again is a no-op.
 pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
-    let deps = dependencies(facts, access, config).await?;
+    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
     let cancelled = cancel_order(&deps, user, id).await;
     if !matches!(cancelled, Err(OrderError::NotFound)) {
         access.order_id.set(Some(id));

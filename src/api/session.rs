@@ -6,13 +6,11 @@ use super::error::ApiError;
 use super::{AccessLog, RequestFacts};
 use crate::auth::{AuthError, Verifier};
 use crate::catalog::CatalogClient;
-use crate::config::{Config, RECOMMENDED_KEY_BYTES};
+use crate::config::Config;
 use crate::domain::UserId;
-use crate::log::{self, Level};
 use crate::orders::release::unix_now;
-use crate::orders::Deps;
-use crate::store::Store;
-use serde_json::json;
+use crate::orders::{log_if_migrated, Deps};
+use crate::store::{Schema, Store};
 
 /// The caller's user id from their access token, with the settings.
 pub fn authenticate(
@@ -56,52 +54,34 @@ pub fn authenticate_operator(facts: &RequestFacts) -> Result<Config, ApiError> {
 }
 
 /// Opens the database and builds the Catalog client for the workflows.
+/// With `Schema::CheckedByFirstStatement`, call [`log_if_migrated`] once
+/// the work is done.
 pub async fn dependencies<'a>(
     facts: &'a RequestFacts,
     access: &'a AccessLog,
     config: Config,
+    schema: Schema,
 ) -> Result<Deps<'a>, ApiError> {
     let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
     let store = access
         .phases
-        .timed("db_open", Store::open(database_url))
+        .timed("db_open", Store::open(database_url, schema))
         .await?;
-    if store.migrated_to().is_some() {
-        log_migrated(&store, &config);
-    }
     let catalog = CatalogClient::new(
         &config.catalog_url,
         config.catalog_timeout,
         facts.authorization.as_deref().unwrap_or_default(),
         &facts.request_id,
     );
-    Ok(Deps {
+    let deps = Deps {
         config,
         store,
         catalog,
         request_id: &facts.request_id,
         phases: &access.phases,
-    })
-}
-
-/// Spin has no start-up hook; the first request on a new database is the
-/// closest moment to "start-up" a component can see.
-fn log_migrated(store: &Store, config: &Config) {
-    log::event(
-        Level::Info,
-        "migrated",
-        None,
-        json!({"schema_version": store.migrated_to()}),
-    );
-    let key_bytes = config.jwt.signing_key.len();
-    if key_bytes < RECOMMENDED_KEY_BYTES {
-        log::event(
-            Level::Warn,
-            "weak_signing_key",
-            None,
-            json!({"detail": format!(
-                "jwt_signing_key is {key_bytes} bytes; at least {RECOMMENDED_KEY_BYTES} are recommended"
-            )}),
-        );
+    };
+    if schema == Schema::CheckedNow {
+        log_if_migrated(&deps.store, &deps.config);
     }
+    Ok(deps)
 }

@@ -24,10 +24,12 @@ pub mod publish;
 pub mod release;
 
 use crate::catalog::{CatalogClient, CatalogError};
-use crate::config::Config;
+use crate::config::{Config, RECOMMENDED_KEY_BYTES};
 use crate::domain::order::InvalidTransition;
+use crate::log::{self, Level};
 use crate::store::{Store, StoreError};
 use crate::timing::Phases;
+use serde_json::json;
 
 /// What a workflow needs from its request, built once by the edge.
 pub struct Deps<'a> {
@@ -49,6 +51,34 @@ impl Deps<'_> {
             store: self.store,
             catalog: self.catalog,
         }
+    }
+}
+
+/// Logs a migration this request made, once, with the settings' warnings:
+/// Spin has no start-up hook, and the first request on a new database is
+/// the closest moment to "start-up" a component can see. The schema may be
+/// checked by any statement, the follow-up's included, so each place that
+/// ends a request's database work calls this.
+pub fn log_if_migrated(store: &Store, config: &Config) {
+    let Some(version) = store.take_migrated_to() else {
+        return;
+    };
+    log::event(
+        Level::Info,
+        "migrated",
+        None,
+        json!({"schema_version": version}),
+    );
+    let key_bytes = config.jwt.signing_key.len();
+    if key_bytes < RECOMMENDED_KEY_BYTES {
+        log::event(
+            Level::Warn,
+            "weak_signing_key",
+            None,
+            json!({"detail": format!(
+                "jwt_signing_key is {key_bytes} bytes; at least {RECOMMENDED_KEY_BYTES} are recommended"
+            )}),
+        );
     }
 }
 

@@ -298,6 +298,8 @@ impl FollowUp {
             )
             .await;
         }
+        // A create the Catalog refused made no statement before this.
+        super::log_if_migrated(&self.store, &self.config);
     }
 }
 

@@ -261,6 +261,17 @@ pub struct OutboxEvent {
     pub created_at: String,
 }
 
+/// When a request brings the schema up to date.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Schema {
+    /// On opening: one more round trip on PostgreSQL.
+    CheckedNow,
+    /// With the first statement; a new order's first write makes the check
+    /// itself, saving that round trip (SQLite's check is in-process and
+    /// always made on opening).
+    CheckedByFirstStatement,
+}
+
 /// The database of this request, whichever backend it is.
 pub enum Store {
     Sqlite(sqlite::Db),
@@ -279,17 +290,22 @@ macro_rules! dispatch {
 
 impl Store {
     /// `database_url` empty: Spin's SQLite `default`; else PostgreSQL at
-    /// that address. Either way the schema is brought up to date.
-    pub async fn open(database_url: Option<&str>) -> Result<Self, StoreError> {
+    /// that address. Either way the schema is brought up to date, now or
+    /// (PostgreSQL, `Schema::CheckedByFirstStatement`) before the first
+    /// statement, so a migration may be made by any later call.
+    pub async fn open(database_url: Option<&str>, schema: Schema) -> Result<Self, StoreError> {
         Ok(match database_url {
             None => Store::Sqlite(sqlite::Db::open().await?),
-            Some(url) => Store::Postgres(postgres::Db::open(url).await?),
+            Some(url) => {
+                Store::Postgres(postgres::Db::open(url, schema == Schema::CheckedNow).await?)
+            }
         })
     }
 
-    /// The schema version this request migrated the database to, if it did.
-    pub fn migrated_to(&self) -> Option<i64> {
-        dispatch!(self.migrated_to())
+    /// The schema version this request migrated the database to, if it
+    /// did and this was not asked since.
+    pub fn take_migrated_to(&self) -> Option<i64> {
+        dispatch!(self.take_migrated_to())
     }
 
     /// Records the intent to reserve `lines`, valid for `lease_seconds`.

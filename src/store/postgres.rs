@@ -11,6 +11,8 @@
 //! `timestamptz` (shown to the second, like the SQLite backend).
 //! Migrations (`migrations/postgres/`) run in one transaction under an
 //! advisory lock, so instances starting together apply each file once.
+//! Checking the schema costs a round trip; a new order's first statement
+//! makes that check itself (`open_intent`), so creates skip it.
 
 use super::{
     Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OutboxEvent, OwnedKey,
@@ -46,13 +48,21 @@ const CLAIM_NEW_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, fingerp
      created_at, lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
      now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING";
 
+/// The version the last migration file records.
+fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+}
+
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
-/// One pooled connection for this request, schema current.
+/// One pooled connection for this request; the schema is brought up to
+/// date before its first statement.
 pub struct Db {
     conn: Connection,
-    migrated_to: Option<i64>,
+    /// Whether this request has seen the schema current (or made it so).
+    schema_checked: std::cell::Cell<bool>,
+    migrated_to: std::cell::Cell<Option<i64>>,
     /// Whether reconciliation is due, when a write already answered it
     /// (a new order's statement does): the follow-up's check then costs
     /// no round trip.
@@ -62,21 +72,39 @@ pub struct Db {
 type Row = Vec<DbValue>;
 
 impl Db {
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let mut db = Db {
+    /// Connects; with `check_schema_now`, also brings the schema up to
+    /// date, else that waits for the first statement.
+    pub async fn open(url: &str, check_schema_now: bool) -> Result<Self, StoreError> {
+        let db = Db {
             conn: Connection::open(url).map_err(|e| StoreError::Postgres(Box::new(e)))?,
-            migrated_to: None,
+            schema_checked: Default::default(),
+            migrated_to: Default::default(),
             reconciliation_due_known: Default::default(),
         };
-        db.migrated_to = db.migrate()?;
+        if check_schema_now {
+            db.ensure_schema()?;
+        }
         Ok(db)
     }
 
-    pub fn migrated_to(&self) -> Option<i64> {
-        self.migrated_to
+    pub fn take_migrated_to(&self) -> Option<i64> {
+        self.migrated_to.take()
     }
 
+    /// Every statement but `open_intent`'s guarded one goes through here.
     fn query(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
+        self.ensure_schema()?;
+        self.query_as_is(sql, params)
+    }
+
+    fn execute(&self, sql: &str, params: &[P]) -> Result<u64, StoreError> {
+        self.ensure_schema()?;
+        self.conn
+            .execute(sql, params)
+            .map_err(|e| StoreError::Postgres(Box::new(e)))
+    }
+
+    fn query_as_is(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
         let RowSet { rows, .. } = self
             .conn
             .query(sql, params)
@@ -84,10 +112,22 @@ impl Db {
         Ok(rows)
     }
 
-    fn execute(&self, sql: &str, params: &[P]) -> Result<u64, StoreError> {
-        self.conn
-            .execute(sql, params)
-            .map_err(|e| StoreError::Postgres(Box::new(e)))
+    /// Migrates once per request, before the first statement that needs
+    /// the schema (the migration's own statements pass straight through).
+    fn ensure_schema(&self) -> Result<(), StoreError> {
+        if self.schema_checked.replace(true) {
+            return Ok(());
+        }
+        match self.migrate() {
+            Ok(migrated_to) => {
+                self.migrated_to.set(migrated_to);
+                Ok(())
+            }
+            Err(error) => {
+                self.schema_checked.set(false);
+                Err(error)
+            }
+        }
     }
 
     /// Runs `work` inside `BEGIN … COMMIT` on this connection, rolling back
@@ -109,7 +149,7 @@ impl Db {
     /// One read when the schema is current; else, under the advisory lock
     /// and in one transaction, every missing file.
     fn migrate(&self) -> Result<Option<i64>, StoreError> {
-        let latest = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+        let latest = latest_version();
         if self.schema_version().ok() == Some(latest) {
             return Ok(None);
         }
@@ -162,16 +202,33 @@ impl Db {
             .iter()
             .map(|l| [l.product_id.get(), i64::from(l.quantity.get())])
             .collect();
-        let rows = self.query(
-            "INSERT INTO stock_intents (user_id, request_id, items, created_at, lease_until) \
-             VALUES ($1, $2, $3, now(), now() + $4::bigint * interval '1 second') RETURNING id",
-            &[
-                P::Int64(user.get()),
-                P::Str(request_id.to_owned()),
-                P::Str(serde_json::to_string(&items)?),
-                seconds(lease_seconds),
-            ],
-        )?;
+        let mut params = vec![
+            P::Int64(user.get()),
+            P::Str(request_id.to_owned()),
+            P::Str(serde_json::to_string(&items)?),
+            seconds(lease_seconds),
+        ];
+        let insert = "INSERT INTO stock_intents (user_id, request_id, items, created_at, \
+             lease_until) SELECT $1, $2, $3, now(), now() + $4::bigint * interval '1 second'";
+        if !self.schema_checked.get() {
+            // The schema check rides on the write: it inserts only on a
+            // current schema. No row, or an error (no table yet), and it
+            // is migrate, then insert as usual. A newer schema (an instance
+            // of a later release migrated it) counts as current, as in
+            // `migrate`.
+            params.push(P::Int64(latest_version()));
+            let guarded = format!(
+                "{insert} WHERE (SELECT max(version) FROM schema_migrations) >= $5 RETURNING id"
+            );
+            if let Ok(rows) = self.query_as_is(&guarded, &params) {
+                if let Some(id) = first_int(&rows, 0) {
+                    self.schema_checked.set(true);
+                    return Ok(IntentId(id));
+                }
+            }
+            params.pop();
+        }
+        let rows = self.query(&format!("{insert} RETURNING id"), &params)?;
         first_int(&rows, 0)
             .map(IntentId)
             .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))

@@ -42,6 +42,115 @@ fn migration_files() -> Vec<std::path::PathBuf> {
     files
 }
 
+/// Runs migration files by hand, as an operator would.
+fn apply_by_hand(url: &str, files: &[std::path::PathBuf]) {
+    for file in files {
+        let status = std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
+            .arg("-d")
+            .arg(url)
+            .arg("-f")
+            .arg(file)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{}", file.display());
+    }
+}
+
+/// The `migrated` lines an app has logged, by schema version.
+fn migrations_logged(app: &crate::helpers::TestApp) -> Vec<Value> {
+    app.stderr
+        .json_lines()
+        .into_iter()
+        .filter(|line| line["event"] == "migrated")
+        .map(|line| line["schema_version"].clone())
+        .collect()
+}
+
+fn schema_versions(url: &str) -> String {
+    psql(
+        url,
+        "SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations",
+    )
+    .unwrap()
+}
+
+/// A create checks the schema in its first write (no round trip of its
+/// own): on a database one release behind, that write must not land on the
+/// old schema but migrate first, with or without an Idempotency-Key.
+#[tokio::test]
+async fn a_create_on_an_older_schema_migrates_it_first() {
+    let files = migration_files();
+    let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
+    for key in [None, Some("upgrade-1")] {
+        let app = spawn_app_on(Backend::Postgres).await;
+        let url = app.database_url.clone().unwrap();
+        apply_by_hand(&url, &files[..files.len() - 1]);
+        assert_eq!(schema_versions(&url), all[..all.len() - 1].join(","));
+
+        let token = app.catalog.token(7).await;
+        let response = match key {
+            None => app.post_order(Some(&token), &order(&[(1, 1)])).await,
+            Some(key) => {
+                app.post_order_with_key(&token, key, &order(&[(1, 1)]).to_string())
+                    .await
+            }
+        };
+        assert_eq!(response.status(), 201, "key {key:?}");
+        assert_eq!(schema_versions(&url), all.join(","), "key {key:?}");
+        assert_eq!(migrations_logged(&app), [json!(files.len())], "key {key:?}");
+        assert_eq!(psql(&url, "SELECT count(*) FROM orders").unwrap(), "1");
+        assert_eq!(
+            psql(&url, "SELECT count(*) FROM stock_intents").unwrap(),
+            "0"
+        );
+    }
+}
+
+/// During a rolling upgrade an instance of the earlier release meets a
+/// schema a later one migrated: it takes orders and migrates nothing.
+#[tokio::test]
+async fn a_create_on_a_newer_schema_is_placed_and_migrates_nothing() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let url = app.database_url.clone().unwrap();
+    apply_by_hand(&url, &migration_files());
+    psql(&url, "INSERT INTO schema_migrations (version) VALUES (999)").unwrap();
+
+    app.create(7, &[(1, 1)]).await;
+    let listed = app.send_as(7, Method::GET, "/orders/orders/").await;
+    assert_eq!(listed.status(), 200);
+    assert!(migrations_logged(&app).is_empty());
+    assert_eq!(psql(&url, "SELECT count(*) FROM orders").unwrap(), "1");
+}
+
+/// A create the Catalog refuses makes no statement of its own; the
+/// follow-up's check then migrates a new database, and says so once.
+#[tokio::test]
+async fn a_refused_first_create_still_migrates_and_logs_it_once() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let url = app.database_url.clone().unwrap();
+    let token = app.catalog.token(7).await;
+    let refused = app.post_order(Some(&token), &order(&[(424_242, 1)])).await;
+    assert_eq!(refused.status(), 400);
+    let files = migration_files().len();
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            !migrations_logged(&app).is_empty()
+        })
+        .await,
+        "the follow-up migrated and logged it"
+    );
+    app.create(7, &[(1, 1)]).await;
+    assert_eq!(migrations_logged(&app), [json!(files)]);
+    assert_eq!(
+        schema_versions(&url),
+        (1..=files)
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+}
+
 #[tokio::test]
 async fn the_migration_files_run_by_hand_give_the_schema_the_service_creates() {
     let app = spawn_app_on(Backend::Postgres).await;
@@ -49,17 +158,7 @@ async fn the_migration_files_run_by_hand_give_the_schema_the_service_creates() {
     assert_eq!(listed.status(), 200, "the first request migrates");
 
     let by_hand = pg_server().create_database();
-    for file in migration_files() {
-        let status = std::process::Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])
-            .arg("-d")
-            .arg(&by_hand)
-            .arg("-f")
-            .arg(&file)
-            .status()
-            .unwrap();
-        assert!(status.success(), "{}", file.display());
-    }
+    apply_by_hand(&by_hand, &migration_files());
     let service = app.database_url.as_deref().unwrap();
     assert_eq!(schema(&by_hand), schema(service));
     assert_eq!(

@@ -49,7 +49,7 @@ pub(crate) fn seconds_from_now(seconds: i64) -> Value {
 pub struct Db {
     conn: Connection,
     /// The schema version this connection migrated to, if it did.
-    migrated_to: Option<i64>,
+    migrated_to: std::cell::Cell<Option<i64>>,
     /// Whether reconciliation is due, when a write already answered it
     /// (a new order's statement does): the follow-up's check then costs
     /// no statement.
@@ -60,14 +60,16 @@ impl Db {
     /// Opens the database, sets this connection's durability settings and
     /// brings the schema up to date.
     pub async fn open() -> Result<Self, StoreError> {
-        let mut store = Db {
+        let store = Db {
             conn: Connection::open_default()?,
-            migrated_to: None,
+            migrated_to: Default::default(),
             reconciliation_due_known: Default::default(),
         };
         // Migrate under the host's busy timeout (5 s in Spin): racing first
         // requests then simply queue.
-        store.migrated_to = migrations::ensure_current(&store).await?;
+        store
+            .migrated_to
+            .set(migrations::ensure_current(&store).await?);
         // Then a short busy wait inside SQLite, which `retry_busy` repeats:
         // SQLite's handler sleeps 1…100 ms at a time and under load leaves
         // the write lock idle between writers and some waiters starving.
@@ -83,8 +85,8 @@ impl Db {
 
     /// The schema version this connection brought the database to, when
     /// it applied migrations (the first request on a new database).
-    pub fn migrated_to(&self) -> Option<i64> {
-        self.migrated_to
+    pub fn take_migrated_to(&self) -> Option<i64> {
+        self.migrated_to.take()
     }
 
     fn exec(&self, sql: &str, params: &[Value]) -> Result<QueryResult, StoreError> {
