@@ -53,6 +53,17 @@ fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(version, _)| *version)
 }
 
+/// Whether `error` is PostgreSQL's "no such table" or "no such column":
+/// what a statement meets on a schema older than this release's.
+fn schema_behind(error: &StoreError) -> bool {
+    use spin_sdk::pg4::{PgError, QueryError};
+    const UNDEFINED_TABLE: &str = "42P01";
+    const UNDEFINED_COLUMN: &str = "42703";
+    matches!(error, StoreError::Postgres(e) if matches!(&**e,
+        PgError::QueryFailed(QueryError::DbError(db))
+            if db.code == UNDEFINED_TABLE || db.code == UNDEFINED_COLUMN))
+}
+
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
@@ -212,19 +223,24 @@ impl Db {
              lease_until) SELECT $1, $2, $3, now(), now() + $4::bigint * interval '1 second'";
         if !self.schema_checked.get() {
             // The schema check rides on the write: it inserts only on a
-            // current schema. No row, or an error (no table yet), and it
-            // is migrate, then insert as usual. A newer schema (an instance
-            // of a later release migrated it) counts as current, as in
-            // `migrate`.
+            // current schema. No row, or no such table or column yet, and
+            // it is migrate, then insert as usual; any other error is the
+            // request's. A newer schema (an instance of a later release
+            // migrated it) counts as current, as in `migrate`.
             params.push(P::Int64(latest_version()));
             let guarded = format!(
-                "{insert} WHERE (SELECT max(version) FROM schema_migrations) >= $5 RETURNING id"
+                "{insert} WHERE (SELECT max(version) FROM schema_migrations) >= $5::bigint \
+                 RETURNING id"
             );
-            if let Ok(rows) = self.query_as_is(&guarded, &params) {
-                if let Some(id) = first_int(&rows, 0) {
-                    self.schema_checked.set(true);
-                    return Ok(IntentId(id));
+            match self.query_as_is(&guarded, &params) {
+                Ok(rows) => {
+                    if let Some(id) = first_int(&rows, 0) {
+                        self.schema_checked.set(true);
+                        return Ok(IntentId(id));
+                    }
                 }
+                Err(error) if schema_behind(&error) => {}
+                Err(error) => return Err(error),
             }
             params.pop();
         }
