@@ -81,6 +81,14 @@ impl Output {
             .filter(Value::is_object)
             .collect()
     }
+
+    /// The JSON log lines of event `name`, in order.
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        self.json_lines()
+            .into_iter()
+            .filter(|line| line["event"] == name)
+            .collect()
+    }
 }
 
 /// Starts `command`, collects its stdout and stderr, and waits until a

@@ -247,9 +247,8 @@ async fn keys_older_than_a_day_are_forgotten_and_purged() {
         .unwrap();
     let purged: u64 = app
         .stderr
-        .json_lines()
+        .events("reconciled")
         .iter()
-        .filter(|line| line["event"] == "reconciled")
         .filter_map(|line| line["report"]["purged_idempotency_keys"].as_u64())
         .sum();
     assert!(operator_purged <= 1 && purged >= 1, "{purged}");

@@ -47,12 +47,7 @@ async fn racing_first_requests_migrate_once_and_all_succeed() {
         .unwrap();
     assert_eq!(version, migration_files().len() as i64);
     assert_eq!(journal, "wal");
-    let migrations_logged = app
-        .stderr
-        .json_lines()
-        .into_iter()
-        .filter(|l| l["event"] == "migrated")
-        .count();
+    let migrations_logged = app.stderr.events("migrated").len();
     assert_eq!(migrations_logged, 1);
 }
 

@@ -60,9 +60,8 @@ fn apply_by_hand(url: &str, files: &[std::path::PathBuf]) {
 /// The `migrated` lines an app has logged, by schema version.
 fn migrations_logged(app: &crate::helpers::TestApp) -> Vec<Value> {
     app.stderr
-        .json_lines()
+        .events("migrated")
         .into_iter()
-        .filter(|line| line["event"] == "migrated")
         .map(|line| line["schema_version"].clone())
         .collect()
 }
@@ -201,8 +200,7 @@ async fn instances_starting_together_migrate_once() {
     );
     let migrated = [&app.stderr, &second.stderr]
         .iter()
-        .flat_map(|out| out.json_lines())
-        .filter(|line| line["event"] == "migrated")
+        .flat_map(|out| out.events("migrated"))
         .count();
     assert_eq!(migrated, 1);
 }

@@ -91,9 +91,8 @@ async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
     // Each pass logs its report when it ends.
     let passes = || -> Vec<Value> {
         app.stderr
-            .json_lines()
+            .events("reconciled")
             .into_iter()
-            .filter(|line| line["event"] == "reconciled")
             .map(|line| line["report"].clone())
             .collect()
     };
