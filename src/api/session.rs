@@ -54,8 +54,8 @@ pub fn authenticate_operator(facts: &RequestFacts) -> Result<Config, ApiError> {
 }
 
 /// Opens the database and builds the Catalog client for the workflows.
-/// With `Schema::CheckedByFirstStatement`, call [`log_if_migrated`] once
-/// the work is done.
+/// With `Schema::CheckedByFirstStatement` nothing is migrated yet: call
+/// [`log_if_migrated`] again once the work is done.
 pub async fn dependencies<'a>(
     facts: &'a RequestFacts,
     access: &'a AccessLog,
@@ -80,8 +80,6 @@ pub async fn dependencies<'a>(
         request_id: &facts.request_id,
         phases: &access.phases,
     };
-    if schema == Schema::CheckedNow {
-        log_if_migrated(&deps.store, &deps.config);
-    }
+    log_if_migrated(&deps.store, &deps.config);
     Ok(deps)
 }

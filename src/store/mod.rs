@@ -296,9 +296,7 @@ impl Store {
     pub async fn open(database_url: Option<&str>, schema: Schema) -> Result<Self, StoreError> {
         Ok(match database_url {
             None => Store::Sqlite(sqlite::Db::open().await?),
-            Some(url) => {
-                Store::Postgres(postgres::Db::open(url, schema == Schema::CheckedNow).await?)
-            }
+            Some(url) => Store::Postgres(postgres::Db::open(url, schema).await?),
         })
     }
 

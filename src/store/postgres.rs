@@ -16,8 +16,8 @@
 
 use super::{
     Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OutboxEvent, OwnedKey,
-    PaymentRecord, PaymentResult, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease,
-    Settlement, StoreError, ABANDONED, CANCELLED,
+    PaymentRecord, PaymentResult, PendingRelease, ReleaseOutcome, Schema, SettleResult,
+    SettledRelease, Settlement, StoreError, ABANDONED, CANCELLED,
 };
 use crate::domain::events::OrderEvent;
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
@@ -64,6 +64,14 @@ fn schema_behind(error: &StoreError) -> bool {
             if db.code == UNDEFINED_TABLE || db.code == UNDEFINED_COLUMN))
 }
 
+/// Notes the intent to reserve: `(user, request id, items JSON, lease
+/// seconds, latest version)`. It inserts only when the schema is at the
+/// latest version or newer (an instance of a later release migrated it,
+/// which `migrate` accepts too), so a create needs no separate check.
+const OPEN_INTENT: &str = "INSERT INTO stock_intents (user_id, request_id, items, created_at, \
+     lease_until) SELECT $1, $2, $3, now(), now() + $4::bigint * interval '1 second' \
+     WHERE (SELECT max(version) FROM schema_migrations) >= $5::bigint RETURNING id";
+
 /// Key of the advisory lock that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 
@@ -83,16 +91,16 @@ pub struct Db {
 type Row = Vec<DbValue>;
 
 impl Db {
-    /// Connects; with `check_schema_now`, also brings the schema up to
+    /// Connects; with `Schema::CheckedNow`, also brings the schema up to
     /// date, else that waits for the first statement.
-    pub async fn open(url: &str, check_schema_now: bool) -> Result<Self, StoreError> {
+    pub async fn open(url: &str, schema: Schema) -> Result<Self, StoreError> {
         let db = Db {
             conn: Connection::open(url).map_err(|e| StoreError::Postgres(Box::new(e)))?,
             schema_checked: Default::default(),
             migrated_to: Default::default(),
             reconciliation_due_known: Default::default(),
         };
-        if check_schema_now {
+        if schema == Schema::CheckedNow {
             db.ensure_schema()?;
         }
         Ok(db)
@@ -213,26 +221,19 @@ impl Db {
             .iter()
             .map(|l| [l.product_id.get(), i64::from(l.quantity.get())])
             .collect();
-        let mut params = vec![
+        let params = [
             P::Int64(user.get()),
             P::Str(request_id.to_owned()),
             P::Str(serde_json::to_string(&items)?),
             seconds(lease_seconds),
+            P::Int64(latest_version()),
         ];
-        let insert = "INSERT INTO stock_intents (user_id, request_id, items, created_at, \
-             lease_until) SELECT $1, $2, $3, now(), now() + $4::bigint * interval '1 second'";
         if !self.schema_checked.get() {
-            // The schema check rides on the write: it inserts only on a
-            // current schema. No row, or no such table or column yet, and
-            // it is migrate, then insert as usual; any other error is the
-            // request's. A newer schema (an instance of a later release
-            // migrated it) counts as current, as in `migrate`.
-            params.push(P::Int64(latest_version()));
-            let guarded = format!(
-                "{insert} WHERE (SELECT max(version) FROM schema_migrations) >= $5::bigint \
-                 RETURNING id"
-            );
-            match self.query_as_is(&guarded, &params) {
+            // The schema check rides on the write, which inserts only on a
+            // current (or newer) schema. No row, or no such table or column
+            // yet: migrate, then write again; any other error is the
+            // request's.
+            match self.query_as_is(OPEN_INTENT, &params) {
                 Ok(rows) => {
                     if let Some(id) = first_int(&rows, 0) {
                         self.schema_checked.set(true);
@@ -242,9 +243,8 @@ impl Db {
                 Err(error) if schema_behind(&error) => {}
                 Err(error) => return Err(error),
             }
-            params.pop();
         }
-        let rows = self.query(&format!("{insert} RETURNING id"), &params)?;
+        let rows = self.query(OPEN_INTENT, &params)?;
         first_int(&rows, 0)
             .map(IntentId)
             .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))
