@@ -123,7 +123,42 @@ impl Db {
             .map_err(|e| StoreError::Postgres(Box::new(e)))
     }
 
+    /// Runs `sql` so that it answers at least one row, and gives back the
+    /// statement's own rows (none, possibly). Spin 4.1's `query` never
+    /// returns when a statement yields no rows: the request hangs, holding
+    /// its connection (and, inside a transaction, its locks). So the
+    /// statement runs as a CTE, numbered in its own order, outer-joined to
+    /// a single row; that row alone (no number) means "no rows".
+    /// Statements that are themselves `WITH …` with data-modifying parts
+    /// cannot be nested; they are written to answer one row and go through
+    /// [`Db::query_one_row`].
     fn query_as_is(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
+        let wrapped = format!(
+            "WITH q AS MATERIALIZED ({sql}), \
+             n AS (SELECT row_number() OVER () AS row_number_, q.* FROM q) \
+             SELECT n.* FROM (SELECT 1) AS one LEFT JOIN n ON true ORDER BY n.row_number_"
+        );
+        let rows = self.send_query(&wrapped, params)?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| !matches!(row.first(), None | Some(DbValue::DbNull)))
+            .map(|mut row| {
+                row.remove(0);
+                row
+            })
+            .collect())
+    }
+
+    /// A statement written to answer exactly one row whatever happens
+    /// (see [`Db::query_as_is`] for why that matters).
+    fn query_one_row(&self, sql: &str, params: &[P]) -> Result<Row, StoreError> {
+        self.ensure_schema()?;
+        self.send_query(sql, params)?
+            .pop()
+            .ok_or(StoreError::Malformed("a one-row statement answered none"))
+    }
+
+    fn send_query(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
         let RowSet { rows, .. } = self
             .conn
             .query(sql, params)
@@ -352,10 +387,11 @@ impl Db {
                    SELECT $6::text, o.id, 1, 'order.created', \
                    jsonb_set(jsonb_set($7::text::jsonb, '{{id}}', to_jsonb(o.id)), '{{created_at}}', to_jsonb(o.shown))::text, \
                    o.created_at FROM o) \
-             SELECT id, created_at, {due} FROM o",
+             SELECT o.id, o.created_at AT TIME ZONE 'UTC', {due} \
+             FROM (SELECT 1) AS one LEFT JOIN o ON true",
             due = reconciliation_due_expression(8),
         );
-        let rows = self.query(
+        let row = self.query_one_row(
             &sql,
             &[
                 P::Int64(intent.0),
@@ -369,11 +405,12 @@ impl Db {
                 seconds(EVENT_RETENTION),
             ],
         )?;
-        let Some(row) = rows.first() else {
+        // No order row: the intent was gone (the lease was lost).
+        let Some(id) = int(&row[0]) else {
             return Err(StoreError::LeaseLost);
         };
-        let (Some(id), Some(created_at)) = (int(&row[0]), time(&row[1])) else {
-            return Err(StoreError::Malformed("INSERT … RETURNING gave no row"));
+        let Some(created_at) = time(&row[1]) else {
+            return Err(StoreError::Malformed("orders.created_at"));
         };
         // The follow-up's "anything due?" answered by the same statement.
         self.reconciliation_due_known
@@ -385,7 +422,7 @@ impl Db {
 
     pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
         let rows = self.query(
-            "SELECT id, user_id, total_amount, status, created_at FROM orders \
+            "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' FROM orders \
              WHERE id = $1 AND user_id = $2",
             &[P::Int64(id), P::Int64(user.get())],
         )?;
@@ -399,7 +436,7 @@ impl Db {
         limit: u32,
     ) -> Result<(Vec<Order>, bool), StoreError> {
         let rows = self.query(
-            "SELECT id, user_id, total_amount, status, created_at FROM orders \
+            "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' FROM orders \
              WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
             &[
                 P::Int64(user.get()),
@@ -747,7 +784,8 @@ impl Db {
         let total = self.query("SELECT count(*) FROM pending_releases", &[])?;
         let rows = self.query(
             "SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
-             last_error, created_at, next_attempt_at FROM pending_releases ORDER BY id LIMIT $1",
+             last_error, created_at AT TIME ZONE 'UTC', next_attempt_at AT TIME ZONE 'UTC' \
+             FROM pending_releases ORDER BY id LIMIT $1",
             &[P::Int64(i64::from(limit))],
         )?;
         let pending = rows
@@ -777,15 +815,16 @@ impl Db {
         note: &str,
     ) -> Result<SettleResult, StoreError> {
         self.transaction(|db| {
-            let moved = db.query(
+            let row = db.query_one_row(
                 "WITH moved AS (DELETE FROM pending_releases WHERE id = $4 \
-                 AND claimed_until < now() RETURNING *) \
-                 INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, reason, \
-                 request_id, attempts, last_error, created_at, outcome, settled_by, note, \
-                 settled_at) SELECT id, user_id, product_id, quantity, order_id, reason, \
-                 request_id, attempts, last_error, created_at, $1, $2, $3, now() FROM moved \
-                 RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
-                 settled_by, note, settled_at",
+                 AND claimed_until < now() RETURNING *), \
+                 settled AS (INSERT INTO settled_releases (id, user_id, product_id, quantity, \
+                 order_id, reason, request_id, attempts, last_error, created_at, outcome, \
+                 settled_by, note, settled_at) SELECT id, user_id, product_id, quantity, \
+                 order_id, reason, request_id, attempts, last_error, created_at, $1, $2, $3, \
+                 now() FROM moved RETURNING id, user_id, product_id, quantity, order_id, reason, \
+                 outcome, settled_by, note, settled_at AT TIME ZONE 'UTC' AS settled_at) \
+                 SELECT settled.* FROM (SELECT 1) AS one LEFT JOIN settled ON true",
                 &[
                     P::Str(settlement.as_str().into()),
                     P::Str(settled_by.into()),
@@ -793,7 +832,7 @@ impl Db {
                     P::Int64(id),
                 ],
             )?;
-            let Some(row) = moved.first() else {
+            if matches!(row[0], DbValue::DbNull) {
                 let exists = db.query(
                     "SELECT 1 FROM pending_releases WHERE id = $1",
                     &[P::Int64(id)],
@@ -803,7 +842,7 @@ impl Db {
                 } else {
                     SettleResult::InProgress
                 });
-            };
+            }
             let owned = |i: usize| text(&row[i]).unwrap_or_default().to_owned();
             Ok(SettleResult::Settled(SettledRelease {
                 id: int(&row[0]).unwrap_or_default(),
@@ -855,7 +894,7 @@ impl Db {
             let inserted = db.query(
                 "INSERT INTO payments (payment_id, order_id, amount, currency, outcome, reason, \
                  created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) \
-                 ON CONFLICT (payment_id) DO NOTHING RETURNING created_at",
+                 ON CONFLICT (payment_id) DO NOTHING RETURNING created_at AT TIME ZONE 'UTC'",
                 &[
                     P::Str(payment.payment_id.clone()),
                     P::Int64(payment.order_id),
@@ -892,7 +931,8 @@ impl Db {
 
     fn stored_payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
         let rows = self.query(
-            "SELECT payment_id, order_id, amount, currency, reason, created_at FROM payments \
+            "SELECT payment_id, order_id, amount, currency, reason, \
+             created_at AT TIME ZONE 'UTC' FROM payments \
              WHERE payment_id = $1",
             &[P::Str(payment_id.to_owned())],
         )?;
@@ -943,7 +983,7 @@ impl Db {
              AND NOT EXISTS (SELECT 1 FROM events p WHERE p.order_id = e.order_id \
              AND p.seq < e.seq AND p.published_at IS NULL) \
              ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, event_id, order_id, seq, type, payload, created_at",
+             RETURNING id, event_id, order_id, seq, type, payload, created_at AT TIME ZONE 'UTC'",
             &[seconds(claim_seconds), P::Int64(i64::from(limit))],
         )?;
         rows.iter().map(outbox_event).collect()
@@ -1122,7 +1162,10 @@ fn money(value: &DbValue) -> Option<Money> {
     }
 }
 
-/// A `timestamptz` as the API shows times: RFC 3339 UTC to the second.
+/// A time as the API shows it: RFC 3339 UTC to the second. Statements
+/// read `timestamptz` columns `AT TIME ZONE 'UTC'` (a `timestamp`): Spin's
+/// PostgreSQL API converts a `timestamp` column but refuses a `timestamptz`
+/// one (see docs/decisions.md, "PostgreSQL values through Spin").
 fn time(value: &DbValue) -> Option<String> {
     match value {
         DbValue::Datetime((year, month, day, hour, minute, second, _)) => Some(format!(
