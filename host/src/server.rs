@@ -370,6 +370,19 @@ impl Server {
             return Ok(plain(404, "Not Found"));
         };
 
+        // Spin turns the request's headers into strings before any
+        // component runs (`spin_trigger_http::headers::
+        // prepare_request_headers`): a value that is not UTF-8 fails the
+        // whole request with an empty 500.
+        if let Some(error) = request
+            .headers()
+            .values()
+            .find_map(|value| std::str::from_utf8(value.as_bytes()).err())
+        {
+            eprintln!("spin-host: Error processing request: {error}");
+            return Ok(plain(500, ""));
+        }
+
         let host = request
             .headers()
             .get(hyper::header::HOST)
