@@ -22,6 +22,7 @@ mod lifecycle;
 mod openapi;
 mod payments;
 mod persistence;
+mod pg_types;
 mod postgres;
 mod reconcile;
 mod redis_server;
