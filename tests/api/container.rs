@@ -1,13 +1,14 @@
 //! SPEC §6, the container's start path without a Docker engine: the image's
 //! entrypoint and its exact `spin up` command line (read from the
 //! Dockerfile), run by an unprivileged user with the image's `/app` laid
-//! out read-only except `/app/data`, with `spin` being spin-host (which
-//! takes the same flags and rejects unknown ones). Paths under `/app` are
+//! out read-only except `/app/data`, with `spin` being the runtime under
+//! test: real Spin with `TEST_RUNTIME=spin`, else spin-host (which takes
+//! the same flags and rejects unknown ones). Paths under `/app` are
 //! moved into a temporary folder and the listen address to a free loopback
 //! port; nothing else is changed.
 
 use crate::helpers::{
-    artifacts, post_order_to, start, token, CatalogKind, TestCatalog, SIGNING_KEY,
+    artifacts, post_order_to, runtime_bin, start, token, CatalogKind, TestCatalog, SIGNING_KEY,
 };
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -54,10 +55,10 @@ impl ImageRoot {
             .replace("/app/", &format!("{}/", app.display()));
         std::fs::write(app.join("runtime-config.toml"), runtime_config).unwrap();
         std::fs::copy(&artifacts().wasm, wasm_dir.join("order_service.wasm")).unwrap();
-        // `spin` on the image's PATH is spin-host here.
+        // `spin` on the image's PATH is the runtime under test.
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
-        std::fs::copy(&artifacts().host, bin.join("spin")).unwrap();
+        std::fs::copy(runtime_bin(), bin.join("spin")).unwrap();
         // The entrypoint is copied into the image too: the checkout may sit
         // in a directory the image's user cannot enter (a private
         // `mktemp -d`, say).
@@ -231,7 +232,7 @@ async fn an_unreadable_secret_fails_loudly_before_spin_starts() {
 
 #[tokio::test]
 async fn unknown_spin_up_flags_are_rejected() {
-    let output = Command::new(&artifacts().host)
+    let output = Command::new(runtime_bin())
         .args(["up", "--no-such-flag"])
         .output()
         .await

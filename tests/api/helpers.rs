@@ -1,6 +1,9 @@
 //! The test harness: builds the real artifacts once, then gives each test
-//! its own demo Catalog and its own `spin-host` running the real `.wasm` on
-//! a fresh SQLite file, both on free loopback ports.
+//! its own demo Catalog and its own runtime serving the real `.wasm` on a
+//! fresh SQLite file (or PostgreSQL database), both on free loopback ports.
+//! The runtime is the project's `spin-host`, or real Spin with
+//! `TEST_RUNTIME=spin` (the binary from `SPIN_BIN`, else `spin` on the
+//! PATH): `./dev test` runs the suite on both.
 
 use jwt_simple::prelude::*;
 use reqwest::{Client, Response};
@@ -23,6 +26,8 @@ pub struct Artifacts {
     pub host: PathBuf,
     pub catalog: PathBuf,
     pub wasm: PathBuf,
+    /// The test-only PostgreSQL probe component (`tests/pg_probe`).
+    pub pg_probe: PathBuf,
 }
 
 /// Builds the component (release, wasm32-wasip2), `spin-host` and
@@ -47,6 +52,8 @@ pub fn artifacts() -> &'static Artifacts {
             "wasm32-wasip2",
             "-p",
             "order-service",
+            "-p",
+            "pg-probe-component",
         ]);
         // Same package selection and targets as `cargo test --workspace`, so
         // features unify the same way and this is a no-op under `./dev test`
@@ -59,18 +66,85 @@ pub fn artifacts() -> &'static Artifacts {
             host: target.join("debug/spin-host"),
             catalog: target.join("debug/demo-catalog"),
             wasm: target.join("wasm32-wasip2/release/order_service.wasm"),
+            pg_probe: target.join("wasm32-wasip2/release/pg_probe_component.wasm"),
             root,
         }
     })
 }
 
-/// Lines a child process printed, collected in the background.
+/// What serves the component in this test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// The project's own host (`host/`), the default.
+    SpinHost,
+    /// The real Spin CLI (`TEST_RUNTIME=spin`).
+    Spin,
+}
+
+/// The runtime this test run serves the component with.
+pub fn runtime() -> Runtime {
+    match std::env::var("TEST_RUNTIME").as_deref() {
+        Ok("spin") => Runtime::Spin,
+        Ok("spin-host") | Ok("") | Err(_) => Runtime::SpinHost,
+        Ok(other) => panic!("TEST_RUNTIME={other:?}: expected spin-host or spin"),
+    }
+}
+
+/// The binary `spin up` runs as: spin-host, or real Spin (`SPIN_BIN`, else
+/// `spin` on the PATH).
+pub fn runtime_bin() -> PathBuf {
+    match runtime() {
+        Runtime::SpinHost => artifacts().host.clone(),
+        Runtime::Spin => spin_bin().unwrap_or_else(|| {
+            panic!("TEST_RUNTIME=spin, but no Spin: set SPIN_BIN or put `spin` on the PATH")
+        }),
+    }
+}
+
+/// Real Spin: `SPIN_BIN`, else `spin` on the PATH.
+pub fn spin_bin() -> Option<PathBuf> {
+    if let Some(bin) = std::env::var_os("SPIN_BIN").filter(|b| !b.is_empty()) {
+        return Some(std::fs::canonicalize(&bin).unwrap_or_else(|_| PathBuf::from(bin)));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("spin"))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Lines a child process printed: collected in the background from its
+/// pipes, or, for real Spin, read on demand from the component's log file
+/// (Spin writes it before the component's write returns) after the lines
+/// Spin itself printed.
 #[derive(Clone, Default)]
-pub struct Output(Arc<Mutex<Vec<String>>>);
+pub struct Output {
+    collected: Arc<Mutex<Vec<String>>>,
+    log_file: Option<PathBuf>,
+}
 
 impl Output {
     pub fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        let mut lines = self.collected.lock().unwrap().clone();
+        if let Some(file) = &self.log_file {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        lines
+    }
+
+    /// The same process output, plus a component log file after it.
+    fn with_log_file(&self, file: PathBuf) -> Output {
+        Output {
+            collected: self.collected.clone(),
+            log_file: Some(file),
+        }
+    }
+
+    /// A component log file alone.
+    fn log_file(file: PathBuf) -> Output {
+        Output {
+            collected: Default::default(),
+            log_file: Some(file),
+        }
     }
 
     /// Lines that are JSON objects.
@@ -91,14 +165,41 @@ impl Output {
     }
 }
 
+/// A process started by [`start`], in a process group of its own: `spin
+/// up` runs the app in a child process (`spin trigger http`), so stopping
+/// it, or a crash, means the whole group (SIGKILL), also when dropped.
+pub struct Process(Child);
+
+impl Process {
+    /// SIGKILL to the whole group, like a crash; waits for the leader.
+    pub async fn kill(&mut self) -> std::io::Result<()> {
+        self.kill_group();
+        self.0.kill().await
+    }
+
+    fn kill_group(&self) {
+        if let Some(pid) = self.0.id() {
+            // SAFETY: kill(2) on a process group this test run created.
+            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill_group();
+    }
+}
+
 /// Starts `command`, collects its stdout and stderr, and waits until a
 /// stdout line starts with `ready_prefix` (or a stderr line contains it,
 /// after a log prefix); returns the rest of that line.
-pub async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, Output, Output) {
+pub async fn start(mut command: Command, ready_prefix: &str) -> (Process, String, Output, Output) {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = command.spawn().expect("spawn");
     let stdout = Output::default();
@@ -117,7 +218,7 @@ pub async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, 
                     let _ = tx.send(rest.to_owned());
                 }
             }
-            collected.0.lock().unwrap().push(line);
+            collected.collected.lock().unwrap().push(line);
         }
     });
     let mut err_lines = BufReader::new(child.stderr.take().unwrap()).lines();
@@ -131,14 +232,14 @@ pub async fn start(mut command: Command, ready_prefix: &str) -> (Child, String, 
                     let _ = tx.send(rest.to_owned());
                 }
             }
-            collected.0.lock().unwrap().push(line);
+            collected.collected.lock().unwrap().push(line);
         }
     });
     let address = tokio::time::timeout(std::time::Duration::from_secs(120), ready_rx)
         .await
         .unwrap_or_else(|_| panic!("not ready in time; stderr: {:?}", stderr.lines()))
         .unwrap_or_else(|_| panic!("exited before ready; stderr: {:?}", stderr.lines()));
-    (child, address, stdout, stderr)
+    (Process(child), address, stdout, stderr)
 }
 
 /// Which Catalog a test talks to.
@@ -161,7 +262,7 @@ pub struct TestCatalog {
     /// The Django Catalog's database (products and stock).
     django_db: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
-    _child: Child,
+    _child: Process,
 }
 
 /// The venv holding the Django stack, made by `./dev test`
@@ -364,7 +465,7 @@ pub struct Instance {
     pub address: String,
     pub stdout: Output,
     pub stderr: Output,
-    pub child: Child,
+    pub child: Process,
     _dir: tempfile::TempDir,
 }
 
@@ -586,7 +687,7 @@ pub struct TestApp {
     /// The PostgreSQL database, with [`Backend::Postgres`].
     pub database_url: Option<String>,
     options: AppOptions,
-    host: Child,
+    host: Process,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -673,11 +774,21 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     )
     .unwrap();
 
-    let mut command = Command::new(&artifacts.host);
+    let mut command = Command::new(runtime_bin());
     command
         .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
         .args(["--runtime-config-file", "runtime-config.toml"])
         .current_dir(data_dir);
+    if runtime() == Runtime::Spin {
+        // The component's stdout and stderr stay apart in their log files
+        // (`start_app` reads them), not mixed on Spin's stderr; compiled
+        // code is cached once per run under target/, not in $HOME.
+        command
+            .arg("--log-dir")
+            .arg(data_dir.join("logs"))
+            .arg("--quiet")
+            .env("XDG_CACHE_HOME", spin_cache_dir());
+    }
     for (name, _) in std::env::vars() {
         if name.starts_with("SPIN_VARIABLE_") {
             command.env_remove(name);
@@ -700,16 +811,39 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     command
 }
 
+/// Wasmtime's cache for real Spin in this test run.
+fn spin_cache_dir() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| artifacts().root.join("target"));
+    target.join("spin-test-cache")
+}
+
+/// Starts a [`host_command`] in `data_dir` and waits until it serves;
+/// returns its address and the component's stdout and stderr (under real
+/// Spin, read from its log files, with Spin's own stderr before them).
+pub async fn start_app(command: Command, data_dir: &Path) -> (Process, String, Output, Output) {
+    let (child, address, stdout, stderr) = start(command, "Serving http://").await;
+    match runtime() {
+        Runtime::SpinHost => (child, address, stdout, stderr),
+        Runtime::Spin => {
+            let logs = data_dir.join("logs");
+            (
+                child,
+                address,
+                Output::log_file(logs.join("order-service_stdout.txt")),
+                stderr.with_log_file(logs.join("order-service_stderr.txt")),
+            )
+        }
+    }
+}
+
 async fn start_host(
     options: &AppOptions,
     catalog: &TestCatalog,
     data_dir: &Path,
-) -> (Child, String, Output, Output) {
-    start(
-        host_command(options, &catalog.url, data_dir),
-        "Serving http://",
-    )
-    .await
+) -> (Process, String, Output, Output) {
+    start_app(host_command(options, &catalog.url, data_dir), data_dir).await
 }
 
 impl TestApp {

@@ -4,8 +4,8 @@
 //! refuses the service's pragmas.
 
 use crate::helpers::{
-    artifacts, host_command, json_body, post_order_to, spawn_app_with, start, token, AppOptions,
-    CatalogKind, TestCatalog,
+    artifacts, host_command, json_body, post_order_to, spawn_app_with, start_app, token,
+    AppOptions, CatalogKind, TestCatalog,
 };
 use reqwest::Method;
 
@@ -38,9 +38,9 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
         ..Default::default()
     };
     let data = tempfile::tempdir().unwrap();
-    let (_host, address, _, _) = start(
+    let (_host, address, _, _) = start_app(
         host_command(&options, &catalog.url, data.path()),
-        "Serving http://",
+        data.path(),
     )
     .await;
     let created = post_order_to(&format!("http://{address}"), &token(42), &[(1, 1)]).await;
@@ -48,11 +48,8 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
 
     // The same manifest with catalog_url pointing elsewhere: denied.
     let data = tempfile::tempdir().unwrap();
-    let (_host, address, _, stderr) = start(
-        host_command(&options, &other.url, data.path()),
-        "Serving http://",
-    )
-    .await;
+    let (_host, address, _, stderr) =
+        start_app(host_command(&options, &other.url, data.path()), data.path()).await;
     let refused = post_order_to(&format!("http://{address}"), &token(42), &[(1, 1)]).await;
     assert_eq!(refused.status(), 503);
     assert_eq!(other.calls().await.get, 0, "the request never left");

@@ -415,3 +415,112 @@ async fn a_database_not_in_allowed_outbound_hosts_is_refused() {
         "the connection string (a secret) is never logged"
     );
 }
+
+/// A psql session held open by the test (to hold a row lock), fed
+/// statements on its standard input.
+struct HeldSession(std::process::Child);
+
+impl HeldSession {
+    fn start(url: &str, sql: &str) -> Self {
+        use std::io::Write;
+        let mut child = std::process::Command::new("psql")
+            .args(["-X", "-q", "-d", url])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.as_mut().unwrap(), "{sql}").unwrap();
+        HeldSession(child)
+    }
+}
+
+impl Drop for HeldSession {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Connections of the service's database in state `state`, but the test's.
+fn sessions_in_state(url: &str, state: &str) -> i64 {
+    psql(
+        url,
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state = '{state}' AND application_name <> 'psql' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .unwrap()
+    .parse()
+    .unwrap()
+}
+
+/// A statement that fails inside a transaction (cancelled while it waits
+/// for a row lock, or its connection killed) rolls the transaction back and
+/// answers: no connection is left `idle in transaction` holding locks, and
+/// the next request on the pooled connections works.
+#[tokio::test]
+async fn a_statement_killed_inside_a_transaction_rolls_back_and_answers() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let url = app.database_url.clone().unwrap();
+    let first = app.create(42, &[(1, 1)]).await;
+    let second = app.create(42, &[(2, 1)]).await;
+
+    for (order, kill) in [
+        (&first, "pg_cancel_backend"),
+        (&second, "pg_terminate_backend"),
+    ] {
+        let id = order["id"].as_i64().unwrap();
+        // The test's own session holds the order's row lock, so the
+        // cancel's transaction waits inside its `SELECT … FOR UPDATE`.
+        let locker = HeldSession::start(
+            &url,
+            &format!("BEGIN; SELECT id FROM orders WHERE id = {id} FOR UPDATE;"),
+        );
+        let cancel = tokio::spawn({
+            let request = app.request(Method::POST, &format!("/orders/orders/{id}/cancel/"));
+            async move { request.bearer_auth(token(42)).send().await.unwrap() }
+        });
+        let waiting = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                       AND wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'";
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = loop {
+            let found = psql(&url, waiting).unwrap();
+            if !found.is_empty() {
+                break found.lines().next().unwrap().to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cancel never waited for the lock"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        psql(&url, &format!("SELECT {kill}({pid})")).unwrap();
+
+        let answer = tokio::time::timeout(Duration::from_secs(20), cancel)
+            .await
+            .unwrap_or_else(|_| panic!("{kill}: the request never answered"))
+            .unwrap();
+        let status = answer.status().as_u16();
+        assert!((500..600).contains(&status), "{kill}: {status}");
+        let body = json_body(answer).await;
+        assert!(body["code"].is_string(), "{kill}: a JSON error: {body}");
+        assert_eq!(
+            sessions_in_state(&url, "idle in transaction"),
+            0,
+            "{kill}: a transaction was left open"
+        );
+        drop(locker);
+
+        // Nothing changed, and the same cancel now goes through.
+        let shown = json_body(
+            app.send_as(42, Method::GET, &format!("/orders/orders/{id}/"))
+                .await,
+        )
+        .await;
+        assert_eq!(shown["status"], "CREATED", "{kill}");
+        let again = app.cancel(42, &order["id"]).await;
+        assert_eq!(again.status(), 200, "{kill}");
+    }
+    assert_eq!(sessions_in_state(&url, "idle in transaction"), 0);
+}
