@@ -3,24 +3,26 @@
 # served by the Spin CLI in a slim Debian image, as a non-root user, with
 # the SQLite database on a volume at /app/data. Everything else under /app
 # is read-only to that user, so Spin is told where it may write: no Wasmtime
-# cache (it would go to $HOME/.cache), state in /app/data/.spin, component
-# logs on stdout only. tests/api/container.rs runs this exact command line
+# cache (it would go to $HOME/.cache), state in /app/data/.spin, no
+# component log files (runtime config `log_dir = ""`: Spin passes component
+# output to its stderr). tests/api/container.rs runs this exact command line
 # as an unprivileged user with /app read-only.
 
 # --- build the component -----------------------------------------------------
 FROM rust:1.95-slim-bookworm AS build
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
-# Only what the component needs; host/, catalog/ and bench/hello are test
-# tooling, stubbed so that the workspace resolves (deploy/check replays
+# Only what the component needs; host/, catalog/, bench/hello and
+# tests/pg_probe are test tooling, stubbed so that the workspace resolves (deploy/check replays
 # this stage without Docker).
 COPY Cargo.toml Cargo.lock ./
 COPY host/Cargo.toml host/Cargo.toml
 COPY catalog/Cargo.toml catalog/Cargo.toml
 COPY bench/hello/Cargo.toml bench/hello/Cargo.toml
-RUN mkdir -p host/src catalog/src/bin bench/hello/src && echo 'fn main() {}' > host/src/main.rs \
+COPY tests/pg_probe/Cargo.toml tests/pg_probe/Cargo.toml
+RUN mkdir -p host/src catalog/src/bin bench/hello/src tests/pg_probe/src && echo 'fn main() {}' > host/src/main.rs \
     && echo 'fn main() {}' > catalog/src/main.rs && echo 'fn main() {}' > catalog/src/bin/mint-token.rs \
-    && touch bench/hello/src/lib.rs
+    && touch bench/hello/src/lib.rs tests/pg_probe/src/lib.rs
 COPY build.rs ./
 COPY src src
 COPY migrations migrations
@@ -58,4 +60,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/orders/health/"]
 ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]
-CMD ["spin", "up", "--listen", "0.0.0.0:8080", "--runtime-config-file", "/app/runtime-config.toml", "--disable-cache", "--state-dir", "/app/data/.spin", "--log-dir", ""]
+CMD ["spin", "up", "--listen", "0.0.0.0:8080", "--runtime-config-file", "/app/runtime-config.toml", "--disable-cache", "--state-dir", "/app/data/.spin"]

@@ -41,8 +41,10 @@ enum Command {
         /// Application state directory ("" unsets it).
         #[arg(long)]
         state_dir: Option<String>,
-        /// Directory for component logs ("" disables them).
-        #[arg(long, short = 'L')]
+        /// Directory for component logs. As in Spin 4.1, an empty value is
+        /// refused here (`log_dir = ""` in the runtime config disables them).
+        #[arg(long, short = 'L', value_name = "APP_LOG_DIR",
+              value_parser = clap::builder::NonEmptyStringValueParser::new())]
         log_dir: Option<String>,
     },
     /// Print the interfaces a component imports and exports, one per line.

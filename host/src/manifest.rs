@@ -91,7 +91,8 @@ impl Manifest {
 
     fn validate(&self) -> Result<()> {
         if self.spin_manifest_version != 2 {
-            bail!("only spin_manifest_version = 2 is supported");
+            // Spin's words (spin-manifest), so the start-up error reads the same.
+            bail!("invalid manifest version: {}", self.spin_manifest_version);
         }
         for (name, decl) in &self.variables {
             crate::variables::check_name(name)?;

@@ -219,6 +219,20 @@ fn default_port(scheme: &str) -> Option<u16> {
 
 /// The wasi-http hooks of one request: the allow-list check, then the
 /// app's pooled client (HTTPS falls back to Wasmtime's one-shot sender).
+/// What Spin prints when a component reaches for a destination that
+/// `allowed_outbound_hosts` does not allow (`scheme://host:port`, never
+/// credentials), in Spin's words, so the logs read the same on both.
+pub fn warn_disallowed(destination: &str) {
+    eprintln!(
+        "ERROR spin_runtime_factors: Outbound network destination not allowed: {destination}"
+    );
+    eprintln!(
+        "Warning: A component tried to make an outbound network connection to disallowed \
+         destination '{destination}'.\nTo allow this request, add 'allowed_outbound_hosts = \
+         [\"{destination}\"]' to the manifest component section."
+    );
+}
+
 pub struct OutboundPolicy {
     pub allowed: Arc<Vec<AllowedHost>>,
     pub client: SharedClient,
@@ -240,10 +254,16 @@ impl WasiHttpHooks for OutboundPolicy {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
         if !self.allowed.iter().any(|a| a.allows(request.uri())) {
-            eprintln!(
-                "spin-host: outbound request to {} denied: not in allowed_outbound_hosts",
-                request.uri().authority().map_or("?", |a| a.as_str())
-            );
+            let uri = request.uri();
+            let port = uri
+                .port_u16()
+                .or_else(|| default_port(uri.scheme_str().unwrap_or("http")));
+            warn_disallowed(&format!(
+                "{}://{}{}",
+                uri.scheme_str().unwrap_or("http"),
+                uri.host().unwrap_or("?"),
+                port.map(|p| format!(":{p}")).unwrap_or_default()
+            ));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         if request.uri().scheme_str() != Some("http") {

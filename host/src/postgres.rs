@@ -66,7 +66,6 @@ impl pg::Host for HostState {}
 impl pg::HostConnection for HostState {
     async fn open(&mut self, address: String) -> Result<Result<Resource<PgConnection>, Error>> {
         if let Err(error) = check_allowed(&address, &self.outbound.allowed) {
-            eprintln!("spin-host: PostgreSQL connection denied: {error:?}");
             return Ok(Err(error));
         }
         let pool = match self.app.pg_pools.pool(&address) {
@@ -179,6 +178,7 @@ fn check_allowed(address: &str, allowed: &[AllowedHost]) -> Result<(), Error> {
             .iter()
             .any(|a| a.allows_address("postgres", name, port))
         {
+            crate::outbound::warn_disallowed(&format!("postgres://{name}:{port}"));
             return Err(Error::ConnectionFailed(format!(
                 "address postgres://{name}:{port} is not permitted"
             )));

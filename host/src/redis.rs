@@ -27,7 +27,9 @@ impl r::Host for HostState {}
 impl r::HostConnection for HostState {
     async fn open(&mut self, address: String) -> Result<Result<Resource<RedisConnection>, Error>> {
         if !is_allowed(&address, &self.outbound.allowed) {
-            eprintln!("spin-host: Redis connection denied: address not allowed");
+            if let Some(destination) = destination(&address) {
+                crate::outbound::warn_disallowed(&destination);
+            }
             return Ok(Err(Error::InvalidAddress));
         }
         let client = match redis::Client::open(address.as_str()) {
@@ -195,6 +197,17 @@ fn flatten(value: &Value, out: &mut Vec<RedisResult>) -> Result<(), Error> {
 }
 
 /// `redis://host[:port]` must be allowed for the scheme `redis`.
+/// `redis://host:port` of an address, as Spin names it when refused.
+fn destination(address: &str) -> Option<String> {
+    let url = url::Url::parse(address).ok()?;
+    Some(format!(
+        "{}://{}:{}",
+        url.scheme(),
+        url.host_str()?,
+        url.port().unwrap_or(6379)
+    ))
+}
+
 fn is_allowed(address: &str, allowed: &[AllowedHost]) -> bool {
     let Ok(url) = url::Url::parse(address) else {
         return false;

@@ -290,7 +290,7 @@ fn engine(options: &Options) -> Result<Engine> {
     if !options.disable_cache {
         let cache = wasmtime::Cache::from_file(options.cache_config.as_deref())
             .map_err(anyhow::Error::from)
-            .context("failed to set up the Wasmtime cache (use --disable-cache without a writable $HOME)")?;
+            .context("failed to create cache directory for the Wasmtime cache (use --disable-cache without a writable $HOME)")?;
         config.cache(Some(cache));
     }
     let mut pooling = wasmtime::PoolingAllocationConfig::default();

@@ -317,7 +317,7 @@ async fn a_redis_not_in_allowed_outbound_hosts_is_refused() {
         .stderr
         .lines()
         .iter()
-        .any(|l| l.contains("Redis connection denied")));
+        .any(|l| l.contains("disallowed destination 'redis://")));
     let exists: i64 = redis::cmd("EXISTS")
         .arg(STREAM)
         .query(&mut redis.connection())
