@@ -15,10 +15,23 @@ TARGETS = {  # issue 12, at concurrency 32: (min ratio to hello, max p99 ms)
     "create-5-items": (0.12, 80.0),
     "create-1-item@pg": (0.25, 50.0),
     "create-5-items@pg": (0.12, 80.0),
+    # The same targets judged on real Spin (issue 18), against its hello.
+    "health@spin": (0.9, None),
+    "create-1-item@spin": (0.25, 50.0),
+    "create-5-items@spin": (0.12, 80.0),
+    "create-1-item@spin-pg": (0.25, 50.0),
+    "create-5-items@spin-pg": (0.12, 80.0),
 }
 # No collapse: at 128 connections at least this share of the best
 # throughput at any lower concurrency, with no errors or timeouts.
-NO_COLLAPSE = (128, 0.9, ["create-1-item", "create-5-items", "create-1-item@pg", "create-5-items@pg"])
+NO_COLLAPSE = (128, 0.9, ["create-1-item", "create-5-items", "create-1-item@pg", "create-5-items@pg",
+                          "create-1-item@spin", "create-5-items@spin",
+                          "create-1-item@spin-pg", "create-5-items@spin-pg"])
+
+
+def runtime(scenario):
+    """The runtime that served a scenario: real Spin for `…@spin…`."""
+    return "spin" if "@spin" in scenario else "spin-host"
 
 
 def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compared=""):
@@ -48,9 +61,12 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
             continue
         if entry.get("spin_host") == "instantiate":
             instantiate_us.append(entry["us"])
-    hello = {r["concurrency"]: r["result"]["rps"] for r in runs if r["scenario"] == "hello"}
+    # Each runtime's figures against its own hello, from the same run.
+    hello = {(runtime(r["scenario"]), r["concurrency"]): r["result"]["rps"] for r in runs
+             if r["scenario"] in ("hello", "hello@spin")}
     for r in runs:
-        base = hello.get(r["concurrency"])
+        r["runtime"] = runtime(r["scenario"])
+        base = hello.get((r["runtime"], r["concurrency"]))
         r["ratio_to_hello"] = round(r["result"]["rps"] / base, 3) if base else None
     checks = []
     for scenario, (min_ratio, max_p99) in TARGETS.items():
@@ -76,6 +92,8 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
                        "met": ratio >= share and at_top["errors"] == 0})
     rss_mib = int(rss_kib) / 1024
     checks.append({"scenario": "host peak RSS", "max_mib": 64, "mib": round(rss_mib, 1), "met": rss_mib <= 64})
+    spin_rss = __import__("os").environ.get("SPIN_PEAK_RSS_KIB")
+    spin_rss_mib = round(int(spin_rss) / 1024, 1) if spin_rss else None
     wasm_mib = int(wasm_bytes) / 2**20
     checks.append({"scenario": ".wasm size", "max_mib": 1.5, "mib": round(wasm_mib, 3), "met": wasm_mib <= 1.5})
     return {
@@ -91,6 +109,7 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
             "p90": sorted(instantiate_us)[int(len(instantiate_us) * 0.9)] if instantiate_us else None,
         },
         "host_peak_rss_mib": round(rss_mib, 1),
+        "spin_peak_rss_mib": spin_rss_mib,
         "wasm_bytes": int(wasm_bytes),
         "targets": checks,
     }
@@ -103,20 +122,21 @@ def table(path):
     if report.get("compared_with"):
         print(f"@compare = the component built from {report['compared_with']}")
     print()
-    print("| scenario | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors | host CPU µs/req |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | runtime | conc | req/s | × hello | p50 ms | p90 ms | p99 ms | errors | host CPU µs/req |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in report["runs"]:
         x = r["result"]
         ratio = "" if r["ratio_to_hello"] is None else f"{r['ratio_to_hello']:.2f}"
         cpu = "" if r.get("host_cpu_us") is None else f"{r['host_cpu_us']:.0f}"
-        print(f"| {r['scenario']} | {r['concurrency']} | {x['rps']:.0f} | {ratio} | {x['p50_ms']:.2f} "
+        print(f"| {r['scenario']} | {r.get('runtime', 'spin-host')} | {r['concurrency']} | {x['rps']:.0f} | {ratio} | {x['p50_ms']:.2f} "
               f"| {x['p90_ms']:.2f} | {x['p99_ms']:.2f} | {x['errors']} | {cpu} |")
     print("\nmean ms per create inside the component (duration_ms = the whole request):")
     for tag, b in report["create_breakdown_ms"].items():
         print(f"  {tag}: " + ", ".join(f"{k} {v}" for k, v in b.items()))
     i = report["instantiate_us"]
     print(f"instantiation per request: median {i['median']} µs, p90 {i['p90']} µs ({i['requests']} requests)")
-    print(f"host peak RSS {report['host_peak_rss_mib']} MiB; .wasm {report['wasm_bytes']} bytes\n")
+    print(f"host peak RSS {report['host_peak_rss_mib']} MiB (spin-host, SQLite); "
+          f"real Spin {report.get('spin_peak_rss_mib')} MiB; .wasm {report['wasm_bytes']} bytes\n")
     for t in report["targets"]:
         print(("MET   " if t["met"] else "MISSED") + " " + json.dumps(t))
 

@@ -430,6 +430,19 @@ impl HeldSession {
             .spawn()
             .unwrap();
         writeln!(child.stdin.as_mut().unwrap(), "{sql}").unwrap();
+        // Until the session has run it and waits, inside its transaction.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while psql(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'psql' AND state = 'idle in transaction'",
+        )
+        .unwrap()
+            == "0"
+        {
+            assert!(Instant::now() < deadline, "the held session never began");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         HeldSession(child)
     }
 }
@@ -441,14 +454,13 @@ impl Drop for HeldSession {
     }
 }
 
-/// Connections of the service's database in state `state`, but the test's.
-fn sessions_in_state(url: &str, state: &str) -> i64 {
+/// The service's connections left inside a transaction (`idle in
+/// transaction`, or `… (aborted)` after a failed statement).
+fn sessions_left_in_a_transaction(url: &str) -> i64 {
     psql(
         url,
-        &format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND state = '{state}' AND application_name <> 'psql' AND pid <> pg_backend_pid()"
-        ),
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND state LIKE 'idle in transaction%' AND application_name <> 'psql'",
     )
     .unwrap()
     .parse()
@@ -506,7 +518,7 @@ async fn a_statement_killed_inside_a_transaction_rolls_back_and_answers() {
         let body = json_body(answer).await;
         assert!(body["code"].is_string(), "{kill}: a JSON error: {body}");
         assert_eq!(
-            sessions_in_state(&url, "idle in transaction"),
+            sessions_left_in_a_transaction(&url),
             0,
             "{kill}: a transaction was left open"
         );
@@ -522,5 +534,5 @@ async fn a_statement_killed_inside_a_transaction_rolls_back_and_answers() {
         let again = app.cancel(42, &order["id"]).await;
         assert_eq!(again.status(), 200, "{kill}");
     }
-    assert_eq!(sessions_in_state(&url, "idle in transaction"), 0);
+    assert_eq!(sessions_left_in_a_transaction(&url), 0);
 }
