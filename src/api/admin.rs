@@ -82,7 +82,9 @@ fn parse_settlement(body: &Value) -> Result<(Settlement, &str, &str), FieldError
     }
 }
 
-/// `body[field]` as a trimmed, non-empty string of at most `max` characters.
+/// `body[field]` as a trimmed, non-empty string of at most `max` characters,
+/// without U+0000: PostgreSQL's text cannot hold it, so neither backend
+/// takes it (one rule above both, not a 500 on one and a 200 on the other).
 fn bounded_text<'a>(
     body: &'a Value,
     field: &str,
@@ -90,12 +92,12 @@ fn bounded_text<'a>(
     errors: &mut FieldErrors,
 ) -> Option<&'a str> {
     let text = body.get(field).and_then(Value::as_str).map(str::trim);
-    let valid = text.filter(|t| !t.is_empty() && t.chars().count() <= max);
+    let valid = text.filter(|t| !t.is_empty() && t.chars().count() <= max && !t.contains('\0'));
     if valid.is_none() {
         errors.insert(
             field.to_owned(),
             vec![format!(
-                "A non-empty string of at most {max} characters is required."
+                "A non-empty string of at most {max} characters, without U+0000, is required."
             )],
         );
     }

@@ -7,7 +7,7 @@
 //! `FOR UPDATE` read; Idempotency-Key claims are `INSERT … ON CONFLICT DO
 //! NOTHING`; reconciliation claims rows with `FOR UPDATE SKIP LOCKED`, so
 //! instances draining at once never take the same row; transactions are
-//! short and never span a Catalog call. Money is `NUMERIC(12,2)`, times
+//! short and never span a Catalog call. Money is `NUMERIC(20,2)`, times
 //! `timestamptz` (shown to the second, like the SQLite backend).
 //! Migrations (`migrations/postgres/`) run in one transaction under an
 //! advisory lock, so instances starting together apply each file once.
@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_event_claims.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_money_precision.sql"),
     ),
 ];
 

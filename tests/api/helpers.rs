@@ -317,11 +317,26 @@ impl TestCatalog {
     }
 
     async fn spawn_demo() -> Self {
+        Self::spawn_demo_seeded(None).await
+    }
+
+    /// The demo Catalog with these products (`catalog/seed.json`'s shape)
+    /// instead of the usual seed.
+    pub async fn spawn_demo_seeded(products: Option<&Value>) -> Self {
         let artifacts = artifacts();
+        let dir = tempfile::tempdir().unwrap();
+        let seed = match products {
+            Some(products) => {
+                let seed = dir.path().join("seed.json");
+                std::fs::write(&seed, products.to_string()).unwrap();
+                seed
+            }
+            None => artifacts.root.join("catalog/seed.json"),
+        };
         let mut command = Command::new(&artifacts.catalog);
         command
             .args(["--listen", "127.0.0.1:0", "--seed"])
-            .arg(artifacts.root.join("catalog/seed.json"))
+            .arg(seed)
             .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY);
         let (child, address, _, _) = start(command, "Catalog listening on ").await;
         Self {
@@ -329,7 +344,7 @@ impl TestCatalog {
             kind: CatalogKind::Demo,
             client: Client::new(),
             django_db: None,
-            _dir: None,
+            _dir: Some(dir),
             _child: child,
         }
     }
@@ -674,6 +689,8 @@ pub struct AppOptions {
     pub host_env: Vec<(&'static str, String)>,
     /// Where orders are stored (SQLite unless said).
     pub backend: Backend,
+    /// The demo Catalog's products, instead of `catalog/seed.json`.
+    pub catalog_products: Option<Value>,
 }
 
 /// One running Order Service with its own Catalog and database.
@@ -737,7 +754,10 @@ pub async fn spawn_app_with(mut options: AppOptions) -> TestApp {
         }
         url
     });
-    let catalog = TestCatalog::spawn(options.catalog).await;
+    let catalog = match &options.catalog_products {
+        Some(products) => TestCatalog::spawn_demo_seeded(Some(products)).await,
+        None => TestCatalog::spawn(options.catalog).await,
+    };
     let data_dir = tempfile::tempdir().unwrap();
     let (host, address, stdout, stderr) = start_host(&options, &catalog, data_dir.path()).await;
     TestApp {

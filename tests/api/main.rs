@@ -27,3 +27,4 @@ mod postgres;
 mod reconcile;
 mod redis_server;
 mod routing;
+mod storage_parity;

@@ -146,3 +146,53 @@ fn reads_of_orders_use_indexes_not_scans() {
         assert!(!plan.contains("SCAN orders"), "{plan}");
     }
 }
+
+/// A database of the previous schema (0007) in the state SQLite's reused
+/// ids left it: owed release 1 while settled release 1 exists, so settling
+/// it collided for ever. Migration 0008 gives the owed release a new id,
+/// and it settles. (SQLite only: PostgreSQL's identity ids were never
+/// reused; its own migration test is in postgres.rs.)
+#[tokio::test]
+async fn a_reused_release_id_settles_after_migrating() {
+    let app = spawn_app().await;
+    app.catalog
+        .set_faults(serde_json::json!({"no_release": true}))
+        .await;
+    // Before the app's first request (it opens the file lazily).
+    let db = app.db();
+    for sql in &migration_files()[..7] {
+        db.execute_batch(sql).unwrap();
+    }
+    db.execute_batch(
+        "INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, reason, \
+         request_id, attempts, last_error, created_at, outcome, settled_by, note, settled_at) \
+         VALUES (1, 42, 2, 1, NULL, 'order_cancelled', 'r1', 1, 'e', '2026-01-01T00:00:00Z', \
+         'written_off', 'ops', 'n', '2026-01-01T00:01:00Z'); \
+         INSERT INTO pending_releases (id, user_id, product_id, quantity, reason, request_id, \
+         attempts, last_error, created_at, next_attempt_at, claimed_until, order_id) \
+         VALUES (1, 42, 2, 3, 'order_cancelled', 'r2', 1, 'e', '2026-01-02T00:00:00Z', \
+         '2099-01-01T00:00:00Z', '', NULL);",
+    )
+    .unwrap();
+    drop(db);
+
+    let report = app.reconcile().await;
+    assert_eq!(report["pending_total"], 1, "{report}");
+    let id = report["pending"][0]["id"].as_i64().unwrap();
+    assert!(id > 1, "a new id, past the settled one: {id}");
+    assert_eq!(report["pending"][0]["quantity"], 3);
+    let settled = app
+        .settle_release(
+            id,
+            serde_json::json!({"outcome": "released_manually", "settled_by": "ops", "note": "n"}),
+        )
+        .await;
+    assert_eq!(settled.status(), 200);
+    assert_eq!(app.reconcile().await["pending_total"], 0);
+    assert_eq!(app.count("settled_releases"), 2);
+    // And the next owed release takes an id never used before.
+    let created = app.create(42, &[(2, 1)]).await;
+    app.cancel(42, &created["id"]).await;
+    let next = app.reconcile().await["pending"][0]["id"].as_i64().unwrap();
+    assert!(next > id, "{next} after {id}");
+}

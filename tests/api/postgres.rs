@@ -536,3 +536,45 @@ async fn a_statement_killed_inside_a_transaction_rolls_back_and_answers() {
     }
     assert_eq!(sessions_left_in_a_transaction(&url), 0);
 }
+
+/// A database of the previous schema (0004) with orders in it moves to
+/// 0005: the old order reads as before, and a total as large as SPEC's
+/// limits allow is stored.
+#[tokio::test]
+async fn the_previous_schema_with_orders_takes_the_largest_totals_after_migrating() {
+    let products: Vec<Value> = (1..=100)
+        .map(|id| {
+            json!({"id": id, "name": format!("p{id}"), "description": "", "price": "12345678.91",
+                   "is_active": true, "in_stock": 100_000})
+        })
+        .collect();
+    let app = spawn_app_with(AppOptions {
+        backend: Backend::Postgres,
+        catalog_products: Some(json!(products)),
+        ..Default::default()
+    })
+    .await;
+    let url = app.database_url.clone().unwrap();
+    let files = migration_files();
+    apply_by_hand(&url, &files[..4]);
+    psql(
+        &url,
+        "INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
+         VALUES (42, 9999999999.99, 'CREATED', now(), now())",
+    )
+    .unwrap();
+
+    let items: Vec<(i64, i64)> = (1..=100).map(|id| (id, 99_999)).collect();
+    let created = app.create(42, &items).await;
+    assert_eq!(created["total_amount"], "123455554532109.00");
+    let list = json_body(app.send_as(42, Method::GET, "/orders/orders/").await).await;
+    let totals: Vec<&Value> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["total_amount"])
+        .collect();
+    assert_eq!(totals, [&json!("123455554532109.00"), &json!("9999999999.99")]);
+    let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
+    assert_eq!(schema_versions(&url), all.join(","));
+}

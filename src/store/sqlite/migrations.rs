@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/sqlite/0007_order_submissions.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_release_ids.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
