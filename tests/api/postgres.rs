@@ -574,7 +574,10 @@ async fn the_previous_schema_with_orders_takes_the_largest_totals_after_migratin
         .iter()
         .map(|o| &o["total_amount"])
         .collect();
-    assert_eq!(totals, [&json!("123455554532109.00"), &json!("9999999999.99")]);
+    assert_eq!(
+        totals,
+        [&json!("123455554532109.00"), &json!("9999999999.99")]
+    );
     let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
     assert_eq!(schema_versions(&url), all.join(","));
 }

@@ -1,9 +1,7 @@
 //! One set of values for both backends: what one stores the other stores,
 //! no id is ever reused, and text one refuses the other refuses too.
 
-use crate::helpers::{
-    json_body, spawn_app_on, spawn_app_with, AppOptions, Backend, TestApp,
-};
+use crate::helpers::{json_body, spawn_app_on, spawn_app_with, AppOptions, Backend, TestApp};
 use crate::on_both_backends;
 use reqwest::Method;
 use serde_json::{json, Value};
