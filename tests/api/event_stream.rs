@@ -312,6 +312,15 @@ async fn a_redis_not_in_allowed_outbound_hosts_is_refused() {
     })
     .await;
     app.create(42, &[(1, 1)]).await;
+    // The create's follow-up tries first and gives its claim back; an
+    // operator pass racing it would find the event claimed and try nothing.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            !app.stderr.events("events_unpublished").is_empty()
+        })
+        .await,
+        "the follow-up's refused publish is logged"
+    );
     assert_publishing_stopped(&app, "allowed_outbound_hosts").await;
     assert!(app
         .stderr

@@ -672,6 +672,17 @@ pub fn psql(url: &str, sql: &str) -> Result<String, String> {
     }
 }
 
+/// `count` demo-Catalog products numbered from 1, each at `price` with
+/// `in_stock` units (for [`AppOptions::catalog_products`]).
+pub fn products(count: i64, price: &str, in_stock: i64) -> Value {
+    (1..=count)
+        .map(|id| {
+            json!({"id": id, "name": format!("p{id}"), "description": "", "price": price,
+                   "is_active": true, "in_stock": in_stock})
+        })
+        .collect()
+}
+
 /// How to start the app.
 #[derive(Default, Clone)]
 pub struct AppOptions {

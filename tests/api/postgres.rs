@@ -6,8 +6,8 @@
 
 use crate::gateway::{nginx_binary, Gateway};
 use crate::helpers::{
-    json_body, order, pg_server, psql, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
-    ADMIN_TOKEN,
+    json_body, order, pg_server, products, psql, spawn_app_on, spawn_app_with, token, AppOptions,
+    Backend, ADMIN_TOKEN,
 };
 use futures::future::join_all;
 use reqwest::{Client, Method};
@@ -542,15 +542,10 @@ async fn a_statement_killed_inside_a_transaction_rolls_back_and_answers() {
 /// limits allow is stored.
 #[tokio::test]
 async fn the_previous_schema_with_orders_takes_the_largest_totals_after_migrating() {
-    let products: Vec<Value> = (1..=100)
-        .map(|id| {
-            json!({"id": id, "name": format!("p{id}"), "description": "", "price": "12345678.91",
-                   "is_active": true, "in_stock": 100_000})
-        })
-        .collect();
     let app = spawn_app_with(AppOptions {
         backend: Backend::Postgres,
-        catalog_products: Some(json!(products)),
+        // SPEC's limits: 100 lines of up to 100,000 units.
+        catalog_products: Some(products(100, "12345678.91", 100_000)),
         ..Default::default()
     })
     .await;

@@ -1,7 +1,9 @@
 //! One set of values for both backends: what one stores the other stores,
 //! no id is ever reused, and text one refuses the other refuses too.
 
-use crate::helpers::{json_body, spawn_app_on, spawn_app_with, AppOptions, Backend, TestApp};
+use crate::helpers::{
+    json_body, products, spawn_app_on, spawn_app_with, AppOptions, Backend, TestApp,
+};
 use crate::on_both_backends;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -16,15 +18,10 @@ on_both_backends!(
 /// 201 with the exact total on both (PostgreSQL's money columns were
 /// `numeric(12,2)` and refused it).
 async fn the_largest_total_the_limits_allow_is_stored(backend: Backend) {
-    let products: Vec<Value> = (1..=100)
-        .map(|id| {
-            json!({"id": id, "name": format!("p{id}"), "description": "", "price": "12345678.91",
-                   "is_active": true, "in_stock": 100_000})
-        })
-        .collect();
     let app = spawn_app_with(AppOptions {
         backend,
-        catalog_products: Some(json!(products)),
+        // SPEC's limits: 100 lines of up to 100,000 units.
+        catalog_products: Some(products(100, "12345678.91", 100_000)),
         ..Default::default()
     })
     .await;
