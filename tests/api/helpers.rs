@@ -28,6 +28,8 @@ pub struct Artifacts {
     pub wasm: PathBuf,
     /// The test-only PostgreSQL probe component (`tests/pg_probe`).
     pub pg_probe: PathBuf,
+    /// Wasmtime's compile cache for real Spin in this test run.
+    pub spin_cache: PathBuf,
 }
 
 /// Builds the component (release, wasm32-wasip2), `spin-host` and
@@ -67,6 +69,7 @@ pub fn artifacts() -> &'static Artifacts {
             catalog: target.join("debug/demo-catalog"),
             wasm: target.join("wasm32-wasip2/release/order_service.wasm"),
             pg_probe: target.join("wasm32-wasip2/release/pg_probe_component.wasm"),
+            spin_cache: target.join("spin-test-cache"),
             root,
         }
     })
@@ -805,21 +808,8 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     )
     .unwrap();
 
-    let mut command = Command::new(runtime_bin());
-    command
-        .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
-        .args(["--runtime-config-file", "runtime-config.toml"])
-        .current_dir(data_dir);
-    if runtime() == Runtime::Spin {
-        // The component's stdout and stderr stay apart in their log files
-        // (`start_app` reads them), not mixed on Spin's stderr; compiled
-        // code is cached once per run under target/, not in $HOME.
-        command
-            .arg("--log-dir")
-            .arg(data_dir.join("logs"))
-            .arg("--quiet")
-            .env("XDG_CACHE_HOME", spin_cache_dir());
-    }
+    let mut command = up_command(data_dir);
+    command.args(["--runtime-config-file", "runtime-config.toml"]);
     for (name, _) in std::env::vars() {
         if name.starts_with("SPIN_VARIABLE_") {
             command.env_remove(name);
@@ -842,12 +832,23 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     command
 }
 
-/// Wasmtime's cache for real Spin in this test run.
-fn spin_cache_dir() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| artifacts().root.join("target"));
-    target.join("spin-test-cache")
+/// The runtime under test's `up` for `spin.toml` in `data_dir`, on a free
+/// loopback port. Under real Spin the component's stdout and stderr stay
+/// apart in their log files (`start_app` reads them), not mixed on Spin's
+/// stderr, and compiled code is cached once per run under target/.
+pub fn up_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(runtime_bin());
+    command
+        .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
+        .current_dir(data_dir);
+    if runtime() == Runtime::Spin {
+        command
+            .arg("--log-dir")
+            .arg(data_dir.join("logs"))
+            .arg("--quiet")
+            .env("XDG_CACHE_HOME", &artifacts().spin_cache);
+    }
+    command
 }
 
 /// Starts a [`host_command`] in `data_dir` and waits until it serves;

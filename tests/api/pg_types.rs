@@ -6,7 +6,7 @@
 //! values through Spin") is this table in prose; the Order Service asks only
 //! for what both convert.
 
-use crate::helpers::{artifacts, pg_server, runtime_bin, start, Runtime};
+use crate::helpers::{artifacts, pg_server, start, up_command, Runtime};
 use serde_json::{json, Value};
 
 /// `(what, statement, parameters, expected outcome)`; an outcome is the
@@ -276,14 +276,8 @@ async fn start_probe() -> (crate::helpers::Process, String, tempfile::TempDir) {
             &format!("source = {:?}", artifacts().pg_probe.display().to_string()),
         );
     std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
-    let mut command = tokio::process::Command::new(runtime_bin());
-    command
-        .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
-        .current_dir(dir.path())
-        .env("SPIN_VARIABLE_DATABASE_HOST", &pg_server().address);
-    if crate::helpers::runtime() == Runtime::Spin {
-        command.arg("--disable-cache");
-    }
+    let mut command = up_command(dir.path());
+    command.env("SPIN_VARIABLE_DATABASE_HOST", &pg_server().address);
     let (child, address, _, _) = start(command, "Serving http://").await;
     (child, format!("http://{address}"), dir)
 }
