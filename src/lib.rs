@@ -1,7 +1,8 @@
 //! Order Service: a Spin HTTP component. Start reading at [`api`].
 //!
-//! Dependencies point one way: `api` → `orders` → {`catalog`, `store`} →
-//! `domain`. `auth` and `config` serve `api` (and `orders`, for minted
+//! Dependencies point one way: `api` → `orders` → {`catalog`,
+//! `orders::store`} → `domain`; `store` is private to `orders`, so the
+//! compiler keeps handlers off the database. `auth` and `config` serve `api` (and `orders`, for minted
 //! tokens and settings); `log`, `timing`, `clock` and `outbound` are leaves
 //! anyone may use; `domain` depends on nothing of the project.
 
@@ -26,15 +27,16 @@ mod domain;
 mod event_stream;
 /// Structured log lines (a leaf).
 mod log;
-/// The order workflows: place, cancel, idempotency, releases.
+/// The order workflows: place, cancel, idempotency, releases; and their
+/// storage, reachable only through them.
 mod orders;
+/// The SQL the tests check against the real schema (query plans, the
+/// migrations' count).
+pub use orders::checked_sql;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
 /// The Payment Service's HMAC signature on confirmations.
 mod payment_signature;
-/// All SQL: repository functions and migrations. Public for the tests
-/// that check query plans against the real schema.
-pub mod store;
 /// Per-phase durations for the access log.
 mod timing;
 

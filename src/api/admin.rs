@@ -16,8 +16,8 @@ use super::error::ApiError;
 use super::session::{authenticate_operator, dependencies};
 use super::{json_response, AccessLog, Reply, RequestFacts};
 use crate::domain::order_request::FieldErrors;
+use crate::domain::release::Settlement;
 use crate::orders::release::{self, SettleRefused};
-use crate::store::{Schema, Settlement};
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
 
@@ -28,8 +28,10 @@ const MAX_NOTE_CHARS: usize = 1000;
 /// `POST /orders/admin/reconcile/`.
 pub async fn reconcile(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
     let config = authenticate_operator(facts)?;
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
-    let report = release::reconcile_now(&deps).await?;
+    let deps = dependencies(facts, access, config).await?;
+    let report = release::reconcile_now(&deps).await;
+    deps.log_if_migrated();
+    let report = report?;
     Ok(json_response(200, &json!(report)).build().into())
 }
 
@@ -50,8 +52,10 @@ pub async fn settle_release(
     )
     .await?;
     let (settlement, settled_by, note) = parse_settlement(&body).map_err(ApiError::Invalid)?;
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
-    match release::settle(&deps, id, settlement, settled_by, note).await? {
+    let deps = dependencies(facts, access, config).await?;
+    let settled = release::settle(&deps, id, settlement, settled_by, note).await;
+    deps.log_if_migrated();
+    match settled? {
         Ok(settled) => {
             access.order_id.set(settled.order_id);
             Ok(json_response(200, &json!(settled)).build().into())

@@ -9,7 +9,7 @@ use crate::domain::order::Refusal;
 use crate::domain::order_request::FieldErrors;
 use crate::domain::ProductId;
 use crate::orders::OrderError;
-use crate::store::StoreError;
+use crate::orders::StoreError;
 use serde_json::{json, Map, Value};
 use spin_sdk::http::Response;
 

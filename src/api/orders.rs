@@ -10,8 +10,7 @@ use crate::domain::order_request::{FieldErrors, OrderRequest};
 use crate::domain::page::{encode_cursor, PageRequest};
 use crate::orders::cancel::cancel_order;
 use crate::orders::idempotency::place_once;
-use crate::orders::{log_if_migrated, OrderError};
-use crate::store::Schema;
+use crate::orders::read;
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
 
@@ -38,9 +37,9 @@ pub async fn create(
     // The database opens before the Catalog is called: if storage is
     // broken, nothing is reserved. The order's first statement checks the
     // schema (and migrates it before any reservation), saving a round trip.
-    let deps = dependencies(facts, access, config, Schema::CheckedByFirstStatement).await?;
+    let deps = dependencies(facts, access, config).await?;
     let answer = place_once(&deps, user, &order_request, &body, key.as_ref()).await;
-    log_if_migrated(&deps.store, &deps.config);
+    deps.log_if_migrated();
     let answer = answer?;
     let response = match answer.placed {
         Ok(order) => {
@@ -84,10 +83,10 @@ fn parse_idempotency_key(facts: &RequestFacts) -> Result<Option<IdempotencyKey>,
 pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
     let page = PageRequest::from_query(&facts.query).map_err(ApiError::Invalid)?;
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
-    let (orders, more) = access.phases.timed_sync("db_read", || {
-        deps.store.list_orders(user, page.before_id, page.limit)
-    })?;
+    let deps = dependencies(facts, access, config).await?;
+    let listed = read::page(&deps, user, &page);
+    deps.log_if_migrated();
+    let (orders, more) = listed?;
     let next = match orders.last() {
         Some(last) if more => json!(format!(
             "/orders/orders/?limit={}&cursor={}",
@@ -107,8 +106,10 @@ pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, Api
 /// `GET /orders/orders/<id>/`: the caller's order, or 404 (never 403).
 pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
-    let order = deps.store.order(user, id)?.ok_or(OrderError::NotFound)?;
+    let deps = dependencies(facts, access, config).await?;
+    let found = read::order(&deps, user, id);
+    deps.log_if_migrated();
+    let order = found?;
     access.order_id.set(Some(order.id));
     Ok(json_response(200, &order.to_json()).build().into())
 }
@@ -117,9 +118,9 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
 /// (or stored for a later release); CANCELLED again is a no-op.
 pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access)?;
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
+    let deps = dependencies(facts, access, config).await?;
     let cancelled = cancel_order(&deps, user, id).await;
-    if !matches!(cancelled, Err(OrderError::NotFound)) {
+    if !matches!(cancelled, Err(crate::orders::OrderError::NotFound)) {
         access.order_id.set(Some(id));
     }
     let cancelled = cancelled?;

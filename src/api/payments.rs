@@ -13,8 +13,8 @@ use crate::config::Config;
 use crate::domain::payment::PaymentConfirmation;
 use crate::orders::payment::confirm_payment;
 use crate::orders::release::unix_now;
+use crate::orders::{PaymentRecord, PaymentResult};
 use crate::payment_signature::{self, SignatureError};
-use crate::store::{PaymentRecord, PaymentResult, Schema};
 use serde_json::json;
 use spin_sdk::http::IncomingRequest;
 
@@ -47,7 +47,7 @@ pub async fn confirm(
     let body = serde_json::from_slice(&body).map_err(|_| ApiError::ParseError)?;
     let payment = PaymentConfirmation::parse(&body).map_err(ApiError::Invalid)?;
     access.order_id.set(Some(payment.order_id));
-    let deps = dependencies(facts, access, config, Schema::CheckedNow).await?;
+    let deps = dependencies(facts, access, config).await?;
     let response = match confirm_payment(&deps, &payment).await? {
         // Both outcomes recorded an event (paid, or refund required): the
         // follow-up publishes it.

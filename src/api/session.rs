@@ -9,8 +9,7 @@ use crate::catalog::CatalogClient;
 use crate::config::Config;
 use crate::domain::UserId;
 use crate::orders::release::unix_now;
-use crate::orders::{log_if_migrated, Deps};
-use crate::store::{Schema, Store};
+use crate::orders::Deps;
 
 /// The caller's user id from their access token, with the settings.
 pub fn authenticate(
@@ -54,32 +53,18 @@ pub fn authenticate_operator(facts: &RequestFacts) -> Result<Config, ApiError> {
 }
 
 /// Opens the database and builds the Catalog client for the workflows.
-/// With `Schema::CheckedByFirstStatement` nothing is migrated yet: call
-/// [`log_if_migrated`] again once the work is done.
+/// A migration is made by the first statement that needs it: once the work
+/// is done, [`Deps::log_if_migrated`] (or the follow-up) reports it.
 pub async fn dependencies<'a>(
     facts: &'a RequestFacts,
     access: &'a AccessLog,
     config: Config,
-    schema: Schema,
 ) -> Result<Deps<'a>, ApiError> {
-    let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
-    let store = access
-        .phases
-        .timed("db_open", Store::open(database_url, schema))
-        .await?;
     let catalog = CatalogClient::new(
         &config.catalog_url,
         config.catalog_timeout,
         facts.authorization.as_deref().unwrap_or_default(),
         &facts.request_id,
     );
-    let deps = Deps {
-        config,
-        store,
-        catalog,
-        request_id: &facts.request_id,
-        phases: &access.phases,
-    };
-    log_if_migrated(&deps.store, &deps.config);
-    Ok(deps)
+    Ok(Deps::open(config, catalog, &facts.request_id, &access.phases).await?)
 }

@@ -37,7 +37,28 @@ pub enum OrderEvent {
     },
 }
 
+/// An event as the outbox stores it: what the storage writes, decided here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// Unique, for consumers to deduplicate.
+    pub event_id: String,
+    pub order_id: i64,
+    pub kind: &'static str,
+    /// JSON.
+    pub payload: String,
+}
+
 impl OrderEvent {
+    /// The event with a new id, ready to be recorded.
+    pub fn record(&self) -> EventRecord {
+        EventRecord {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            order_id: self.order_id(),
+            kind: self.kind(),
+            payload: self.payload().to_string(),
+        }
+    }
+
     pub fn paid(payment: &PaymentConfirmation) -> Self {
         OrderEvent::Paid {
             order_id: payment.order_id,

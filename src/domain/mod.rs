@@ -8,6 +8,7 @@
 //! - [`page`]: keyset pagination of the order list.
 //! - [`payment`]: payment confirmations from the Payment Service.
 //! - [`events`]: the order events other services are told about.
+//! - [`release`]: stock owed back to the Catalog, and its settlement.
 
 pub mod events;
 pub mod idempotency;
@@ -16,6 +17,7 @@ pub mod order;
 pub mod order_request;
 pub mod page;
 pub mod payment;
+pub mod release;
 
 /// A user id as carried by the JWT `user_id` claim (1..=2^63-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -1,11 +1,14 @@
 //! Cancelling an order (SPEC §3): the status rule is the domain's
-//! ([`OrderStatus::cancel`](crate::domain::order::OrderStatus::cancel));
-//! the status change and the releases it owes are written in one
-//! transaction, then the releases are tried with the caller's token.
+//! ([`OrderStatus::cancel`]); here it is applied under the order's lock, and
+//! the status change, its event and the releases it owes are written in
+//! one transaction; then the releases are tried with the caller's token.
 
 use super::release::{self, Credentials};
+use super::store::{NewReleases, ReleaseClaim};
 use super::{Deps, OrderError};
-use crate::domain::order::{Cancellation, Order};
+use crate::domain::events::OrderEvent;
+use crate::domain::order::{Cancellation, Order, OrderStatus};
+use crate::domain::release::ORDER_CANCELLED;
 use crate::domain::UserId;
 
 /// A cancelled order, and whether some of its stock is still owed to the
@@ -17,29 +20,63 @@ pub struct Cancelled {
 
 pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Cancelled, OrderError> {
     let claim = release::claim_seconds(&deps.config);
-    let cancelled = deps
+    let (order, outcome, releases) = deps
         .phases
         .timed(
             "db_write",
-            deps.store.cancel_order(user, id, deps.request_id, claim),
+            deps.store.write(|tx| {
+                // Someone else's order is as good as missing (404, not 403).
+                let Some(mut order) = tx.lock_order(id)?.filter(|o| o.user_id == user) else {
+                    return Ok(None);
+                };
+                let outcome = order.status.cancel();
+                let mut releases = Vec::new();
+                if outcome == Ok(Cancellation::ReleaseStock) {
+                    tx.set_status(id, order.status, OrderStatus::Cancelled)?;
+                    order.status = OrderStatus::Cancelled;
+                    tx.append_event(
+                        &OrderEvent::Cancelled {
+                            order_id: id,
+                            user_id: user.get(),
+                        }
+                        .record(),
+                    )?;
+                    let lines: Vec<_> = order
+                        .lines
+                        .iter()
+                        .map(|l| (l.product_id, l.quantity.get()))
+                        .collect();
+                    // Claimed by this request, so two concurrent cancels
+                    // (the second sees CANCELLED) release once.
+                    releases = tx.insert_releases(&NewReleases {
+                        user,
+                        request_id: deps.request_id,
+                        reason: ORDER_CANCELLED,
+                        order_id: Some(id),
+                        lines: &lines,
+                        claim: ReleaseClaim::ThisRequest { seconds: claim },
+                    })?;
+                }
+                Ok(Some((order, outcome, releases)))
+            }),
         )
         .await?
         .ok_or(OrderError::NotFound)?;
-    let stock_pending = match cancelled.outcome? {
+    let stock_pending = match outcome? {
         Cancellation::ReleaseStock => {
             let released = deps
                 .phases
                 .timed(
                     "release",
-                    release::release_claimed(deps, &cancelled.releases, Credentials::Caller),
+                    release::release_claimed(deps, &releases, Credentials::Caller),
                 )
                 .await;
-            released < cancelled.releases.len()
+            released < releases.len()
         }
         Cancellation::AlreadyCancelled => deps.store.order_release_pending(id)?,
     };
     Ok(Cancelled {
-        order: cancelled.order,
+        order,
         stock_pending,
     })
 }

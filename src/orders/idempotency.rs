@@ -5,14 +5,13 @@
 //! that a retry runs again.
 
 use super::place::{place_order, Placed};
+use super::store::{OwnedKey, StoreError};
 use super::{Deps, OrderError};
-use crate::domain::idempotency::{fingerprint, IdempotencyKey};
+use crate::domain::idempotency::{fingerprint, IdempotencyKey, KeyClaim, KeyDecision, KeyOutcome};
 use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderRequest;
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::StoreError;
-use crate::store::{KeyClaim, KeyOutcome, OwnedKey};
 use serde_json::{json, Value};
 
 /// What a create answered, and whether it is a replay of an earlier one.
@@ -37,13 +36,9 @@ pub async fn place_once(
         });
     };
     let owned = OwnedKey { user, key };
-    let lease = deps.config.intent_lease.as_secs();
     let claim = deps
         .phases
-        .timed(
-            "idempotency",
-            deps.store.claim_key(owned, &fingerprint(body), lease),
-        )
+        .timed("idempotency", claim(deps, owned, &fingerprint(body)))
         .await?;
     match claim {
         KeyClaim::Claimed => {}
@@ -60,7 +55,10 @@ pub async fn place_once(
     let settled = match &placed {
         // Recorded with the order, in its transaction.
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(refusal)) => deps.store.complete_key(owned, *refusal).await,
+        Ok(Err(refusal)) => {
+            let body = KeyOutcome::refusal_body(*refusal);
+            deps.store.complete_key(owned, &body).await
+        }
         Err(_) => deps.store.release_key(owned).await,
     };
     if let Err(error) = settled {
@@ -76,6 +74,42 @@ pub async fn place_once(
         placed: placed?,
         replayed: false,
     })
+}
+
+/// Claims `owned` for a request whose body has `fingerprint`, in one
+/// transaction: a new key is written at once (one statement); a stored one
+/// is read under its lock and answered as [`KeyDecision`] says. A key older
+/// than the retention is as good as new; one whose first request died (its
+/// lease ran out) is taken over.
+async fn claim(
+    deps: &Deps<'_>,
+    owned: OwnedKey<'_>,
+    fingerprint: &str,
+) -> Result<KeyClaim, StoreError> {
+    let lease = deps.config.intent_lease.as_secs();
+    deps.store
+        .write(|tx| {
+            if tx.insert_key(owned, fingerprint, lease)? {
+                return Ok(KeyClaim::Claimed);
+            }
+            let Some(stored) = tx.lock_key(owned)? else {
+                // Its first request gave it up between the two statements:
+                // claim it afresh (or find the request that just did).
+                return Ok(if tx.insert_key(owned, fingerprint, lease)? {
+                    KeyClaim::Claimed
+                } else {
+                    KeyClaim::InUse
+                });
+            };
+            match stored.decide(fingerprint).map_err(StoreError::Malformed)? {
+                KeyDecision::Answer(claim) => Ok(claim),
+                KeyDecision::TakeOver => {
+                    tx.take_over_key(owned, fingerprint, lease)?;
+                    Ok(KeyClaim::Claimed)
+                }
+            }
+        })
+        .await
 }
 
 /// The first request's outcome again: an order as it was created (its

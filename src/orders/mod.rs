@@ -1,6 +1,7 @@
 //! The order workflows, each a function of the request's dependencies
 //! ([`Deps`]) and a domain request, returning a domain result:
 //!
+//! - [`read`]: the caller's orders, one or a page;
 //! - [`place`]: create an order (check → intent → reserve → persist), with
 //!   compensation when a step after a reservation fails;
 //! - [`idempotency`]: the `Idempotency-Key` claim, replay and settlement
@@ -13,7 +14,7 @@
 //!   Redis stream.
 //!
 //! They call the Catalog ([`crate::catalog`]) and storage
-//! ([`crate::store`]) and follow the rules of [`crate::domain`]; they know
+//! ([`crate::orders::store`]) and follow the rules of [`crate::domain`]; they know
 //! nothing of HTTP.
 
 pub mod cancel;
@@ -21,20 +22,32 @@ pub mod idempotency;
 pub mod payment;
 pub mod place;
 pub mod publish;
+pub mod read;
 pub mod release;
+mod store;
+
+pub use payment::PaymentResult;
+pub use store::{OutboxEvent, PaymentRecord, StoreError};
+
+/// The SQL the tests check against the real schema.
+pub mod checked_sql {
+    pub use super::store::sqlite::migrations::MIGRATIONS as SQLITE_MIGRATIONS;
+    pub use super::store::sqlite::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
+}
 
 use crate::catalog::{CatalogClient, CatalogError};
 use crate::config::{Config, RECOMMENDED_KEY_BYTES};
 use crate::domain::order::InvalidTransition;
 use crate::log::{self, Level};
-use crate::store::{Store, StoreError};
 use crate::timing::Phases;
 use serde_json::json;
+use store::Store;
 
 /// What a workflow needs from its request, built once by the edge.
 pub struct Deps<'a> {
     pub config: Config,
-    pub store: Store,
+    /// This request's database: the workflows' alone.
+    store: Store,
     /// The Catalog, with the caller's `Authorization` and the request id.
     pub catalog: CatalogClient,
     pub request_id: &'a str,
@@ -42,7 +55,35 @@ pub struct Deps<'a> {
     pub phases: &'a Phases,
 }
 
-impl Deps<'_> {
+impl<'a> Deps<'a> {
+    /// Opens the database the settings name (`db_open`). Its schema is
+    /// brought up to date before the first statement that needs it: at
+    /// once on SQLite (in-process), by the first statement on PostgreSQL
+    /// (a new order's first write makes the check itself).
+    pub async fn open(
+        config: Config,
+        catalog: CatalogClient,
+        request_id: &'a str,
+        phases: &'a Phases,
+    ) -> Result<Self, StoreError> {
+        let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
+        let store = phases.timed("db_open", Store::open(database_url)).await?;
+        Ok(Deps {
+            config,
+            store,
+            catalog,
+            request_id,
+            phases,
+        })
+    }
+
+    /// Logs a migration this request made, if it did (see
+    /// [`log_if_migrated`]): for handlers whose work ends without a
+    /// follow-up.
+    pub fn log_if_migrated(&self) {
+        log_if_migrated(&self.store, &self.config);
+    }
+
     /// The work left for after the response (reconciliation, events).
     pub fn into_follow_up(self) -> release::FollowUp {
         release::FollowUp {
@@ -59,7 +100,7 @@ impl Deps<'_> {
 /// the closest moment to "start-up" a component can see. The schema may be
 /// checked by any statement, the follow-up's included, so each place that
 /// ends a request's database work calls this.
-pub fn log_if_migrated(store: &Store, config: &Config) {
+fn log_if_migrated(store: &Store, config: &Config) {
     let Some(version) = store.take_migrated_to() else {
         return;
     };

@@ -7,14 +7,14 @@
 //! made now stays stored and is retried ([`super::release`]).
 
 use super::release::{self, Credentials};
+use super::store::{IntentId, NewReleases, OwnedKey, ReleaseClaim, StoreError};
 use super::{Deps, OrderError};
 use crate::catalog::{CatalogError, Product};
+use crate::domain::events::OrderEvent;
 use crate::domain::order::{Order, PricedOrder, Refusal};
 use crate::domain::order_request::{OrderLine, OrderRequest};
+use crate::domain::release::{ORDER_NOT_PERSISTED, RESERVATION_FAILED};
 use crate::domain::{ProductId, UserId};
-use crate::store::IntentId;
-use crate::store::OwnedKey;
-use crate::store::StoreError;
 use futures::future::join_all;
 use std::collections::HashMap;
 
@@ -57,19 +57,28 @@ pub async fn place_order(
     if let Err(error) = reserved {
         return refusal_or_error(error);
     }
+    // The order as the API will show it, and its event; the database
+    // fills in the two fields it assigns.
+    let mut order = priced.unsaved(user);
+    let created = OrderEvent::Created(order.clone()).record();
     let stored = deps
         .phases
         .timed(
             "db_write",
-            deps.store.insert_order(user, &priced, intent, key),
+            deps.store
+                .insert_order(user, &priced, intent, key, &created),
         )
         .await;
     match stored {
-        Ok(order) => Ok(Ok(order)),
+        Ok((id, created_at)) => {
+            order.id = id;
+            order.created_at = created_at;
+            Ok(Ok(order))
+        }
         // The reconciler took the intent over and gives the units back.
         Err(StoreError::LeaseLost) => Err(StoreError::LeaseLost.into()),
         Err(error) => {
-            give_back(deps, user, intent, lines, "order_not_persisted").await;
+            give_back(deps, user, intent, lines, ORDER_NOT_PERSISTED).await;
             Err(error.into())
         }
     }
@@ -139,27 +148,44 @@ async fn reserve_all(
     match first_error {
         None => Ok(()),
         Some(error) => {
-            give_back(deps, user, intent, &taken, "reservation_failed").await;
+            give_back(deps, user, intent, &taken, RESERVATION_FAILED).await;
             Err(error)
         }
     }
 }
 
 /// Closes the intent by turning `lines` into pending releases claimed by
-/// this request, then tries them at once. What fails stays stored.
+/// this request, in one transaction, then tries them at once. What fails
+/// stays stored. Nothing is claimed if the intent was already taken over.
 async fn give_back(
     deps: &Deps<'_>,
     user: UserId,
     intent: IntentId,
     lines: &[OrderLine],
-    reason: &str,
+    reason: &'static str,
 ) {
     let claim = release::claim_seconds(&deps.config);
-    match deps
+    let owed: Vec<_> = lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity.get()))
+        .collect();
+    let recorded = deps
         .store
-        .abandon_intent(intent, lines, reason, claim)
-        .await
-    {
+        .write(|tx| {
+            let Some((owner, request_id)) = tx.take_intent(intent)? else {
+                return Ok(Vec::new()); // the reconciler owns these units now
+            };
+            tx.insert_releases(&NewReleases {
+                user: owner,
+                request_id: &request_id,
+                reason,
+                order_id: None,
+                lines: &owed,
+                claim: ReleaseClaim::ThisRequest { seconds: claim },
+            })
+        })
+        .await;
+    match recorded {
         Ok(claimed) => {
             release::release_claimed(deps, &claimed, Credentials::Caller).await;
         }

@@ -9,18 +9,18 @@
 //! ([`reconcile_now`]), who can also settle a release handled by hand
 //! ([`settle`]).
 
+use super::store::{
+    ClaimedRelease, NewReleases, PendingRelease, ReleaseClaim, SettledRelease, Store, StoreError,
+};
 use super::{publish, Deps, OrderError};
 use crate::auth;
 use crate::catalog::{CatalogClient, CatalogError};
 use crate::config::Config;
 use crate::domain::events;
 use crate::domain::order_request::OrderLine;
+use crate::domain::release::{Settlement, ABANDONED_DETAIL, RESERVATION_ABANDONED};
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::{
-    ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
-};
-use crate::store::{Store, StoreError};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -64,6 +64,17 @@ impl<'a> From<&'a Deps<'_>> for Releaser<'a> {
             request_id: deps.request_id,
         }
     }
+}
+
+/// How a claimed release ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReleaseOutcome {
+    Released,
+    /// Try again after `retry_in_seconds`; `error` says why (no secrets).
+    Failed {
+        error: String,
+        retry_in_seconds: u64,
+    },
 }
 
 /// What one pass did.
@@ -145,7 +156,22 @@ pub async fn release_claimed<'a>(
             (release.id, outcome)
         })
         .collect();
-    if let Err(error) = r.store.settle_releases(&outcomes).await {
+    let recorded = r
+        .store
+        .write(|tx| {
+            for (id, outcome) in &outcomes {
+                match outcome {
+                    ReleaseOutcome::Released => tx.delete_release(*id)?,
+                    ReleaseOutcome::Failed {
+                        error,
+                        retry_in_seconds,
+                    } => tx.reschedule_release(*id, error, *retry_in_seconds)?,
+                }
+            }
+            Ok(())
+        })
+        .await;
+    if let Err(error) = recorded {
         // The rows stay claimed until the claim runs out, then are tried
         // again: a confirmed release may be repeated, none is lost.
         log::event(
@@ -162,7 +188,7 @@ pub async fn release_claimed<'a>(
 /// unclaimed ones when `ignore_backoff`), purge old idempotency keys.
 async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report, StoreError> {
     let mut report = Report {
-        expired_intents: r.store.expire_intents(batch).await?,
+        expired_intents: expire_intents(r.store, batch).await?,
         ..Report::default()
     };
     let claimed = r
@@ -178,6 +204,29 @@ async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report
         .purge_published_events(batch, events::RETENTION_SECONDS)
         .await?;
     Ok(report)
+}
+
+/// Turns intents whose lease ran out (at most `limit`) into releases due
+/// now: their requests died between reserving and saving.
+async fn expire_intents(store: &Store, limit: u32) -> Result<usize, StoreError> {
+    store
+        .write(|tx| {
+            let expired = tx.take_expired_intents(limit)?;
+            for intent in &expired {
+                tx.insert_releases(&NewReleases {
+                    user: intent.user,
+                    request_id: &intent.request_id,
+                    reason: RESERVATION_ABANDONED,
+                    order_id: None,
+                    lines: &intent.lines,
+                    claim: ReleaseClaim::Nobody {
+                        last_error: ABANDONED_DETAIL,
+                    },
+                })?;
+            }
+            Ok(expired.len())
+        })
+        .await
 }
 
 /// The operator's pass: up to [`OPERATOR_BATCH`] releases now, back-off
@@ -223,23 +272,29 @@ pub async fn settle(
     settled_by: &str,
     note: &str,
 ) -> Result<Result<SettledRelease, SettleRefused>, OrderError> {
+    // Refused while a request has the release claimed, so a settlement
+    // never races a release.
     let result = deps
         .store
-        .settle_release(id, settlement, settled_by, note)
+        .write(|tx| {
+            Ok(
+                match tx.move_to_settled(id, settlement, settled_by, note)? {
+                    Some(settled) => Ok(settled),
+                    None if tx.release_exists(id)? => Err(SettleRefused::InProgress),
+                    None => Err(SettleRefused::NotFound),
+                },
+            )
+        })
         .await?;
-    Ok(match result {
-        SettleResult::Settled(settled) => {
-            log::event(
-                Level::Warn,
-                "release_settled",
-                Some(deps.request_id),
-                json!({ "release": settled }),
-            );
-            Ok(settled)
-        }
-        SettleResult::InProgress => Err(SettleRefused::InProgress),
-        SettleResult::NotFound => Err(SettleRefused::NotFound),
-    })
+    if let Ok(settled) = &result {
+        log::event(
+            Level::Warn,
+            "release_settled",
+            Some(deps.request_id),
+            json!({ "release": settled }),
+        );
+    }
+    Ok(result)
 }
 
 /// Why a settlement was not made.

@@ -84,7 +84,7 @@ async fn the_schema_files_run_by_hand_to_the_same_state() {
     let files = migration_files();
     assert_eq!(
         files.len(),
-        order_service::store::sqlite::migrations::MIGRATIONS.len()
+        order_service::checked_sql::SQLITE_MIGRATIONS.len()
     );
     for sql in &files {
         by_hand.execute_batch(sql).unwrap();
@@ -124,7 +124,7 @@ fn query_plan(sql: &str, params: usize) -> String {
 
 #[test]
 fn reads_of_orders_use_indexes_not_scans() {
-    use order_service::store::sqlite::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
+    use order_service::checked_sql::{GET_ORDER_SQL, LIST_ORDERS_SQL};
     let list = query_plan(LIST_ORDERS_SQL, 3);
     assert!(
         list.contains("USING COVERING INDEX orders_by_user")

@@ -3,14 +3,17 @@
 //! claimed, marked published and purged by the publisher.
 
 use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
-use crate::domain::events::OrderEvent;
-use crate::store::{OutboxEvent, StoreError};
+use crate::domain::events::EventRecord;
+use crate::orders::store::{OutboxEvent, StoreError};
 use spin_sdk::sqlite3::{RowResult, Value};
 
 impl Db {
     /// Inside the caller's transaction: records `event` as the order's
     /// next one.
-    pub(super) fn append_event(&self, event: &OrderEvent) -> Result<(), StoreError> {
+    pub(in crate::orders::store) fn append_event(
+        &self,
+        event: &EventRecord,
+    ) -> Result<(), StoreError> {
         self.exec(
             &format!(
                 "INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
@@ -18,11 +21,11 @@ impl Db {
                  FROM events WHERE order_id = ?"
             ),
             &[
-                Value::Text(uuid::Uuid::new_v4().to_string()),
-                Value::Integer(event.order_id()),
-                Value::Text(event.kind().into()),
-                Value::Text(event.payload().to_string()),
-                Value::Integer(event.order_id()),
+                Value::Text(event.event_id.clone()),
+                Value::Integer(event.order_id),
+                Value::Text(event.kind.into()),
+                Value::Text(event.payload.clone()),
+                Value::Integer(event.order_id),
             ],
         )?;
         Ok(())

@@ -1,12 +1,12 @@
 //! Orders and their items: create, read, list, cancel.
 
 use super::{placeholders, Db, SQL_NOW};
-use crate::domain::events::OrderEvent;
+use crate::domain::events::EventRecord;
 use crate::domain::money::Money;
-use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder};
+use crate::domain::order::{Order, OrderStatus, PricedLine, PricedOrder};
 use crate::domain::order_request::Quantity;
 use crate::domain::{ProductId, UserId};
-use crate::store::{Cancelled, IntentId, OwnedKey, StoreError, CANCELLED};
+use crate::orders::store::{IntentId, OwnedKey, StoreError};
 use spin_sdk::sqlite3::{Error as SqliteError, QueryResult, Value};
 
 /// The keyset query behind the order list; a test checks its plan.
@@ -15,6 +15,9 @@ pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, cre
 /// One order of one user; a test checks its plan.
 pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
      FROM orders WHERE id = ? AND user_id = ?";
+/// One order, inside a write transaction (its lock is the database's).
+const LOCK_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
+     FROM orders WHERE id = ?";
 /// The `order_submitted` trigger's message when the intent is gone.
 const LEASE_LOST: &str = "stock intent lease lost";
 
@@ -31,7 +34,8 @@ impl Db {
         order: &PricedOrder,
         intent: IntentId,
         key: Option<OwnedKey<'_>>,
-    ) -> Result<Order, StoreError> {
+        created: &EventRecord,
+    ) -> Result<(i64, String), StoreError> {
         let items: Vec<(i64, u32, String)> = order
             .lines
             .iter()
@@ -43,9 +47,6 @@ impl Db {
                 )
             })
             .collect();
-        // The order as the API will show it; the trigger fills in the
-        // two fields the database assigns.
-        let mut created = order.unsaved(user);
         let sql = format!(
             "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
              event_id, event_payload, created_at) \
@@ -59,8 +60,8 @@ impl Db {
             Value::Text(order.total.to_string()),
             Value::Text(serde_json::to_string(&items)?),
             key.map_or(Value::Null, |key| Value::Text(key.key.as_str().to_owned())),
-            Value::Text(uuid::Uuid::new_v4().to_string()),
-            Value::Text(OrderEvent::Created(created.clone()).payload().to_string()),
+            Value::Text(created.event_id.clone()),
+            Value::Text(created.payload.clone()),
         ];
         let inserted = match self.write_statement(&sql, &params).await {
             Err(StoreError::Sqlite(SqliteError::Io(text))) if text.contains(LEASE_LOST) => {
@@ -77,9 +78,7 @@ impl Db {
         // The follow-up's "anything due?" answered by the same statement.
         self.reconciliation_due_known
             .set(Some(super::first::<i64>(&inserted, 2) == Some(1)));
-        created.id = id;
-        created.created_at = created_at;
-        Ok(created)
+        Ok((id, created_at))
     }
 
     /// `user`'s order `id`, or `None` (also when it is someone else's).
@@ -113,69 +112,37 @@ impl Db {
         Ok((orders, more))
     }
 
-    /// Cancels `user`'s order `id` as the state machine says. When stock
-    /// goes back, the releases are written in the same transaction as the
-    /// status change and claimed by this request for `claim_seconds`, so
-    /// two concurrent cancels release once. `None`: no such order.
-    pub async fn cancel_order(
+    /// Inside a write transaction: order `id`, whoever's.
+    pub(in crate::orders::store) fn lock_order(
         &self,
-        user: UserId,
         id: i64,
-        request_id: &str,
-        claim_seconds: u64,
-    ) -> Result<Option<Cancelled>, StoreError> {
-        self.write_transaction(|store| {
-            let Some(mut order) = store.order(user, id)? else {
-                return Ok(None);
-            };
-            let outcome = order.status.cancel();
-            let mut releases = Vec::new();
-            if outcome == Ok(Cancellation::ReleaseStock) {
-                // Guarded by owner and current status, not only by the
-                // write lock: a change that lost a race changes nothing.
-                let changed = store.exec(
-                    &format!(
-                        "UPDATE orders SET status = ?, updated_at = {SQL_NOW} \
-                         WHERE id = ? AND user_id = ? AND status = ? RETURNING id"
-                    ),
-                    &[
-                        Value::Text(OrderStatus::Cancelled.as_str().into()),
-                        Value::Integer(id),
-                        Value::Integer(user.get()),
-                        Value::Text(order.status.as_str().into()),
-                    ],
-                )?;
-                if changed.rows.is_empty() {
-                    return Err(StoreError::Malformed(
-                        "order changed under a write transaction",
-                    ));
-                }
-                order.status = OrderStatus::Cancelled;
-                let lines: Vec<(ProductId, u32)> = order
-                    .lines
-                    .iter()
-                    .map(|l| (l.product_id, l.quantity.get()))
-                    .collect();
-                store.append_event(&OrderEvent::Cancelled {
-                    order_id: id,
-                    user_id: user.get(),
-                })?;
-                releases = store.insert_claimed_releases(
-                    user.get(),
-                    request_id,
-                    CANCELLED,
-                    Some(id),
-                    &lines,
-                    claim_seconds,
-                )?;
-            }
-            Ok(Some(Cancelled {
-                order,
-                outcome,
-                releases,
-            }))
-        })
-        .await
+    ) -> Result<Option<Order>, StoreError> {
+        let found = self.exec(LOCK_ORDER_SQL, &[Value::Integer(id)])?;
+        Ok(self.with_items(&found)?.pop())
+    }
+
+    /// Inside a write transaction: `from` → `to`, guarded by `from`.
+    pub(in crate::orders::store) fn set_status(
+        &self,
+        id: i64,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<(), StoreError> {
+        let changed = self.exec(
+            &format!(
+                "UPDATE orders SET status = ?, updated_at = {SQL_NOW} \
+                 WHERE id = ? AND status = ? RETURNING id"
+            ),
+            &[
+                Value::Text(to.as_str().into()),
+                Value::Integer(id),
+                Value::Text(from.as_str().into()),
+            ],
+        )?;
+        if changed.rows.len() != 1 {
+            return Err(StoreError::Malformed("order changed under its lock"));
+        }
+        Ok(())
     }
 
     /// Orders from `(id, user_id, total_amount, status, created_at)` rows,

@@ -2,9 +2,9 @@
 //! (`spin:postgres/postgres@4.0.0`; Spin pools the connections): for
 //! several instances sharing one database, and hosted Spin without SQLite.
 //!
-//! Concurrency is PostgreSQL's, not a file lock's: every status change is
-//! guarded in its `WHERE` clause (owner and current status) after a
-//! `FOR UPDATE` read; Idempotency-Key claims are `INSERT … ON CONFLICT DO
+//! Concurrency is PostgreSQL's, not a file lock's: the workflows' write
+//! transactions read the rows they change `FOR UPDATE`, and every status
+//! change is guarded in its `WHERE` clause by the status it was read with; Idempotency-Key claims are `INSERT … ON CONFLICT DO
 //! NOTHING`; reconciliation claims rows with `FOR UPDATE SKIP LOCKED`, so
 //! instances draining at once never take the same row; transactions are
 //! short and never span a Catalog call. Money is `NUMERIC(20,2)`, times
@@ -15,42 +15,43 @@
 //! makes that check itself (`open_intent`), so creates skip it.
 
 use super::{
-    Cancelled, ClaimedRelease, IntentId, KeyClaim, KeyOutcome, OutboxEvent, OwnedKey,
-    PaymentRecord, PaymentResult, PendingRelease, ReleaseOutcome, Schema, SettleResult,
-    SettledRelease, Settlement, StoreError, ABANDONED, CANCELLED,
+    ClaimedRelease, ExpiredIntent, IntentId, NewReleases, OutboxEvent, OwnedKey, PaymentRecord,
+    PendingRelease, SettledRelease, StoreError,
 };
-use crate::domain::events::OrderEvent;
+use crate::domain::events::EventRecord;
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
-use crate::domain::idempotency::RETENTION_SECONDS;
+use crate::domain::idempotency::{StoredKey, RETENTION_SECONDS};
 use crate::domain::money::Money;
-use crate::domain::order::{Cancellation, Order, OrderStatus, PricedLine, PricedOrder, Refusal};
+use crate::domain::order::{Order, OrderStatus, PricedLine, PricedOrder};
 use crate::domain::order_request::{OrderLine, Quantity};
-use crate::domain::payment::PaymentConfirmation;
+use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
+use crate::domain::release::Settlement;
 use crate::domain::{ProductId, UserId};
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
 pub const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        1,
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
     (
         2,
-        include_str!("../../migrations/postgres/0002_payments.sql"),
+        include_str!("../../../migrations/postgres/0002_payments.sql"),
     ),
-    (3, include_str!("../../migrations/postgres/0003_events.sql")),
+    (
+        3,
+        include_str!("../../../migrations/postgres/0003_events.sql"),
+    ),
     (
         4,
-        include_str!("../../migrations/postgres/0004_event_claims.sql"),
+        include_str!("../../../migrations/postgres/0004_event_claims.sql"),
     ),
     (
         5,
-        include_str!("../../migrations/postgres/0005_money_precision.sql"),
+        include_str!("../../../migrations/postgres/0005_money_precision.sql"),
     ),
 ];
-
-/// Claims a key nobody holds: `(user, key, fingerprint, lease seconds)`.
-const CLAIM_NEW_KEY: &str = "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, \
-     created_at, lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
-     now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING";
 
 /// The version the last migration file records.
 fn latest_version() -> i64 {
@@ -99,19 +100,15 @@ pub struct Db {
 type Row = Vec<DbValue>;
 
 impl Db {
-    /// Connects; with `Schema::CheckedNow`, also brings the schema up to
-    /// date, else that waits for the first statement.
-    pub async fn open(url: &str, schema: Schema) -> Result<Self, StoreError> {
-        let db = Db {
+    /// Connects; the schema is checked (and brought up to date) by the
+    /// first statement.
+    pub fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Db {
             conn: Connection::open(url).map_err(|e| StoreError::Postgres(Box::new(e)))?,
             schema_checked: Default::default(),
             migrated_to: Default::default(),
             reconciliation_due_known: Default::default(),
-        };
-        if schema == Schema::CheckedNow {
-            db.ensure_schema()?;
-        }
-        Ok(db)
+        })
     }
 
     pub fn take_migrated_to(&self) -> Option<i64> {
@@ -194,7 +191,7 @@ impl Db {
 
     /// Runs `work` inside `BEGIN … COMMIT` on this connection, rolling back
     /// on error.
-    fn transaction<T>(
+    pub(super) fn transaction<T>(
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -293,64 +290,37 @@ impl Db {
             .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))
     }
 
-    pub async fn abandon_intent(
+    pub(super) fn take_intent(
         &self,
         intent: IntentId,
-        owed: &[OrderLine],
-        reason: &str,
-        claim_seconds: u64,
-    ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        self.transaction(|db| {
-            let rows = db.query(
-                "DELETE FROM stock_intents WHERE id = $1 RETURNING user_id, request_id",
-                &[P::Int64(intent.0)],
-            )?;
-            let Some(row) = rows.first() else {
-                return Ok(Vec::new()); // the reconciler owns these units now
-            };
-            let user = int(&row[0]).ok_or(StoreError::Malformed("stock_intents row"))?;
-            let request_id = text(&row[1]).unwrap_or_default().to_owned();
-            let lines: Vec<(ProductId, u32)> = owed
-                .iter()
-                .map(|l| (l.product_id, l.quantity.get()))
-                .collect();
-            db.insert_claimed_releases(user, &request_id, reason, None, &lines, claim_seconds)
-        })
+    ) -> Result<Option<(UserId, String)>, StoreError> {
+        let rows = self.query(
+            "DELETE FROM stock_intents WHERE id = $1 RETURNING user_id, request_id",
+            &[P::Int64(intent.0)],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let malformed = || StoreError::Malformed("stock_intents row");
+        let user = int(&row[0]).and_then(UserId::new).ok_or_else(malformed)?;
+        let request_id = text(&row[1]).ok_or_else(malformed)?;
+        Ok(Some((user, request_id.to_owned())))
     }
 
-    pub async fn expire_intents(&self, limit: u32) -> Result<usize, StoreError> {
-        self.transaction(|db| {
-            let expired = db.query(
-                "DELETE FROM stock_intents WHERE id IN (SELECT id FROM stock_intents \
-                 WHERE lease_until < now() ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING user_id, request_id, items",
-                &[P::Int64(i64::from(limit))],
-            )?;
-            for row in &expired {
-                let (Some(user), Some(request_id), Some(items)) =
-                    (int(&row[0]), text(&row[1]), text(&row[2]))
-                else {
-                    return Err(StoreError::Malformed("stock_intents row"));
-                };
-                let items: Vec<(i64, u32)> = serde_json::from_str(items)?;
-                for (product, quantity) in items {
-                    db.execute(
-                        "INSERT INTO pending_releases (user_id, product_id, quantity, reason, \
-                         request_id, last_error, created_at, next_attempt_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, now(), now())",
-                        &[
-                            P::Int64(user),
-                            P::Int64(product),
-                            P::Int32(quantity_param(quantity)),
-                            P::Str(ABANDONED.into()),
-                            P::Str(request_id.to_owned()),
-                            P::Str("the request ended between reserving and saving".into()),
-                        ],
-                    )?;
-                }
-            }
-            Ok(expired.len())
-        })
+    pub(super) fn take_expired_intents(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<ExpiredIntent>, StoreError> {
+        let expired = self.query(
+            "DELETE FROM stock_intents WHERE id IN (SELECT id FROM stock_intents \
+             WHERE lease_until < now() ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED) \
+             RETURNING user_id, request_id, items",
+            &[P::Int64(i64::from(limit))],
+        )?;
+        expired
+            .iter()
+            .map(|row| ExpiredIntent::from_row(int(&row[0]), text(&row[1]), text(&row[2])))
+            .collect()
     }
 
     // --- orders --------------------------------------------------------
@@ -365,7 +335,8 @@ impl Db {
         order: &PricedOrder,
         intent: IntentId,
         key: Option<OwnedKey<'_>>,
-    ) -> Result<Order, StoreError> {
+        created: &EventRecord,
+    ) -> Result<(i64, String), StoreError> {
         let items: Vec<serde_json::Value> = order
             .lines
             .iter()
@@ -377,9 +348,6 @@ impl Db {
                 })
             })
             .collect();
-        // The order as the API will show it; the statement fills in the
-        // two fields the database assigns.
-        let mut created = order.unsaved(user);
         let sql = format!(
             "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id), \
              o AS (INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
@@ -407,8 +375,8 @@ impl Db {
                 P::Decimal(order.total.to_string()),
                 P::Str(serde_json::Value::Array(items).to_string()),
                 key.map_or(P::DbNull, |key| P::Str(key.key.as_str().to_owned())),
-                P::Str(uuid::Uuid::new_v4().to_string()),
-                P::Str(OrderEvent::Created(created.clone()).payload().to_string()),
+                P::Str(created.event_id.clone()),
+                P::Str(created.payload.clone()),
                 P::Int64(RETENTION_SECONDS),
                 seconds(EVENT_RETENTION),
             ],
@@ -423,9 +391,7 @@ impl Db {
         // The follow-up's "anything due?" answered by the same statement.
         self.reconciliation_due_known
             .set(Some(row.get(2).and_then(boolean) == Some(true)));
-        created.id = id;
-        created.created_at = created_at;
-        Ok(created)
+        Ok((id, created_at))
     }
 
     pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
@@ -458,67 +424,33 @@ impl Db {
         Ok((orders, more))
     }
 
-    pub async fn cancel_order(
+    pub(super) fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        let rows = self.query(
+            "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' \
+             FROM orders WHERE id = $1 FOR UPDATE",
+            &[P::Int64(id)],
+        )?;
+        Ok(self.with_items(&rows)?.pop())
+    }
+
+    pub(super) fn set_status(
         &self,
-        user: UserId,
         id: i64,
-        request_id: &str,
-        claim_seconds: u64,
-    ) -> Result<Option<Cancelled>, StoreError> {
-        self.transaction(|db| {
-            // The row lock makes concurrent cancels of one order take turns:
-            // the second sees CANCELLED and releases nothing.
-            let locked = db.query(
-                "SELECT id FROM orders WHERE id = $1 AND user_id = $2 FOR UPDATE",
-                &[P::Int64(id), P::Int64(user.get())],
-            )?;
-            if locked.is_empty() {
-                return Ok(None);
-            }
-            let Some(mut order) = db.order(user, id)? else {
-                return Ok(None);
-            };
-            let outcome = order.status.cancel();
-            let mut releases = Vec::new();
-            if outcome == Ok(Cancellation::ReleaseStock) {
-                let changed = db.execute(
-                    "UPDATE orders SET status = $1, updated_at = now() \
-                     WHERE id = $2 AND user_id = $3 AND status = $4",
-                    &[
-                        P::Str(OrderStatus::Cancelled.as_str().into()),
-                        P::Int64(id),
-                        P::Int64(user.get()),
-                        P::Str(order.status.as_str().into()),
-                    ],
-                )?;
-                if changed != 1 {
-                    return Err(StoreError::Malformed("order changed under its row lock"));
-                }
-                order.status = OrderStatus::Cancelled;
-                let lines: Vec<(ProductId, u32)> = order
-                    .lines
-                    .iter()
-                    .map(|l| (l.product_id, l.quantity.get()))
-                    .collect();
-                db.append_event(&OrderEvent::Cancelled {
-                    order_id: id,
-                    user_id: user.get(),
-                })?;
-                releases = db.insert_claimed_releases(
-                    user.get(),
-                    request_id,
-                    CANCELLED,
-                    Some(id),
-                    &lines,
-                    claim_seconds,
-                )?;
-            }
-            Ok(Some(Cancelled {
-                order,
-                outcome,
-                releases,
-            }))
-        })
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<(), StoreError> {
+        let changed = self.execute(
+            "UPDATE orders SET status = $1, updated_at = now() WHERE id = $2 AND status = $3",
+            &[
+                P::Str(to.as_str().into()),
+                P::Int64(id),
+                P::Str(from.as_str().into()),
+            ],
+        )?;
+        if changed != 1 {
+            return Err(StoreError::Malformed("order changed under its lock"));
+        }
+        Ok(())
     }
 
     /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
@@ -573,99 +505,73 @@ impl Db {
 
     // --- Idempotency-Keys ----------------------------------------------
 
-    pub async fn claim_key(
+    pub(super) fn insert_key(
         &self,
         owned: OwnedKey<'_>,
         fingerprint: &str,
         lease_seconds: u64,
-    ) -> Result<KeyClaim, StoreError> {
-        let key = [
-            P::Int64(owned.user.get()),
-            P::Str(owned.key.as_str().to_owned()),
-        ];
-        let claim = [
-            key[0].clone(),
-            key[1].clone(),
-            P::Str(fingerprint.to_owned()),
-            seconds(lease_seconds),
-        ];
-        self.transaction(|db| {
-            let inserted = db.execute(CLAIM_NEW_KEY, &claim)?;
-            if inserted == 1 {
-                return Ok(KeyClaim::Claimed);
-            }
-            let found = db.query(
-                "SELECT fingerprint, state, body, order_id, lease_until < now(), \
-                 created_at < now() - $3::bigint * interval '1 second' \
-                 FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR UPDATE",
-                &[key[0].clone(), key[1].clone(), P::Int64(RETENTION_SECONDS)],
-            )?;
-            let Some(row) = found.first() else {
-                // Its first request gave it up between our two statements:
-                // claim it afresh (or find the request that just did).
-                return Ok(if db.execute(CLAIM_NEW_KEY, &claim)? == 1 {
-                    KeyClaim::Claimed
-                } else {
-                    KeyClaim::InUse
-                });
-            };
-            let expired = boolean(&row[5]).unwrap_or(false);
-            if !expired {
-                if text(&row[0]) != Some(fingerprint) {
-                    return Ok(KeyClaim::Reused);
-                }
-                if text(&row[1]) == Some("done") {
-                    return stored_outcome(row).map(KeyClaim::Replay);
-                }
-                if !boolean(&row[4]).unwrap_or(false) {
-                    return Ok(KeyClaim::InUse);
-                }
-            }
-            // Expired, or the first request died: this request takes it.
-            db.execute(
-                "UPDATE idempotency_keys SET fingerprint = $3, state = 'in_flight', body = NULL, \
-                 order_id = NULL, status = NULL, created_at = now(), \
-                 lease_until = now() + $4::bigint * interval '1 second' \
-                 WHERE user_id = $1 AND key = $2",
-                &claim,
-            )?;
-            Ok(KeyClaim::Claimed)
-        })
+    ) -> Result<bool, StoreError> {
+        let inserted = self.execute(
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, \
+             lease_until) VALUES ($1, $2, $3, 'in_flight', now(), \
+             now() + $4::bigint * interval '1 second') ON CONFLICT DO NOTHING",
+            &claim_params(owned, fingerprint, lease_seconds),
+        )?;
+        Ok(inserted == 1)
     }
 
-    fn complete_key_in(&self, owned: OwnedKey<'_>, outcome: KeyOutcome) -> Result<(), StoreError> {
-        let (body, order_id) = match outcome {
-            KeyOutcome::Created { order_id } => (P::DbNull, P::Int64(order_id)),
-            KeyOutcome::Refused(refusal) => (
-                P::Str(
-                    serde_json::json!({
-                        "code": refusal.code(),
-                        "product_id": refusal.product_id().get(),
-                    })
-                    .to_string(),
-                ),
-                P::DbNull,
-            ),
-        };
-        self.execute(
-            "UPDATE idempotency_keys SET state = 'done', body = $1, order_id = $2 \
-             WHERE user_id = $3 AND key = $4 AND state = 'in_flight'",
+    pub(super) fn lock_key(&self, owned: OwnedKey<'_>) -> Result<Option<StoredKey>, StoreError> {
+        let found = self.query(
+            "SELECT fingerprint, state = 'done', order_id, body, lease_until < now(), \
+             created_at < now() - $3::bigint * interval '1 second' \
+             FROM idempotency_keys WHERE user_id = $1 AND key = $2 FOR UPDATE",
             &[
-                body,
-                order_id,
+                P::Int64(owned.user.get()),
+                P::Str(owned.key.as_str().to_owned()),
+                P::Int64(RETENTION_SECONDS),
+            ],
+        )?;
+        let Some(row) = found.first() else {
+            return Ok(None);
+        };
+        let malformed = || StoreError::Malformed("idempotency_keys row");
+        Ok(Some(StoredKey {
+            fingerprint: text(&row[0]).ok_or_else(malformed)?.to_owned(),
+            done: boolean(&row[1]).ok_or_else(malformed)?,
+            order_id: int(&row[2]),
+            body: text(&row[3]).map(str::to_owned),
+            lease_over: boolean(&row[4]).ok_or_else(malformed)?,
+            expired: boolean(&row[5]).ok_or_else(malformed)?,
+        }))
+    }
+
+    pub(super) fn take_over_key(
+        &self,
+        owned: OwnedKey<'_>,
+        fingerprint: &str,
+        lease_seconds: u64,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE idempotency_keys SET fingerprint = $3, state = 'in_flight', body = NULL, \
+             order_id = NULL, status = NULL, created_at = now(), \
+             lease_until = now() + $4::bigint * interval '1 second' \
+             WHERE user_id = $1 AND key = $2",
+            &claim_params(owned, fingerprint, lease_seconds),
+        )?;
+        Ok(())
+    }
+
+    pub async fn complete_key(&self, owned: OwnedKey<'_>, body: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE idempotency_keys SET state = 'done', body = $1, order_id = NULL \
+             WHERE user_id = $2 AND key = $3 AND state = 'in_flight'",
+            &[
+                P::Str(body.to_owned()),
                 P::Int64(owned.user.get()),
                 P::Str(owned.key.as_str().to_owned()),
             ],
         )?;
         Ok(())
-    }
-
-    pub async fn complete_key(
-        &self,
-        owned: OwnedKey<'_>,
-        refusal: Refusal,
-    ) -> Result<(), StoreError> {
-        self.complete_key_in(owned, KeyOutcome::Refused(refusal))
     }
 
     pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
@@ -691,40 +597,34 @@ impl Db {
 
     // --- stock owed to the Catalog -------------------------------------
 
-    /// Inside the caller's transaction: records `lines` as owed and claimed
-    /// by this request for `claim_seconds`.
-    fn insert_claimed_releases(
+    pub(super) fn insert_releases(
         &self,
-        user: i64,
-        request_id: &str,
-        reason: &str,
-        order_id: Option<i64>,
-        lines: &[(ProductId, u32)],
-        claim_seconds: u64,
+        new: &NewReleases<'_>,
     ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        let mut claimed = Vec::with_capacity(lines.len());
-        for (product, quantity) in lines {
+        let mut claimed = Vec::with_capacity(new.lines.len());
+        for (product, quantity) in new.lines {
             let rows = self.query(
                 "INSERT INTO pending_releases (user_id, product_id, quantity, reason, request_id, \
                  order_id, attempts, last_error, created_at, next_attempt_at, claimed_until) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 1, '', now(), now(), \
-                 now() + $7::bigint * interval '1 second') \
+                 VALUES ($1, $2, $3, $4, $5, $6, 1, $7, now(), now(), \
+                 now() + $8::bigint * interval '1 second') \
                  RETURNING id, user_id, product_id, quantity, attempts",
                 &[
-                    P::Int64(user),
+                    P::Int64(new.user.get()),
                     P::Int64(product.get()),
                     P::Int32(quantity_param(*quantity)),
-                    P::Str(reason.to_owned()),
-                    P::Str(request_id.to_owned()),
-                    order_id.map_or(P::DbNull, P::Int64),
-                    seconds(claim_seconds),
+                    P::Str(new.reason.to_owned()),
+                    P::Str(new.request_id.to_owned()),
+                    new.order_id.map_or(P::DbNull, P::Int64),
+                    P::Str(new.claim.last_error()),
+                    P::Int64(new.claim.offset_seconds()),
                 ],
             )?;
             for row in &rows {
                 claimed.push(claimed_release(row)?);
             }
         }
-        Ok(claimed)
+        Ok(new.claim.keeps(claimed))
     }
 
     pub async fn claim_releases(
@@ -750,42 +650,30 @@ impl Db {
         rows.iter().map(claimed_release).collect()
     }
 
-    pub async fn settle_releases(
+    pub(super) fn delete_release(&self, id: i64) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM pending_releases WHERE id = $1",
+            &[P::Int64(id)],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn reschedule_release(
         &self,
-        outcomes: &[(i64, ReleaseOutcome)],
+        id: i64,
+        error: &str,
+        retry_in_seconds: u64,
     ) -> Result<(), StoreError> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        self.transaction(|db| {
-            for (id, outcome) in outcomes {
-                match outcome {
-                    ReleaseOutcome::Released => {
-                        db.execute(
-                            "DELETE FROM pending_releases WHERE id = $1",
-                            &[P::Int64(*id)],
-                        )?;
-                    }
-                    ReleaseOutcome::Failed {
-                        error,
-                        retry_in_seconds,
-                    } => {
-                        db.execute(
-                            "UPDATE pending_releases SET last_error = $1, \
-                             claimed_until = '-infinity', \
-                             next_attempt_at = now() + $2::bigint * interval '1 second' \
-                             WHERE id = $3",
-                            &[
-                                P::Str(error.clone()),
-                                seconds(*retry_in_seconds),
-                                P::Int64(*id),
-                            ],
-                        )?;
-                    }
-                }
-            }
-            Ok(())
-        })
+        self.execute(
+            "UPDATE pending_releases SET last_error = $1, claimed_until = '-infinity', \
+             next_attempt_at = now() + $2::bigint * interval '1 second' WHERE id = $3",
+            &[
+                P::Str(error.to_owned()),
+                seconds(retry_in_seconds),
+                P::Int64(id),
+            ],
+        )?;
+        Ok(())
     }
 
     pub fn pending_releases(&self, limit: u32) -> Result<(i64, Vec<PendingRelease>), StoreError> {
@@ -815,129 +703,84 @@ impl Db {
         Ok((first_int(&total, 0).unwrap_or(0), pending))
     }
 
-    pub async fn settle_release(
+    /// One statement: a data-modifying CTE moves the row.
+    pub(super) fn move_to_settled(
         &self,
         id: i64,
         settlement: Settlement,
         settled_by: &str,
         note: &str,
-    ) -> Result<SettleResult, StoreError> {
-        self.transaction(|db| {
-            let row = db.query_one_row(
-                "WITH moved AS (DELETE FROM pending_releases WHERE id = $4 \
-                 AND claimed_until < now() RETURNING *), \
-                 settled AS (INSERT INTO settled_releases (id, user_id, product_id, quantity, \
-                 order_id, reason, request_id, attempts, last_error, created_at, outcome, \
-                 settled_by, note, settled_at) SELECT id, user_id, product_id, quantity, \
-                 order_id, reason, request_id, attempts, last_error, created_at, $1, $2, $3, \
-                 now() FROM moved RETURNING id, user_id, product_id, quantity, order_id, reason, \
-                 outcome, settled_by, note, settled_at AT TIME ZONE 'UTC' AS settled_at) \
-                 SELECT settled.* FROM (SELECT 1) AS one LEFT JOIN settled ON true",
-                &[
-                    P::Str(settlement.as_str().into()),
-                    P::Str(settled_by.into()),
-                    P::Str(note.into()),
-                    P::Int64(id),
-                ],
-            )?;
-            if matches!(row[0], DbValue::DbNull) {
-                let exists = db.query(
-                    "SELECT 1 FROM pending_releases WHERE id = $1",
-                    &[P::Int64(id)],
-                )?;
-                return Ok(if exists.is_empty() {
-                    SettleResult::NotFound
-                } else {
-                    SettleResult::InProgress
-                });
-            }
-            let owned = |i: usize| text(&row[i]).unwrap_or_default().to_owned();
-            Ok(SettleResult::Settled(SettledRelease {
-                id: int(&row[0]).unwrap_or_default(),
-                user_id: int(&row[1]).unwrap_or_default(),
-                product_id: int(&row[2]).unwrap_or_default(),
-                quantity: int(&row[3]).unwrap_or_default(),
-                order_id: int(&row[4]),
-                reason: owned(5),
-                outcome: owned(6),
-                settled_by: owned(7),
-                note: owned(8),
-                settled_at: time(&row[9]).unwrap_or_default(),
-            }))
-        })
+    ) -> Result<Option<SettledRelease>, StoreError> {
+        let row = self.query_one_row(
+            "WITH moved AS (DELETE FROM pending_releases WHERE id = $4 \
+             AND claimed_until < now() RETURNING *), \
+             settled AS (INSERT INTO settled_releases (id, user_id, product_id, quantity, \
+             order_id, reason, request_id, attempts, last_error, created_at, outcome, \
+             settled_by, note, settled_at) SELECT id, user_id, product_id, quantity, \
+             order_id, reason, request_id, attempts, last_error, created_at, $1, $2, $3, \
+             now() FROM moved RETURNING id, user_id, product_id, quantity, order_id, reason, \
+             outcome, settled_by, note, settled_at AT TIME ZONE 'UTC' AS settled_at) \
+             SELECT settled.* FROM (SELECT 1) AS one LEFT JOIN settled ON true",
+            &[
+                P::Str(settlement.as_str().into()),
+                P::Str(settled_by.into()),
+                P::Str(note.into()),
+                P::Int64(id),
+            ],
+        )?;
+        if matches!(row[0], DbValue::DbNull) {
+            return Ok(None);
+        }
+        let settled_at = time(&row[9]);
+        SettledRelease::from_columns(
+            [int(&row[0]), int(&row[1]), int(&row[2]), int(&row[3])],
+            int(&row[4]),
+            [
+                text(&row[5]),
+                text(&row[6]),
+                text(&row[7]),
+                text(&row[8]),
+                settled_at.as_deref(),
+            ],
+        )
+        .map(Some)
     }
 
-    pub async fn confirm_payment(
+    pub(super) fn release_exists(&self, id: i64) -> Result<bool, StoreError> {
+        let found = self.query(
+            "SELECT 1 FROM pending_releases WHERE id = $1",
+            &[P::Int64(id)],
+        )?;
+        Ok(!found.is_empty())
+    }
+
+    pub(super) fn insert_payment(
         &self,
         payment: &PaymentConfirmation,
-    ) -> Result<PaymentResult, StoreError> {
-        self.transaction(|db| {
-            // The order's row lock makes confirmations of one order take
-            // turns, so a repeat sees the first one's row.
-            let order = db.query(
-                "SELECT status, total_amount FROM orders WHERE id = $1 FOR UPDATE",
-                &[P::Int64(payment.order_id)],
-            )?;
-            if let Some(stored) = db.stored_payment(&payment.payment_id)? {
-                return Ok(stored.answer_for(payment));
-            }
-            let Some(row) = order.first() else {
-                return Ok(PaymentResult::NoSuchOrder);
-            };
-            let status = text(&row[0])
-                .and_then(OrderStatus::parse)
-                .ok_or(StoreError::Malformed("status"))?;
-            let total = money(&row[1]).ok_or(StoreError::Malformed("total_amount"))?;
-            let outcome = status.pay(payment.amount, total);
-            if outcome.is_ok() {
-                let changed = db.execute(
-                    "UPDATE orders SET status = 'PAID', updated_at = now() \
-                     WHERE id = $1 AND status = 'CREATED'",
-                    &[P::Int64(payment.order_id)],
-                )?;
-                if changed != 1 {
-                    return Err(StoreError::Malformed("order changed under its row lock"));
-                }
-            }
-            let inserted = db.query(
-                "INSERT INTO payments (payment_id, order_id, amount, currency, outcome, reason, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) \
-                 ON CONFLICT (payment_id) DO NOTHING RETURNING created_at AT TIME ZONE 'UTC'",
-                &[
-                    P::Str(payment.payment_id.clone()),
-                    P::Int64(payment.order_id),
-                    P::Decimal(payment.amount.to_string()),
-                    P::Str(payment.currency.clone()),
-                    P::Str(PaymentRecord::outcome_text(outcome).into()),
-                    outcome
-                        .err()
-                        .map_or(P::DbNull, |r| P::Str(r.as_str().into())),
-                ],
-            )?;
-            let recorded = inserted.first().and_then(|row| time(&row[0]));
-            if recorded.is_some() {
-                db.append_event(&match outcome {
-                    Ok(()) => OrderEvent::paid(payment),
-                    Err(reason) => OrderEvent::refund_required(payment, reason),
-                })?;
-            }
-            match recorded {
-                Some(created_at) => Ok(PaymentResult::Recorded(PaymentRecord {
-                    payment_id: payment.payment_id.clone(),
-                    order_id: payment.order_id,
-                    amount: payment.amount,
-                    currency: payment.currency.clone(),
-                    outcome,
-                    created_at,
-                })),
-                // The same id, for another order, confirmed at this moment:
-                // undo this transaction's change by refusing.
-                None => Err(StoreError::PaymentIdTaken),
-            }
-        })
+        outcome: Result<(), PaymentRefusal>,
+    ) -> Result<Option<String>, StoreError> {
+        let inserted = self.query(
+            "INSERT INTO payments (payment_id, order_id, amount, currency, outcome, reason, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, now()) \
+             ON CONFLICT (payment_id) DO NOTHING RETURNING created_at AT TIME ZONE 'UTC'",
+            &[
+                P::Str(payment.payment_id.clone()),
+                P::Int64(payment.order_id),
+                P::Decimal(payment.amount.to_string()),
+                P::Str(payment.currency.clone()),
+                P::Str(PaymentRecord::outcome_text(outcome).into()),
+                outcome
+                    .err()
+                    .map_or(P::DbNull, |r| P::Str(r.as_str().into())),
+            ],
+        )?;
+        Ok(inserted.first().and_then(|row| time(&row[0])))
     }
 
-    fn stored_payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
+    pub(super) fn stored_payment(
+        &self,
+        payment_id: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
         let rows = self.query(
             "SELECT payment_id, order_id, amount, currency, reason, \
              created_at AT TIME ZONE 'UTC' FROM payments \
@@ -961,16 +804,16 @@ impl Db {
     /// Inside the caller's transaction: records `event` as the order's
     /// next one (the order's row lock, or the payment's, orders the
     /// sequence; a clash on `(order_id, seq)` fails the transaction).
-    fn append_event(&self, event: &OrderEvent) -> Result<(), StoreError> {
+    pub(super) fn append_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
              SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, now() \
              FROM events WHERE order_id = $2",
             &[
-                P::Str(uuid::Uuid::new_v4().to_string()),
-                P::Int64(event.order_id()),
-                P::Str(event.kind().into()),
-                P::Str(event.payload().to_string()),
+                P::Str(event.event_id.clone()),
+                P::Int64(event.order_id),
+                P::Str(event.kind.into()),
+                P::Str(event.payload.clone()),
             ],
         )?;
         Ok(())
@@ -1096,20 +939,6 @@ fn outbox_event(row: &Row) -> Result<OutboxEvent, StoreError> {
     })
 }
 
-/// The outcome of a `done` key row (`fingerprint, state, body, order_id, …`).
-fn stored_outcome(row: &Row) -> Result<KeyOutcome, StoreError> {
-    if let Some(order_id) = int(&row[3]) {
-        return Ok(KeyOutcome::Created { order_id });
-    }
-    let body: serde_json::Value = serde_json::from_str(text(&row[2]).unwrap_or("null"))?;
-    body["code"]
-        .as_str()
-        .zip(body["product_id"].as_i64().and_then(ProductId::new))
-        .and_then(|(code, product)| Refusal::from_code(code, product))
-        .map(KeyOutcome::Refused)
-        .ok_or(StoreError::Malformed("idempotency_keys outcome"))
-}
-
 fn claimed_release(row: &Row) -> Result<ClaimedRelease, StoreError> {
     let malformed = || StoreError::Malformed("pending_releases row");
     Ok(ClaimedRelease {
@@ -1123,6 +952,16 @@ fn claimed_release(row: &Row) -> Result<ClaimedRelease, StoreError> {
             .ok_or_else(malformed)?,
         attempts: int(&row[4]).ok_or_else(malformed)?,
     })
+}
+
+/// `user_id, key, fingerprint, lease seconds` of a claim.
+fn claim_params(owned: OwnedKey<'_>, fingerprint: &str, lease_seconds: u64) -> [P; 4] {
+    [
+        P::Int64(owned.user.get()),
+        P::Str(owned.key.as_str().to_owned()),
+        P::Str(fingerprint.to_owned()),
+        seconds(lease_seconds),
+    ]
 }
 
 fn seconds(value: u64) -> P {

@@ -3,58 +3,48 @@
 //! row at once), and deleted only after the Catalog confirmed it; a failed
 //! try is rescheduled with back-off. Nothing here is ever dropped.
 
-use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
+use super::{Db, SQL_NOW, SQL_NOW_PLUS};
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
+use crate::domain::release::Settlement;
 use crate::domain::{ProductId, UserId};
-use crate::store::{
-    ClaimedRelease, PendingRelease, ReleaseOutcome, SettleResult, SettledRelease, Settlement,
-    StoreError,
+use crate::orders::store::{
+    ClaimedRelease, NewReleases, PendingRelease, SettledRelease, StoreError,
 };
 use spin_sdk::sqlite3::{RowResult, Value};
 
 const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
 
 impl Db {
-    /// Inside the caller's transaction: records `lines` as owed and claimed
-    /// by this request for `claim_seconds`.
-    pub(super) fn insert_claimed_releases(
+    pub(in crate::orders::store) fn insert_releases(
         &self,
-        user: i64,
-        request_id: &str,
-        reason: &str,
-        order_id: Option<i64>,
-        lines: &[(ProductId, u32)],
-        claim_seconds: u64,
+        new: &NewReleases<'_>,
     ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        let mut claimed = Vec::with_capacity(lines.len());
-        for (product, quantity) in lines {
+        let mut claimed = Vec::with_capacity(new.lines.len());
+        for (product, quantity) in new.lines {
             let inserted = self.exec(
                 &format!(
                     "INSERT INTO pending_releases (user_id, product_id, quantity, reason, \
                      request_id, order_id, attempts, last_error, created_at, next_attempt_at, \
-                     claimed_until) VALUES (?, ?, ?, ?, ?, ?, 1, '', {SQL_NOW}, {SQL_NOW}, \
+                     claimed_until) VALUES (?, ?, ?, ?, ?, ?, 1, ?, {SQL_NOW}, {SQL_NOW}, \
                      {SQL_NOW_PLUS}) RETURNING {CLAIMED_COLUMNS}"
                 ),
                 &[
-                    Value::Integer(user),
+                    Value::Integer(new.user.get()),
                     Value::Integer(product.get()),
                     Value::Integer(i64::from(*quantity)),
-                    Value::Text(reason.into()),
-                    Value::Text(request_id.into()),
-                    order_id.map_or(Value::Null, Value::Integer),
-                    super::seconds_from_now(secs(claim_seconds)),
+                    Value::Text(new.reason.into()),
+                    Value::Text(new.request_id.into()),
+                    new.order_id.map_or(Value::Null, Value::Integer),
+                    Value::Text(new.claim.last_error()),
+                    super::seconds_from_now(new.claim.offset_seconds()),
                 ],
             )?;
-            claimed.extend(
-                inserted
-                    .rows
-                    .iter()
-                    .map(claimed_release)
-                    .collect::<Result<Vec<_>, _>>()?,
-            );
+            for row in &inserted.rows {
+                claimed.push(claimed_release(row)?);
+            }
         }
-        Ok(claimed)
+        Ok(new.claim.keeps(claimed))
     }
 
     /// Claims up to `limit` releases nobody is trying right now: those due
@@ -83,52 +73,32 @@ impl Db {
         claimed.rows.iter().map(claimed_release).collect()
     }
 
-    /// Records how claimed releases ended: released rows are deleted, failed
-    /// ones are unclaimed and rescheduled.
-    pub async fn settle_releases(
+    pub(in crate::orders::store) fn delete_release(&self, id: i64) -> Result<(), StoreError> {
+        self.exec(
+            "DELETE FROM pending_releases WHERE id = ?",
+            &[Value::Integer(id)],
+        )?;
+        Ok(())
+    }
+
+    pub(in crate::orders::store) fn reschedule_release(
         &self,
-        outcomes: &[(i64, ReleaseOutcome)],
+        id: i64,
+        error: &str,
+        retry_in_seconds: u64,
     ) -> Result<(), StoreError> {
-        if outcomes.is_empty() {
-            return Ok(());
-        }
-        let released: Vec<Value> = outcomes
-            .iter()
-            .filter(|(_, outcome)| *outcome == ReleaseOutcome::Released)
-            .map(|(id, _)| Value::Integer(*id))
-            .collect();
-        self.write_transaction(|store| {
-            if !released.is_empty() {
-                store.exec(
-                    &format!(
-                        "DELETE FROM pending_releases WHERE id IN ({})",
-                        placeholders(released.len())
-                    ),
-                    &released,
-                )?;
-            }
-            for (id, outcome) in outcomes {
-                if let ReleaseOutcome::Failed {
-                    error,
-                    retry_in_seconds,
-                } = outcome
-                {
-                    store.exec(
-                        &format!(
-                            "UPDATE pending_releases SET last_error = ?, claimed_until = '', \
-                             next_attempt_at = {SQL_NOW_PLUS} WHERE id = ?"
-                        ),
-                        &[
-                            Value::Text(error.clone()),
-                            super::seconds_from_now(secs(*retry_in_seconds)),
-                            Value::Integer(*id),
-                        ],
-                    )?;
-                }
-            }
-            Ok(())
-        })
-        .await
+        self.exec(
+            &format!(
+                "UPDATE pending_releases SET last_error = ?, claimed_until = '', \
+                 next_attempt_at = {SQL_NOW_PLUS} WHERE id = ?"
+            ),
+            &[
+                Value::Text(error.to_owned()),
+                super::seconds_from_now(secs(retry_in_seconds)),
+                Value::Integer(id),
+            ],
+        )?;
+        Ok(())
     }
 
     /// The oldest pending releases (at most `limit`) and how many there are.
@@ -162,64 +132,50 @@ impl Db {
         Ok((super::first(&total, 0).unwrap_or(0), pending))
     }
 
-    /// Moves pending release `id` to `settled_releases` with the operator's
-    /// account of it, in one transaction; refused while a request has it
-    /// claimed, so a settlement never races a release.
-    pub async fn settle_release(
+    /// SQLite's `INSERT … SELECT`, then the delete: one transaction.
+    pub(in crate::orders::store) fn move_to_settled(
         &self,
         id: i64,
         settlement: Settlement,
         settled_by: &str,
         note: &str,
-    ) -> Result<SettleResult, StoreError> {
-        self.write_transaction(|store| {
-            let moved = store.exec(
-                &format!(
-                    "INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, \
-                     reason, request_id, attempts, last_error, created_at, outcome, settled_by, \
-                     note, settled_at) SELECT id, user_id, product_id, quantity, order_id, \
-                     reason, request_id, attempts, last_error, created_at, ?, ?, ?, {SQL_NOW} \
-                     FROM pending_releases WHERE id = ? AND claimed_until < {SQL_NOW} \
-                     RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
-                     settled_by, note, settled_at"
-                ),
-                &[
-                    Value::Text(settlement.as_str().into()),
-                    Value::Text(settled_by.into()),
-                    Value::Text(note.into()),
-                    Value::Integer(id),
-                ],
-            )?;
-            let Some(row) = moved.rows.first() else {
-                let exists = store.exec(
-                    "SELECT 1 FROM pending_releases WHERE id = ?",
-                    &[Value::Integer(id)],
-                )?;
-                return Ok(if exists.rows.is_empty() {
-                    SettleResult::NotFound
-                } else {
-                    SettleResult::InProgress
-                });
-            };
-            store.exec(
-                "DELETE FROM pending_releases WHERE id = ?",
-                &[Value::Integer(id)],
-            )?;
-            let text = |i| row.get::<&str>(i).unwrap_or_default().to_owned();
-            Ok(SettleResult::Settled(SettledRelease {
-                id: row.get(0).unwrap_or_default(),
-                user_id: row.get(1).unwrap_or_default(),
-                product_id: row.get(2).unwrap_or_default(),
-                quantity: row.get(3).unwrap_or_default(),
-                order_id: row.get(4),
-                reason: text(5),
-                outcome: text(6),
-                settled_by: text(7),
-                note: text(8),
-                settled_at: text(9),
-            }))
-        })
-        .await
+    ) -> Result<Option<SettledRelease>, StoreError> {
+        let moved = self.exec(
+            &format!(
+                "INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, \
+                 reason, request_id, attempts, last_error, created_at, outcome, settled_by, \
+                 note, settled_at) SELECT id, user_id, product_id, quantity, order_id, \
+                 reason, request_id, attempts, last_error, created_at, ?, ?, ?, {SQL_NOW} \
+                 FROM pending_releases WHERE id = ? AND claimed_until < {SQL_NOW} \
+                 RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
+                 settled_by, note, settled_at"
+            ),
+            &[
+                Value::Text(settlement.as_str().into()),
+                Value::Text(settled_by.into()),
+                Value::Text(note.into()),
+                Value::Integer(id),
+            ],
+        )?;
+        let Some(row) = moved.rows.first() else {
+            return Ok(None);
+        };
+        self.delete_release(id)?;
+        let text = |i| row.get::<&str>(i);
+        SettledRelease::from_columns(
+            [row.get(0), row.get(1), row.get(2), row.get(3)],
+            row.get(4),
+            [text(5), text(6), text(7), text(8), text(9)],
+        )
+        .map(Some)
+    }
+
+    pub(in crate::orders::store) fn release_exists(&self, id: i64) -> Result<bool, StoreError> {
+        let found = self.exec(
+            "SELECT 1 FROM pending_releases WHERE id = ?",
+            &[Value::Integer(id)],
+        )?;
+        Ok(!found.rows.is_empty())
     }
 
     /// Whether stock of order `order_id` is still owed to the Catalog.

@@ -4,38 +4,41 @@
 //! (`sqlite3 db < migrations/sqlite/0001_init.sql`) leaves the same state.
 
 use super::{first, Db};
-use crate::store::StoreError;
+use crate::orders::store::StoreError;
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
 pub const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (
+        1,
+        include_str!("../../../../migrations/sqlite/0001_init.sql"),
+    ),
     (
         2,
-        include_str!("../../../migrations/sqlite/0002_exactly_once.sql"),
+        include_str!("../../../../migrations/sqlite/0002_exactly_once.sql"),
     ),
     (
         3,
-        include_str!("../../../migrations/sqlite/0003_settled_releases.sql"),
+        include_str!("../../../../migrations/sqlite/0003_settled_releases.sql"),
     ),
     (
         4,
-        include_str!("../../../migrations/sqlite/0004_payments.sql"),
+        include_str!("../../../../migrations/sqlite/0004_payments.sql"),
     ),
     (
         5,
-        include_str!("../../../migrations/sqlite/0005_events.sql"),
+        include_str!("../../../../migrations/sqlite/0005_events.sql"),
     ),
     (
         6,
-        include_str!("../../../migrations/sqlite/0006_event_claims.sql"),
+        include_str!("../../../../migrations/sqlite/0006_event_claims.sql"),
     ),
     (
         7,
-        include_str!("../../../migrations/sqlite/0007_order_submissions.sql"),
+        include_str!("../../../../migrations/sqlite/0007_order_submissions.sql"),
     ),
     (
         8,
-        include_str!("../../../migrations/sqlite/0008_release_ids.sql"),
+        include_str!("../../../../migrations/sqlite/0008_release_ids.sql"),
     ),
 ];
 

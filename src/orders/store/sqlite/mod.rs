@@ -19,7 +19,7 @@ pub mod payments;
 pub mod releases;
 
 use crate::clock;
-use crate::store::StoreError;
+use crate::orders::store::StoreError;
 use spin_sdk::sqlite3::{Connection, QueryResult, Value};
 use std::time::{Duration, Instant};
 
@@ -124,7 +124,7 @@ impl Db {
     /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on error.
     /// IMMEDIATE takes the write lock up front, so two writers queue for it
     /// instead of deadlocking on a read-to-write upgrade.
-    async fn write_transaction<T>(
+    pub(super) async fn write_transaction<T>(
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {

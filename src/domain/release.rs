@@ -1,0 +1,40 @@
+//! Stock owed back to the Catalog (SPEC §3/§4): why it is owed, and how an
+//! operator may close a release by hand.
+
+/// Why releases are owed: a create gave up after reserving…
+pub const RESERVATION_FAILED: &str = "reservation_failed";
+/// …or after reserving all, when its order could not be written…
+pub const ORDER_NOT_PERSISTED: &str = "order_not_persisted";
+/// …or its request ended in between (the intent's lease ran out)…
+pub const RESERVATION_ABANDONED: &str = "reservation_abandoned";
+/// …or the order was cancelled.
+pub const ORDER_CANCELLED: &str = "order_cancelled";
+
+/// What an abandoned reservation's releases say until they are tried.
+pub const ABANDONED_DETAIL: &str = "the request ended between reserving and saving";
+
+/// How an operator settled a pending release by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The units were given back at the Catalog by other means.
+    ReleasedManually,
+    /// The units are not coming back (counted, sold elsewhere, lost).
+    WrittenOff,
+}
+
+impl Settlement {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "released_manually" => Some(Settlement::ReleasedManually),
+            "written_off" => Some(Settlement::WrittenOff),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Settlement::ReleasedManually => "released_manually",
+            Settlement::WrittenOff => "written_off",
+        }
+    }
+}
