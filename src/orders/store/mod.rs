@@ -15,6 +15,7 @@
 //! `SKIP LOCKED`, purges) are [`Store`] methods.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use crate::domain::events::EventRecord;
@@ -189,32 +190,6 @@ impl ExpiredIntent {
                 .map(|(product, quantity)| ProductId::new(product).map(|p| (p, quantity)))
                 .collect::<Option<_>>()
                 .ok_or_else(malformed)?,
-        })
-    }
-}
-
-impl SettledRelease {
-    /// From `id, user_id, product_id, quantity`, `order_id` and `reason,
-    /// outcome, settled_by, note, settled_at`, as both backends read them.
-    fn from_columns(
-        [id, user_id, product_id, quantity]: [Option<i64>; 4],
-        order_id: Option<i64>,
-        texts: [Option<&str>; 5],
-    ) -> Result<Self, StoreError> {
-        let malformed = || StoreError::Malformed("settled_releases row");
-        let [reason, outcome, settled_by, note, settled_at] =
-            texts.map(|text| text.map(str::to_owned).ok_or_else(malformed));
-        Ok(SettledRelease {
-            id: id.ok_or_else(malformed)?,
-            user_id: user_id.ok_or_else(malformed)?,
-            product_id: product_id.ok_or_else(malformed)?,
-            quantity: quantity.ok_or_else(malformed)?,
-            order_id,
-            reason: reason?,
-            outcome: outcome?,
-            settled_by: settled_by?,
-            note: note?,
-            settled_at: settled_at?,
         })
     }
 }

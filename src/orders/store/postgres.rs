@@ -14,6 +14,7 @@
 //! Checking the schema costs a round trip; a new order's first statement
 //! makes that check itself (`open_intent`), so creates skip it.
 
+use super::rows::{self, Columns};
 use super::{
     ClaimedRelease, ExpiredIntent, IntentId, NewReleases, OutboxEvent, OwnedKey, PaymentRecord,
     PendingRelease, SettledRelease, StoreError,
@@ -22,11 +23,11 @@ use crate::domain::events::EventRecord;
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::{StoredKey, RETENTION_SECONDS};
 use crate::domain::money::Money;
-use crate::domain::order::{Order, OrderStatus, PricedLine, PricedOrder};
-use crate::domain::order_request::{OrderLine, Quantity};
+use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::order_request::OrderLine;
 use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
 use crate::domain::release::Settlement;
-use crate::domain::{ProductId, UserId};
+use crate::domain::UserId;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
@@ -456,22 +457,10 @@ impl Db {
     /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
     /// with their items read in one query.
     fn with_items(&self, rows: &[Row]) -> Result<Vec<Order>, StoreError> {
-        let malformed = StoreError::Malformed;
-        let mut orders = Vec::with_capacity(rows.len());
-        for row in rows {
-            orders.push(Order {
-                id: int(&row[0]).ok_or(malformed("id"))?,
-                user_id: int(&row[1])
-                    .and_then(UserId::new)
-                    .ok_or(malformed("user_id"))?,
-                total: money(&row[2]).ok_or(malformed("total_amount"))?,
-                status: text(&row[3])
-                    .and_then(OrderStatus::parse)
-                    .ok_or(malformed("status"))?,
-                created_at: time(&row[4]).ok_or(malformed("created_at"))?,
-                lines: Vec::new(),
-            });
-        }
+        let mut orders = rows
+            .iter()
+            .map(rows::order)
+            .collect::<Result<Vec<_>, _>>()?;
         if orders.is_empty() {
             return Ok(orders);
         }
@@ -485,21 +474,7 @@ impl Db {
             ),
             &ids,
         )?;
-        for row in &items {
-            let order_id = int(&row[0]).ok_or(malformed("order_id"))?;
-            let line = PricedLine {
-                product_id: int(&row[1])
-                    .and_then(ProductId::new)
-                    .ok_or(malformed("product_id"))?,
-                quantity: int(&row[2])
-                    .and_then(Quantity::new)
-                    .ok_or(malformed("quantity"))?,
-                unit_price: money(&row[3]).ok_or(malformed("price"))?,
-            };
-            if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
-                order.lines.push(line);
-            }
-        }
+        rows::attach_items(&mut orders, &items)?;
         Ok(orders)
     }
 
@@ -531,18 +506,7 @@ impl Db {
                 P::Int64(RETENTION_SECONDS),
             ],
         )?;
-        let Some(row) = found.first() else {
-            return Ok(None);
-        };
-        let malformed = || StoreError::Malformed("idempotency_keys row");
-        Ok(Some(StoredKey {
-            fingerprint: text(&row[0]).ok_or_else(malformed)?.to_owned(),
-            done: boolean(&row[1]).ok_or_else(malformed)?,
-            order_id: int(&row[2]),
-            body: text(&row[3]).map(str::to_owned),
-            lease_over: boolean(&row[4]).ok_or_else(malformed)?,
-            expired: boolean(&row[5]).ok_or_else(malformed)?,
-        }))
+        found.first().map(rows::stored_key).transpose()
     }
 
     pub(super) fn take_over_key(
@@ -621,7 +585,7 @@ impl Db {
                 ],
             )?;
             for row in &rows {
-                claimed.push(claimed_release(row)?);
+                claimed.push(rows::claimed_release(row)?);
             }
         }
         Ok(new.claim.keeps(claimed))
@@ -647,7 +611,7 @@ impl Db {
             ),
             &[seconds(claim_seconds), P::Int64(i64::from(limit))],
         )?;
-        rows.iter().map(claimed_release).collect()
+        rows.iter().map(rows::claimed_release).collect()
     }
 
     pub(super) fn delete_release(&self, id: i64) -> Result<(), StoreError> {
@@ -686,20 +650,8 @@ impl Db {
         )?;
         let pending = rows
             .iter()
-            .map(|row| PendingRelease {
-                id: int(&row[0]).unwrap_or_default(),
-                user_id: int(&row[1]).unwrap_or_default(),
-                product_id: int(&row[2]).unwrap_or_default(),
-                quantity: int(&row[3]).unwrap_or_default(),
-                order_id: int(&row[4]),
-                reason: text(&row[5]).unwrap_or_default().to_owned(),
-                request_id: text(&row[6]).unwrap_or_default().to_owned(),
-                attempts: int(&row[7]).unwrap_or_default(),
-                last_error: text(&row[8]).unwrap_or_default().to_owned(),
-                created_at: time(&row[9]).unwrap_or_default(),
-                next_attempt_at: time(&row[10]).unwrap_or_default(),
-            })
-            .collect();
+            .map(rows::pending_release)
+            .collect::<Result<_, _>>()?;
         Ok((first_int(&total, 0).unwrap_or(0), pending))
     }
 
@@ -731,19 +683,7 @@ impl Db {
         if matches!(row[0], DbValue::DbNull) {
             return Ok(None);
         }
-        let settled_at = time(&row[9]);
-        SettledRelease::from_columns(
-            [int(&row[0]), int(&row[1]), int(&row[2]), int(&row[3])],
-            int(&row[4]),
-            [
-                text(&row[5]),
-                text(&row[6]),
-                text(&row[7]),
-                text(&row[8]),
-                settled_at.as_deref(),
-            ],
-        )
-        .map(Some)
+        rows::settled_release(&row).map(Some)
     }
 
     pub(super) fn release_exists(&self, id: i64) -> Result<bool, StoreError> {
@@ -787,18 +727,7 @@ impl Db {
              WHERE payment_id = $1",
             &[P::Str(payment_id.to_owned())],
         )?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let malformed = StoreError::Malformed;
-        Ok(Some(PaymentRecord {
-            payment_id: text(&row[0]).ok_or(malformed("payment_id"))?.to_owned(),
-            order_id: int(&row[1]).ok_or(malformed("order_id"))?,
-            amount: money(&row[2]).ok_or(malformed("amount"))?,
-            currency: text(&row[3]).ok_or(malformed("currency"))?.to_owned(),
-            outcome: PaymentRecord::outcome_from(text(&row[4]))?,
-            created_at: time(&row[5]).ok_or(malformed("created_at"))?,
-        }))
+        rows.first().map(rows::payment).transpose()
     }
 
     /// Inside the caller's transaction: records `event` as the order's
@@ -837,7 +766,7 @@ impl Db {
              RETURNING id, event_id, order_id, seq, type, payload, created_at AT TIME ZONE 'UTC'",
             &[seconds(claim_seconds), P::Int64(i64::from(limit))],
         )?;
-        rows.iter().map(outbox_event).collect()
+        rows.iter().map(rows::outbox_event).collect()
     }
 
     pub async fn mark_events_published(&self, ids: &[i64]) -> Result<(), StoreError> {
@@ -925,35 +854,6 @@ fn reconciliation_due_expression(first: usize) -> String {
     )
 }
 
-fn outbox_event(row: &Row) -> Result<OutboxEvent, StoreError> {
-    let malformed = || StoreError::Malformed("events row");
-    let owned = |i: usize| text(&row[i]).map(str::to_owned).ok_or_else(malformed);
-    Ok(OutboxEvent {
-        id: int(&row[0]).ok_or_else(malformed)?,
-        event_id: owned(1)?,
-        order_id: int(&row[2]).ok_or_else(malformed)?,
-        seq: int(&row[3]).ok_or_else(malformed)?,
-        kind: owned(4)?,
-        payload: owned(5)?,
-        created_at: time(&row[6]).ok_or_else(malformed)?,
-    })
-}
-
-fn claimed_release(row: &Row) -> Result<ClaimedRelease, StoreError> {
-    let malformed = || StoreError::Malformed("pending_releases row");
-    Ok(ClaimedRelease {
-        id: int(&row[0]).ok_or_else(malformed)?,
-        user: int(&row[1]).and_then(UserId::new).ok_or_else(malformed)?,
-        product_id: int(&row[2])
-            .and_then(ProductId::new)
-            .ok_or_else(malformed)?,
-        quantity: int(&row[3])
-            .and_then(|q| u32::try_from(q).ok())
-            .ok_or_else(malformed)?,
-        attempts: int(&row[4]).ok_or_else(malformed)?,
-    })
-}
-
 /// `user_id, key, fingerprint, lease seconds` of a claim.
 fn claim_params(owned: OwnedKey<'_>, fingerprint: &str, lease_seconds: u64) -> [P; 4] {
     [
@@ -972,6 +872,28 @@ fn seconds(value: u64) -> P {
 /// `integer`.
 fn quantity_param(quantity: u32) -> i32 {
     i32::try_from(quantity).unwrap_or(i32::MAX)
+}
+
+impl Columns for Row {
+    fn int(&self, index: usize) -> Option<i64> {
+        self.get(index).and_then(int)
+    }
+
+    fn text(&self, index: usize) -> Option<&str> {
+        self.get(index).and_then(text)
+    }
+
+    fn flag(&self, index: usize) -> Option<bool> {
+        self.get(index).and_then(boolean)
+    }
+
+    fn money(&self, index: usize) -> Option<Money> {
+        self.get(index).and_then(money)
+    }
+
+    fn time(&self, index: usize) -> Option<String> {
+        self.get(index).and_then(time)
+    }
 }
 
 fn first_int(rows: &[Row], column: usize) -> Option<i64> {

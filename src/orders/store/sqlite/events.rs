@@ -4,8 +4,9 @@
 
 use super::{placeholders, Db, SQL_NOW, SQL_NOW_PLUS};
 use crate::domain::events::EventRecord;
+use crate::orders::store::rows;
 use crate::orders::store::{OutboxEvent, StoreError};
-use spin_sdk::sqlite3::{RowResult, Value};
+use spin_sdk::sqlite3::Value;
 
 impl Db {
     /// Inside the caller's transaction: records `event` as the order's
@@ -54,7 +55,7 @@ impl Db {
             Value::Integer(i64::from(limit)),
         ];
         let claimed = self.write_statement(&sql, &params).await?;
-        claimed.rows.iter().map(outbox_event).collect()
+        claimed.rows.iter().map(rows::outbox_event).collect()
     }
 
     /// Marks events as delivered (whoever holds their claim now).
@@ -111,18 +112,4 @@ impl Db {
         )?;
         Ok(super::first(&result, 0).unwrap_or(0))
     }
-}
-
-fn outbox_event(row: &RowResult) -> Result<OutboxEvent, StoreError> {
-    let malformed = || StoreError::Malformed("events row");
-    let text = |i: usize| row.get::<&str>(i).map(str::to_owned).ok_or_else(malformed);
-    Ok(OutboxEvent {
-        id: row.get(0).ok_or_else(malformed)?,
-        event_id: text(1)?,
-        order_id: row.get(2).ok_or_else(malformed)?,
-        seq: row.get(3).ok_or_else(malformed)?,
-        kind: text(4)?,
-        payload: text(5)?,
-        created_at: text(6)?,
-    })
 }

@@ -4,6 +4,7 @@
 
 use super::{Db, SQL_NOW, SQL_NOW_PLUS};
 use crate::domain::idempotency::{StoredKey, RETENTION_SECONDS};
+use crate::orders::store::rows;
 use crate::orders::store::{OwnedKey, StoreError};
 use spin_sdk::sqlite3::Value;
 
@@ -42,18 +43,7 @@ impl Db {
                 Value::Text(owned.key.as_str().to_owned()),
             ],
         )?;
-        let Some(row) = found.rows.first() else {
-            return Ok(None);
-        };
-        let malformed = || StoreError::Malformed("idempotency_keys row");
-        Ok(Some(StoredKey {
-            fingerprint: row.get::<&str>(0).ok_or_else(malformed)?.to_owned(),
-            done: row.get::<bool>(1).ok_or_else(malformed)?,
-            order_id: row.get(2),
-            body: row.get::<&str>(3).map(str::to_owned),
-            lease_over: row.get::<bool>(4).ok_or_else(malformed)?,
-            expired: row.get::<bool>(5).ok_or_else(malformed)?,
-        }))
+        found.rows.first().map(rows::stored_key).transpose()
     }
 
     pub(in crate::orders::store) fn take_over_key(

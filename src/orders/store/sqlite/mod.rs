@@ -18,9 +18,11 @@ pub mod orders;
 pub mod payments;
 pub mod releases;
 
+use super::rows::Columns;
 use crate::clock;
+use crate::domain::money::Money;
 use crate::orders::store::StoreError;
-use spin_sdk::sqlite3::{Connection, QueryResult, Value};
+use spin_sdk::sqlite3::{Connection, QueryResult, RowResult, Value};
 use std::time::{Duration, Instant};
 
 /// How long a write waits for other writers in total before giving up.
@@ -139,6 +141,29 @@ impl Db {
                 Err(error)
             }
         }
+    }
+}
+
+impl Columns for RowResult {
+    fn int(&self, index: usize) -> Option<i64> {
+        self.get(index)
+    }
+
+    fn text(&self, index: usize) -> Option<&str> {
+        self.get(index)
+    }
+
+    fn flag(&self, index: usize) -> Option<bool> {
+        self.get(index)
+    }
+
+    fn money(&self, index: usize) -> Option<Money> {
+        self.get::<&str>(index).and_then(|t| Money::parse(t).ok())
+    }
+
+    /// Stored as shown ([`SQL_NOW`]).
+    fn time(&self, index: usize) -> Option<String> {
+        self.get::<&str>(index).map(str::to_owned)
     }
 }
 

@@ -2,10 +2,9 @@
 
 use super::{placeholders, Db, SQL_NOW};
 use crate::domain::events::EventRecord;
-use crate::domain::money::Money;
-use crate::domain::order::{Order, OrderStatus, PricedLine, PricedOrder};
-use crate::domain::order_request::Quantity;
-use crate::domain::{ProductId, UserId};
+use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::UserId;
+use crate::orders::store::rows;
 use crate::orders::store::{IntentId, OwnedKey, StoreError};
 use spin_sdk::sqlite3::{Error as SqliteError, QueryResult, Value};
 
@@ -148,30 +147,11 @@ impl Db {
     /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
     /// with their items read in one query.
     fn with_items(&self, found: &QueryResult) -> Result<Vec<Order>, StoreError> {
-        let malformed = |what: &'static str| StoreError::Malformed(what);
-        let mut orders = Vec::with_capacity(found.rows.len());
-        for row in &found.rows {
-            orders.push(Order {
-                id: row.get(0).ok_or_else(|| malformed("id"))?,
-                user_id: row
-                    .get::<i64>(1)
-                    .and_then(UserId::new)
-                    .ok_or_else(|| malformed("user_id"))?,
-                total: row
-                    .get::<&str>(2)
-                    .and_then(|t| Money::parse(t).ok())
-                    .ok_or_else(|| malformed("total_amount"))?,
-                status: row
-                    .get::<&str>(3)
-                    .and_then(OrderStatus::parse)
-                    .ok_or_else(|| malformed("status"))?,
-                created_at: row
-                    .get::<&str>(4)
-                    .ok_or_else(|| malformed("created_at"))?
-                    .to_owned(),
-                lines: Vec::new(),
-            });
-        }
+        let mut orders = found
+            .rows
+            .iter()
+            .map(rows::order)
+            .collect::<Result<Vec<_>, _>>()?;
         if orders.is_empty() {
             return Ok(orders);
         }
@@ -184,26 +164,7 @@ impl Db {
             ),
             &ids,
         )?;
-        for row in &items.rows {
-            let order_id: i64 = row.get(0).ok_or_else(|| malformed("order_id"))?;
-            let line = PricedLine {
-                product_id: row
-                    .get::<i64>(1)
-                    .and_then(ProductId::new)
-                    .ok_or_else(|| malformed("product_id"))?,
-                quantity: row
-                    .get::<i64>(2)
-                    .and_then(Quantity::new)
-                    .ok_or_else(|| malformed("quantity"))?,
-                unit_price: row
-                    .get::<&str>(3)
-                    .and_then(|t| Money::parse(t).ok())
-                    .ok_or_else(|| malformed("price"))?,
-            };
-            if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
-                order.lines.push(line);
-            }
-        }
+        rows::attach_items(&mut orders, &items.rows)?;
         Ok(orders)
     }
 }

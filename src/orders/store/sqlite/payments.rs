@@ -2,8 +2,8 @@
 //! workflow's `BEGIN IMMEDIATE` transaction (which serialises them).
 
 use super::{Db, SQL_NOW};
-use crate::domain::money::Money;
 use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
+use crate::orders::store::rows;
 use crate::orders::store::{PaymentRecord, StoreError};
 use spin_sdk::sqlite3::Value;
 
@@ -17,21 +17,7 @@ impl Db {
              WHERE payment_id = ?",
             &[Value::Text(payment_id.to_owned())],
         )?;
-        let Some(row) = found.rows.first() else {
-            return Ok(None);
-        };
-        let malformed = StoreError::Malformed;
-        let text = |i| row.get::<&str>(i);
-        Ok(Some(PaymentRecord {
-            payment_id: text(0).ok_or(malformed("payment_id"))?.to_owned(),
-            order_id: row.get(1).ok_or(malformed("order_id"))?,
-            amount: text(2)
-                .and_then(|t| Money::parse(t).ok())
-                .ok_or(malformed("amount"))?,
-            currency: text(3).ok_or(malformed("currency"))?.to_owned(),
-            outcome: PaymentRecord::outcome_from(text(4))?,
-            created_at: text(5).ok_or(malformed("created_at"))?.to_owned(),
-        }))
+        found.rows.first().map(rows::payment).transpose()
     }
 
     pub(in crate::orders::store) fn insert_payment(

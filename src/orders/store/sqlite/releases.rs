@@ -7,11 +7,11 @@ use super::{Db, SQL_NOW, SQL_NOW_PLUS};
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::release::Settlement;
-use crate::domain::{ProductId, UserId};
+use crate::orders::store::rows;
 use crate::orders::store::{
     ClaimedRelease, NewReleases, PendingRelease, SettledRelease, StoreError,
 };
-use spin_sdk::sqlite3::{RowResult, Value};
+use spin_sdk::sqlite3::Value;
 
 const CLAIMED_COLUMNS: &str = "id, user_id, product_id, quantity, attempts";
 
@@ -41,7 +41,7 @@ impl Db {
                 ],
             )?;
             for row in &inserted.rows {
-                claimed.push(claimed_release(row)?);
+                claimed.push(rows::claimed_release(row)?);
             }
         }
         Ok(new.claim.keeps(claimed))
@@ -70,7 +70,7 @@ impl Db {
             Value::Integer(i64::from(limit)),
         ];
         let claimed = self.write_statement(&sql, &params).await?;
-        claimed.rows.iter().map(claimed_release).collect()
+        claimed.rows.iter().map(rows::claimed_release).collect()
     }
 
     pub(in crate::orders::store) fn delete_release(&self, id: i64) -> Result<(), StoreError> {
@@ -112,23 +112,8 @@ impl Db {
         let pending = rows
             .rows
             .iter()
-            .map(|row| {
-                let text = |i| row.get::<&str>(i).unwrap_or_default().to_owned();
-                PendingRelease {
-                    id: row.get(0).unwrap_or_default(),
-                    user_id: row.get(1).unwrap_or_default(),
-                    product_id: row.get(2).unwrap_or_default(),
-                    quantity: row.get(3).unwrap_or_default(),
-                    order_id: row.get(4),
-                    reason: text(5),
-                    request_id: text(6),
-                    attempts: row.get(7).unwrap_or_default(),
-                    last_error: text(8),
-                    created_at: text(9),
-                    next_attempt_at: text(10),
-                }
-            })
-            .collect();
+            .map(rows::pending_release)
+            .collect::<Result<_, _>>()?;
         Ok((super::first(&total, 0).unwrap_or(0), pending))
     }
 
@@ -161,13 +146,7 @@ impl Db {
             return Ok(None);
         };
         self.delete_release(id)?;
-        let text = |i| row.get::<&str>(i);
-        SettledRelease::from_columns(
-            [row.get(0), row.get(1), row.get(2), row.get(3)],
-            row.get(4),
-            [text(5), text(6), text(7), text(8), text(9)],
-        )
-        .map(Some)
+        rows::settled_release(row).map(Some)
     }
 
     pub(in crate::orders::store) fn release_exists(&self, id: i64) -> Result<bool, StoreError> {
@@ -216,21 +195,4 @@ pub(super) fn reconciliation_due_expression() -> String {
 
 fn secs(seconds: u64) -> i64 {
     i64::try_from(seconds).unwrap_or(i64::MAX)
-}
-
-fn claimed_release(row: &RowResult) -> Result<ClaimedRelease, StoreError> {
-    let malformed = || StoreError::Malformed("pending_releases row");
-    Ok(ClaimedRelease {
-        id: row.get(0).ok_or_else(malformed)?,
-        user: row
-            .get::<i64>(1)
-            .and_then(UserId::new)
-            .ok_or_else(malformed)?,
-        product_id: row
-            .get::<i64>(2)
-            .and_then(ProductId::new)
-            .ok_or_else(malformed)?,
-        quantity: row.get(3).ok_or_else(malformed)?,
-        attempts: row.get(4).ok_or_else(malformed)?,
-    })
 }
