@@ -107,9 +107,11 @@ impl Verifier {
     }
 }
 
-/// Extracts the token of `Bearer <token>`; any other scheme is "not
-/// authenticated", a malformed Bearer value is an invalid token.
-fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
+/// Extracts the token of `Bearer <token>` (the scheme in any case, as
+/// RFC 9110 says of auth schemes); any other scheme is "not
+/// authenticated", a malformed Bearer value is an invalid token. Users'
+/// tokens and the operator's are read alike.
+pub fn bearer_token(header: Option<&str>) -> Result<&str, AuthError> {
     let header = header.ok_or(AuthError::NotAuthenticated)?;
     let mut parts = header.split_ascii_whitespace();
     match (parts.next(), parts.next(), parts.next()) {

@@ -4,7 +4,8 @@
 -- intent (or aborts when its lease was lost), writes the order and its
 -- items, completes the Idempotency-Key and records the order.created
 -- event, then removes the row. The table is always empty between
--- statements. PostgreSQL does the same steps in one transaction in Rust.
+-- statements. PostgreSQL does the same steps in ONE statement too (data-
+-- modifying CTEs in src/orders/store/postgres.rs, `insert_order`).
 -- Runnable by hand after 0006: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0007_order_submissions.sql
 
 CREATE TABLE order_submissions (

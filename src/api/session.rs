@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::{AccessLog, RequestFacts};
-use crate::auth::{AuthError, Verifier};
+use crate::auth::{bearer_token, AuthError, Verifier};
 use crate::catalog::CatalogClient;
 use crate::config::Config;
 use crate::domain::UserId;
@@ -34,17 +34,17 @@ pub fn authenticate(
 /// operator endpoints refuse everyone.
 pub fn authenticate_operator(facts: &RequestFacts) -> Result<Config, ApiError> {
     let config = Config::load()?;
-    let presented = facts
-        .authorization
-        .as_deref()
-        .and_then(|header| header.strip_prefix("Bearer "))
-        .ok_or(ApiError::NotAuthenticated)?;
+    let presented = match bearer_token(facts.authorization.as_deref()) {
+        Ok(token) => token,
+        Err(AuthError::NotAuthenticated) => return Err(ApiError::NotAuthenticated),
+        Err(AuthError::InvalidToken(_)) => return Err(ApiError::PermissionDenied),
+    };
     let expected = config
         .admin_token
         .as_ref()
         .ok_or(ApiError::PermissionDenied)?;
     // Compare digests, so the time taken says nothing about the token.
-    if hmac_sha256::Hash::hash(presented.trim().as_bytes())
+    if hmac_sha256::Hash::hash(presented.as_bytes())
         != hmac_sha256::Hash::hash(expected.0.as_bytes())
     {
         return Err(ApiError::PermissionDenied);

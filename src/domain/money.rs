@@ -43,6 +43,17 @@ impl Money {
         Self::from_decimal(value)
     }
 
+    /// Only the text the service itself writes for an amount ([`Display`]:
+    /// digits without a superfluous leading zero, a point, exactly two
+    /// places): what a peer sends back must be an amount it was given.
+    ///
+    /// [`Display`]: fmt::Display
+    pub fn parse_exact(text: &str) -> Option<Self> {
+        Self::parse(text)
+            .ok()
+            .filter(|money| money.to_string() == text)
+    }
+
     fn from_decimal(value: Decimal) -> Result<Self, MoneyError> {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(MoneyError::Negative);

@@ -86,11 +86,11 @@ impl PaymentConfirmation {
         let amount = body
             .get("amount")
             .and_then(Value::as_str)
-            .and_then(|text| Money::parse(text).ok());
+            .and_then(Money::parse_exact);
         if amount.is_none() {
             fail(
                 "amount",
-                "A decimal string with at most two places is required.",
+                "An amount as the service writes it is required: digits, a point and exactly two places (\"24.60\").",
             );
         }
         let currency = body
@@ -136,7 +136,9 @@ mod tests {
         .unwrap_err();
         let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
         assert_eq!(fields, ["amount", "currency", "order_id", "payment_id"]);
-        for amount in ["19.999", "-1", "1e3", ""] {
+        for amount in [
+            "19.999", "-1", "1e3", "", "24.6", "24.680", "024.68", "-24.68", "12.345",
+        ] {
             let errors = PaymentConfirmation::parse(&json!({
                 "payment_id": "p", "order_id": 1, "amount": amount, "currency": "USD"
             }))

@@ -99,6 +99,10 @@ async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing() {
             "items[0].product_id",
         ),
         (
+            json!({"items": [{"product_id": 1, "quantity": 2.0}]}),
+            "items[0].quantity",
+        ),
+        (
             json!({"items": [{"product_id": true, "quantity": 1}]}),
             "items[0].product_id",
         ),

@@ -10,9 +10,37 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 crate::on_both_backends!(paid_once_and_refusals_recorded_for_refunds);
+crate::on_both_backends!(an_amount_not_written_as_the_service_writes_it_is_400);
 
 fn payment(id: &str, order: &Value, amount: &str) -> Value {
     json!({"payment_id": id, "order_id": order["id"], "amount": amount, "currency": "EUR"})
+}
+
+/// One rule for an amount, in the OpenAPI `Money` pattern and the code:
+/// exactly the text the service writes (two places, no sign, no leading
+/// zero). Anything else is 400 and records nothing, not a refusal kept
+/// for a refund (`"24.6"` once was) nor a payment (`"039.98"` once was).
+async fn an_amount_not_written_as_the_service_writes_it_is_400(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let order = app.create(42, &[(2, 2)]).await; // 39.98
+    for (n, amount) in ["39.9", "39.980", "039.98", "-39.98", "39.985", "+39.98", " 39.98"]
+        .into_iter()
+        .enumerate()
+    {
+        let response = app
+            .confirm_payment(&payment(&format!("pay-{n}"), &order, amount))
+            .await;
+        assert_eq!(response.status(), 400, "{amount:?}");
+        let answer = json_body(response).await;
+        assert_eq!(answer["code"], "invalid", "{amount:?}");
+        assert!(answer["errors"]["amount"].is_array(), "{amount:?}");
+    }
+    let read = app
+        .send_as(42, Method::GET, &format!("/orders/orders/{}/", order["id"]))
+        .await;
+    assert_eq!(json_body(read).await["status"], "CREATED");
+    let paid = app.confirm_payment(&payment("pay-0", &order, "39.98")).await;
+    assert_eq!(paid.status(), 200, "the id was never recorded");
 }
 
 async fn paid_once_and_refusals_recorded_for_refunds(backend: Backend) {

@@ -240,6 +240,14 @@ async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
         assert_eq!(json_body(response).await["code"], "permission_denied");
     }
     assert_eq!(app.reconcile().await["pending_total"], 0);
+    // The scheme in any case, as for a user's token (RFC 9110).
+    let lower_case = app
+        .request(Method::POST, path)
+        .header("authorization", format!("bearer {ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower_case.status(), 200);
 
     let disabled = spawn_app_with(AppOptions {
         variables: vec![("admin_token", String::new())],
