@@ -23,9 +23,11 @@ fn payment(id: &str, order: &Value, amount: &str) -> Value {
 async fn an_amount_not_written_as_the_service_writes_it_is_400(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let order = app.create(42, &[(2, 2)]).await; // 39.98
-    for (n, amount) in ["39.9", "39.980", "039.98", "-39.98", "39.985", "+39.98", " 39.98"]
-        .into_iter()
-        .enumerate()
+    for (n, amount) in [
+        "39.9", "39.980", "039.98", "-39.98", "39.985", "+39.98", " 39.98",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let response = app
             .confirm_payment(&payment(&format!("pay-{n}"), &order, amount))
@@ -39,7 +41,9 @@ async fn an_amount_not_written_as_the_service_writes_it_is_400(backend: Backend)
         .send_as(42, Method::GET, &format!("/orders/orders/{}/", order["id"]))
         .await;
     assert_eq!(json_body(read).await["status"], "CREATED");
-    let paid = app.confirm_payment(&payment("pay-0", &order, "39.98")).await;
+    let paid = app
+        .confirm_payment(&payment("pay-0", &order, "39.98"))
+        .await;
     assert_eq!(paid.status(), 200, "the id was never recorded");
 }
 
