@@ -1,15 +1,23 @@
 //! SPEC §2: stateless SimpleJWT-compatible authentication.
 
 use crate::helpers::{
-    json_body, nested_objects, order, sign, simplejwt_claims, spawn_app, token, Calls, SIGNING_KEY,
+    json_body, nested_objects, order, sign, simplejwt_claims, spawn_app_on, token, Backend, Calls,
+    SIGNING_KEY,
 };
 use jwt_simple::prelude::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn accepts_user_id_as_simplejwt_writes_it_in_both_versions() {
-    let app = spawn_app().await;
+crate::on_both_backends!(
+    accepts_user_id_as_simplejwt_writes_it_in_both_versions,
+    tokens_nested_as_deep_as_the_parser_goes_are_answered,
+    missing_or_foreign_credentials_are_not_authenticated,
+    every_kind_of_invalid_token_is_token_not_valid,
+    audience_issuer_and_leeway_follow_configuration,
+);
+
+async fn accepts_user_id_as_simplejwt_writes_it_in_both_versions(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     for user_id in [json!("42"), json!(42)] {
         let token = sign(simplejwt_claims(user_id.clone()));
         let response = app.post_order(Some(&token), &order(&[(2, 1)])).await;
@@ -20,9 +28,8 @@ async fn accepts_user_id_as_simplejwt_writes_it_in_both_versions() {
 
 /// Claims as deep as the JSON parser goes are read (the extra claim
 /// ignored); deeper ones are a bad token, not a trapped instance.
-#[tokio::test]
-async fn tokens_nested_as_deep_as_the_parser_goes_are_answered() {
-    let app = spawn_app().await;
+async fn tokens_nested_as_deep_as_the_parser_goes_are_answered(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let token_with = |depth: usize| {
         let mut claims = simplejwt_claims(json!("42"));
         claims
@@ -42,9 +49,8 @@ async fn tokens_nested_as_deep_as_the_parser_goes_are_answered() {
     assert_eq!(app.catalog.calls().await.reserve, 1, "only the first");
 }
 
-#[tokio::test]
-async fn missing_or_foreign_credentials_are_not_authenticated() {
-    let app = spawn_app().await;
+async fn missing_or_foreign_credentials_are_not_authenticated(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let cases: [Option<String>; 3] = [
         None,
         Some(format!("Token {}", token(1))),
@@ -74,9 +80,8 @@ fn claims_with(edit: impl FnOnce(&mut JWTClaims<serde_json::Map<String, Value>>)
     sign(claims)
 }
 
-#[tokio::test]
-async fn every_kind_of_invalid_token_is_token_not_valid() {
-    let app = spawn_app().await;
+async fn every_kind_of_invalid_token_is_token_not_valid(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let valid = token(42);
     let (header, payload, _) = {
         let mut parts = valid.split('.');
@@ -191,9 +196,9 @@ async fn every_kind_of_invalid_token_is_token_not_valid() {
     assert_nothing_happened(&app).await;
 }
 
-#[tokio::test]
-async fn audience_issuer_and_leeway_follow_configuration() {
+async fn audience_issuer_and_leeway_follow_configuration(backend: Backend) {
     let app = crate::helpers::spawn_app_with(crate::helpers::AppOptions {
+        backend,
         variables: vec![
             ("jwt_audience", "shop".into()),
             ("jwt_issuer", "auth-service".into()),

@@ -1,17 +1,29 @@
 //! SPEC §3/§4 failure handling: the Catalog down, slow, failing or talking
 //! nonsense, and the compensation that keeps stock from being lost.
 
-use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions};
+use crate::helpers::{
+    json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-#[tokio::test]
-async fn an_unreachable_catalog_is_503_and_nothing_is_written() {
+crate::on_both_backends!(
+    an_unreachable_catalog_is_503_and_nothing_is_written,
+    a_slow_catalog_times_out_as_503,
+    catalog_server_errors_are_503_and_garbage_is_502,
+    catalog_answers_nested_deep_are_read_without_trapping,
+    when_one_reservation_fails_the_others_are_released,
+    a_reservation_that_timed_out_is_released_too,
+    releases_that_cannot_be_made_are_stored_not_dropped,
+);
+
+async fn an_unreachable_catalog_is_503_and_nothing_is_written(backend: Backend) {
     let closed_port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
     let app = spawn_app_with(AppOptions {
+        backend,
         catalog_url: Some(format!("http://127.0.0.1:{closed_port}")),
         ..Default::default()
     })
@@ -28,9 +40,9 @@ async fn an_unreachable_catalog_is_503_and_nothing_is_written() {
     assert_eq!(app.count("orders"), 0);
 }
 
-#[tokio::test]
-async fn a_slow_catalog_times_out_as_503() {
+async fn a_slow_catalog_times_out_as_503(backend: Backend) {
     let app = spawn_app_with(AppOptions {
+        backend,
         variables: vec![("catalog_timeout_ms", "300".into())],
         ..Default::default()
     })
@@ -49,9 +61,8 @@ async fn a_slow_catalog_times_out_as_503() {
     assert_eq!(app.count("orders"), 0);
 }
 
-#[tokio::test]
-async fn catalog_server_errors_are_503_and_garbage_is_502() {
-    let app = spawn_app().await;
+async fn catalog_server_errors_are_503_and_garbage_is_502(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     app.catalog.set_faults(json!({"status": 500})).await;
     let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
     assert_eq!(response.status(), 503);
@@ -69,9 +80,8 @@ async fn catalog_server_errors_are_503_and_garbage_is_502() {
 /// The release component has a 128 KiB stack (build.rs): a Catalog answer
 /// with a member nested deeper than any parser limit is still read (the
 /// member is skipped without recursion), never a trapped instance.
-#[tokio::test]
-async fn catalog_answers_nested_deep_are_read_without_trapping() {
-    let app = spawn_app().await;
+async fn catalog_answers_nested_deep_are_read_without_trapping(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     for depth in [120, 50_000] {
         app.catalog.set_faults(json!({"nested_depth": depth})).await;
         let response = app.post_order(Some(&token(42)), &order(&[(1, 1)])).await;
@@ -80,9 +90,8 @@ async fn catalog_answers_nested_deep_are_read_without_trapping() {
     assert_eq!(app.catalog.calls().await.reserve, 2);
 }
 
-#[tokio::test]
-async fn when_one_reservation_fails_the_others_are_released() {
-    let app = spawn_app().await;
+async fn when_one_reservation_fails_the_others_are_released(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     for (status, expected_status, code) in [
         (409, 409, "insufficient_stock"),
         (503, 503, "catalog_unavailable"),
@@ -109,9 +118,9 @@ async fn when_one_reservation_fails_the_others_are_released() {
     assert_eq!(app.count("stock_intents"), 0, "each intent closed");
 }
 
-#[tokio::test]
-async fn a_reservation_that_timed_out_is_released_too() {
+async fn a_reservation_that_timed_out_is_released_too(backend: Backend) {
     let app = spawn_app_with(AppOptions {
+        backend,
         variables: vec![("catalog_timeout_ms", "400".into())],
         ..Default::default()
     })
@@ -128,9 +137,8 @@ async fn a_reservation_that_timed_out_is_released_too() {
     assert_eq!(app.count("orders"), 0);
 }
 
-#[tokio::test]
-async fn releases_that_cannot_be_made_are_stored_not_dropped() {
-    let app = spawn_app().await;
+async fn releases_that_cannot_be_made_are_stored_not_dropped(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     // Like the stock Django Catalog: no /release/ endpoint.
     app.catalog
         .set_faults(json!({"no_release": true, "reserve_status": {"3": 409}}))
@@ -145,17 +153,15 @@ async fn releases_that_cannot_be_made_are_stored_not_dropped() {
         "the Catalog could not take it back"
     );
 
-    let (user_id, product_id, quantity, reason, last_error): (i64, i64, i64, String, String) = app
-        .db()
-        .query_row(
-            "SELECT user_id, product_id, quantity, reason, last_error FROM pending_releases",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .unwrap();
-    assert_eq!((user_id, product_id, quantity), (42, 1, 2));
-    assert_eq!(reason, "reservation_failed");
-    assert!(last_error.contains("404"), "{last_error}");
+    let pending = app.pending_releases();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let release = &pending[0];
+    assert_eq!(
+        (release.user_id, release.product_id, release.quantity),
+        (42, 1, 2)
+    );
+    assert_eq!(release.reason, "reservation_failed");
+    assert!(release.last_error.contains("404"), "{release:?}");
 
     let logged = app.stderr.json_lines().into_iter().any(|l| {
         l["event"] == "release_endpoint_missing" && l["product_id"] == 1 && l["quantity"] == 2
@@ -163,6 +169,8 @@ async fn releases_that_cannot_be_made_are_stored_not_dropped() {
     assert!(logged, "operators are told: {:?}", app.stderr.lines());
 }
 
+/// SQLite only: the file's one write lock; PostgreSQL's row locks have no
+/// busy budget (`tests/api/postgres.rs` covers its outages).
 #[tokio::test]
 async fn a_database_locked_past_the_busy_budget_is_503_and_gives_stock_back() {
     let app = spawn_app().await;

@@ -2,12 +2,20 @@
 //! bytes (Django under WSGI reads a body only through `Content-Length`),
 //! and what happens when whatever answers at `catalog_url` is not a Catalog.
 
-use crate::helpers::{json_body, order, spawn_app, spawn_app_with, token, AppOptions};
+use crate::helpers::{json_body, order, spawn_app_on, spawn_app_with, token, AppOptions, Backend};
 use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+crate::on_both_backends!(
+    every_catalog_write_carries_content_length_and_no_chunking,
+    a_server_answering_200_to_everything_never_yields_an_order,
+    a_reserve_confirmed_without_the_contracts_body_is_502_and_released,
+    an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt,
+    catalog_connections_are_kept_alive_across_requests,
+);
 
 /// One request as it arrived: the head as text and the body bytes.
 #[derive(Debug, Clone)]
@@ -127,10 +135,10 @@ fn catalog_like(request_line: &str) -> (u16, &'static str, String) {
     }
 }
 
-#[tokio::test]
-async fn every_catalog_write_carries_content_length_and_no_chunking() {
+async fn every_catalog_write_carries_content_length_and_no_chunking(backend: Backend) {
     let recorder = Recorder::start(catalog_like).await;
     let app = spawn_app_with(AppOptions {
+        backend,
         catalog_url: Some(recorder.url.clone()),
         ..Default::default()
     })
@@ -187,11 +195,11 @@ async fn every_catalog_write_carries_content_length_and_no_chunking() {
     assert_eq!(get.header("transfer-encoding"), None);
 }
 
-#[tokio::test]
-async fn a_server_answering_200_to_everything_never_yields_an_order() {
+async fn a_server_answering_200_to_everything_never_yields_an_order(backend: Backend) {
     let recorder =
         Recorder::start(|_| (200, "text/html", "<html>It works!</html>".to_owned())).await;
     let app = spawn_app_with(AppOptions {
+        backend,
         catalog_url: Some(recorder.url.clone()),
         ..Default::default()
     })
@@ -209,9 +217,8 @@ async fn a_server_answering_200_to_everything_never_yields_an_order() {
     );
 }
 
-#[tokio::test]
-async fn a_reserve_confirmed_without_the_contracts_body_is_502_and_released() {
-    let app = spawn_app().await;
+async fn a_reserve_confirmed_without_the_contracts_body_is_502_and_released(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     app.catalog
         .set_faults(json!({"reserve_garbage": true}))
         .await;
@@ -231,8 +238,7 @@ async fn a_reserve_confirmed_without_the_contracts_body_is_502_and_released() {
     assert_eq!(app.count("stock_intents"), 0);
 }
 
-#[tokio::test]
-async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt() {
+async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt(backend: Backend) {
     let recorder = Recorder::start(|line| {
         if line.starts_with("POST ") {
             (
@@ -246,6 +252,7 @@ async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt() {
     })
     .await;
     let app = spawn_app_with(AppOptions {
+        backend,
         catalog_url: Some(recorder.url.clone()),
         ..Default::default()
     })
@@ -282,10 +289,10 @@ async fn an_unexpected_catalog_answer_is_logged_with_a_sanitised_excerpt() {
 
 /// spin-host, like Spin, sends outbound requests through one pooled
 /// keep-alive client, so sequential Catalog calls share a connection.
-#[tokio::test]
-async fn catalog_connections_are_kept_alive_across_requests() {
+async fn catalog_connections_are_kept_alive_across_requests(backend: Backend) {
     let recorder = Recorder::start(catalog_like).await;
     let app = spawn_app_with(AppOptions {
+        backend,
         catalog_url: Some(recorder.url.clone()),
         ..Default::default()
     })

@@ -44,6 +44,8 @@ async fn parallel_orders_for_the_last_units_sell_exactly_the_stock(backend: Back
     );
 }
 
+/// SQLite only: a storm on its one write lock (PostgreSQL has row locks and
+/// no busy answer; its races are `postgres::two_instances_…`).
 #[tokio::test]
 async fn a_busy_storm_loses_no_order_and_no_unit() {
     let app = spawn_app().await;

@@ -5,7 +5,8 @@
 //! test: real Spin with `TEST_RUNTIME=spin`, else spin-host (which takes
 //! the same flags and rejects unknown ones). Paths under `/app` are
 //! moved into a temporary folder and the listen address to a free loopback
-//! port; nothing else is changed.
+//! port; nothing else is changed. On SQLite, the image's default: what is
+//! checked is the start path, not storage.
 
 use crate::helpers::{
     artifacts, post_order_to, runtime_bin, start, token, CatalogKind, TestCatalog, SIGNING_KEY,

@@ -1,12 +1,23 @@
 //! SPEC §3 `POST /orders/orders/`.
 
-use crate::helpers::{json_body, nested_objects, order, spawn_app, token, Calls};
+use crate::helpers::{json_body, nested_objects, order, spawn_app_on, token, Backend, Calls};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn creates_an_order_with_price_snapshots_and_reserves_stock() {
-    let app = spawn_app().await;
+crate::on_both_backends!(
+    creates_an_order_with_price_snapshots_and_reserves_stock,
+    the_body_cannot_set_user_price_total_or_status,
+    invalid_bodies_are_400_with_field_errors_and_touch_nothing,
+    malformed_json_wrong_media_type_and_large_bodies_are_refused,
+    bodies_nested_as_deep_as_the_parser_goes_are_answered,
+    a_chunked_body_over_the_limit_is_cut_off_while_streaming,
+    unknown_or_inactive_products_are_400_and_reserve_nothing,
+    short_stock_is_409_and_reserves_nothing_for_the_other_items,
+    oversized_bodies_always_get_their_whole_413,
+);
+
+async fn creates_an_order_with_price_snapshots_and_reserves_stock(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let response = app
         .post_order(Some(&token(42)), &order(&[(1, 2), (5, 3)]))
         .await;
@@ -38,33 +49,18 @@ async fn creates_an_order_with_price_snapshots_and_reserves_stock() {
     assert_eq!((calls.get, calls.reserve, calls.release), (2, 2, 0));
 
     // What is stored is what was answered.
-    let db = app.db();
-    let (user_id, total, status): (i64, String, String) = db
-        .query_row(
-            "SELECT user_id, total_amount, status FROM orders WHERE id = ?",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
     assert_eq!(
-        (user_id, total.as_str(), status.as_str()),
-        (42, "2000.28", "CREATED")
+        app.stored_order(id),
+        Some((42, "2000.28".into(), "CREATED".into()))
     );
-    let items: Vec<(i64, i64, String)> = db
-        .prepare(
-            "SELECT product_id, quantity, price FROM order_items WHERE order_id = ? ORDER BY id",
-        )
-        .unwrap()
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(items, [(1, 2, "999.99".into()), (5, 3, "0.10".into())]);
+    assert_eq!(
+        app.stored_items(id),
+        [(1, 2, "999.99".into()), (5, 3, "0.10".into())]
+    );
 }
 
-#[tokio::test]
-async fn the_body_cannot_set_user_price_total_or_status() {
-    let app = spawn_app().await;
+async fn the_body_cannot_set_user_price_total_or_status(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let body = json!({
         "user_id": 1, "total_amount": "0.01", "status": "PAID", "id": 999,
         "items": [{"product_id": 1, "quantity": 1, "price": "0.01", "unknown": true}]
@@ -78,9 +74,8 @@ async fn the_body_cannot_set_user_price_total_or_status() {
     assert_eq!(body["items"][0]["price"], "999.99");
 }
 
-#[tokio::test]
-async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing() {
-    let app = spawn_app().await;
+async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let hundred_and_one: Vec<Value> = (1..=101)
         .map(|id| json!({"product_id": id, "quantity": 1}))
         .collect();
@@ -139,9 +134,8 @@ async fn invalid_bodies_are_400_with_field_errors_and_touch_nothing() {
     assert_eq!(app.count("orders"), 0);
 }
 
-#[tokio::test]
-async fn malformed_json_wrong_media_type_and_large_bodies_are_refused() {
-    let app = spawn_app().await;
+async fn malformed_json_wrong_media_type_and_large_bodies_are_refused(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let send = |content_type: &'static str, body: Vec<u8>| {
         app.request(Method::POST, "/orders/orders/")
             .bearer_auth(token(42))
@@ -193,9 +187,8 @@ async fn malformed_json_wrong_media_type_and_large_bodies_are_refused() {
 
 /// The release component has a 128 KiB stack (build.rs); the deepest JSON
 /// the parser accepts must be answered, never trap the instance.
-#[tokio::test]
-async fn bodies_nested_as_deep_as_the_parser_goes_are_answered() {
-    let app = spawn_app().await;
+async fn bodies_nested_as_deep_as_the_parser_goes_are_answered(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let mut body = order(&[(1, 1)]);
     // 3 levels of order + 120: under the parser's limit, an unknown member.
     body["items"][0]["note"] = nested_objects(120);
@@ -210,9 +203,8 @@ async fn bodies_nested_as_deep_as_the_parser_goes_are_answered() {
     assert_eq!(app.count("orders"), 1);
 }
 
-#[tokio::test]
-async fn a_chunked_body_over_the_limit_is_cut_off_while_streaming() {
-    let app = spawn_app().await;
+async fn a_chunked_body_over_the_limit_is_cut_off_while_streaming(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
         (0..20).map(|_| Ok(vec![b' '; 8 * 1024])).collect();
     let response = app
@@ -226,9 +218,8 @@ async fn a_chunked_body_over_the_limit_is_cut_off_while_streaming() {
     assert_eq!(response.status(), 413);
 }
 
-#[tokio::test]
-async fn unknown_or_inactive_products_are_400_and_reserve_nothing() {
-    let app = spawn_app().await;
+async fn unknown_or_inactive_products_are_400_and_reserve_nothing(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     for (missing, items) in [(99, vec![(1, 1), (99, 1)]), (6, vec![(6, 1), (2, 1)])] {
         let response = app.post_order(Some(&token(42)), &order(&items)).await;
         assert_eq!(response.status(), 400);
@@ -241,9 +232,8 @@ async fn unknown_or_inactive_products_are_400_and_reserve_nothing() {
     assert_eq!(app.count("orders"), 0);
 }
 
-#[tokio::test]
-async fn short_stock_is_409_and_reserves_nothing_for_the_other_items() {
-    let app = spawn_app().await;
+async fn short_stock_is_409_and_reserves_nothing_for_the_other_items(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let response = app
         .post_order(Some(&token(42)), &order(&[(1, 1), (4, 6)]))
         .await;
@@ -264,9 +254,8 @@ async fn short_stock_is_409_and_reserves_nothing_for_the_other_items() {
 /// reads the rest of it (up to the gateway's 1 MiB) before answering, so
 /// the runtime never closes the connection on unread bytes, which resets
 /// it and can cut the answer off (4 in 200 under Spin 4.1 before).
-#[tokio::test]
-async fn oversized_bodies_always_get_their_whole_413() {
-    let app = spawn_app().await;
+async fn oversized_bodies_always_get_their_whole_413(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let padding = "x".repeat(64 * 1024 + 100);
     let big = json!({"items": [{"product_id": 1, "quantity": 1}], "pad": padding}).to_string();
     let sends = (0..8).map(|_| {

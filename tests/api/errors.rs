@@ -2,8 +2,10 @@
 //! carrying its request id and the cause, and its body says nothing
 //! internal.
 
-use crate::helpers::{order, spawn_app, token, TestApp};
+use crate::helpers::{order, spawn_app_on, token, Backend, TestApp};
 use serde_json::{json, Value};
+
+crate::on_both_backends!(every_5xx_writes_exactly_one_error_line_with_its_request_id,);
 
 /// Sends a create with `request_id`; returns the status and the error
 /// lines the service wrote for it.
@@ -31,9 +33,8 @@ async fn create_as(app: &TestApp, request_id: &str, items: &[(i64, i64)]) -> (u1
     (status, errors)
 }
 
-#[tokio::test]
-async fn every_5xx_writes_exactly_one_error_line_with_its_request_id() {
-    let app = spawn_app().await;
+async fn every_5xx_writes_exactly_one_error_line_with_its_request_id(backend: Backend) {
+    let app = spawn_app_on(backend).await;
 
     // Two reservations fail: one line, not one per Catalog call.
     app.catalog
@@ -53,7 +54,7 @@ async fn every_5xx_writes_exactly_one_error_line_with_its_request_id() {
 
     // Storage that breaks after the reservation: 500, one line, stock back.
     app.catalog.set_faults(json!({})).await;
-    app.db().execute_batch("DROP TABLE order_items").unwrap();
+    app.execute("DROP TABLE order_items");
     let (status, errors) = create_as(&app, "five-0-0", &[(3, 2)]).await;
     assert_eq!(status, 500);
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -62,7 +63,10 @@ async fn every_5xx_writes_exactly_one_error_line_with_its_request_id() {
         errors[0]["cause"]
             .as_str()
             .unwrap()
-            .contains("no such table"),
+            .contains(match backend {
+                Backend::Sqlite => "no such table",
+                Backend::Postgres => "does not exist",
+            }),
         "{errors:?}"
     );
     assert_eq!(

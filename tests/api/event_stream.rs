@@ -303,6 +303,8 @@ async fn concurrent_drainers_never_send_an_event_twice(backend: Backend) {
 
 /// Spin opens Redis only to addresses in `allowed_outbound_hosts`: with
 /// `events_redis_host` left empty nothing is sent, and nothing is lost.
+/// (On SQLite: the refusal is the Redis peer's; storage is the same as in
+/// the tests above, which run on both.)
 #[tokio::test]
 async fn a_redis_not_in_allowed_outbound_hosts_is_refused() {
     let redis = RedisServer::start();

@@ -87,6 +87,9 @@ impl Gateway {
     }
 }
 
+/// On SQLite (one instance); PostgreSQL through the gateway is
+/// `postgres::two_instances_behind_the_gateway_share_one_database_safely`
+/// and the Django-Catalog flow below, on both.
 #[tokio::test]
 async fn orders_flow_through_the_nginx_gateway() {
     let nginx = nginx_binary();

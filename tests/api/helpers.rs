@@ -686,6 +686,17 @@ pub fn products(count: i64, price: &str, in_stock: i64) -> Value {
         .collect()
 }
 
+/// A pending release as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub reason: String,
+    pub last_error: String,
+}
+
 /// How to start the app.
 #[derive(Default, Clone)]
 pub struct AppOptions {
@@ -929,6 +940,68 @@ impl TestApp {
                     .unwrap()
             }
         }
+    }
+
+    /// The releases still owed to the Catalog, oldest first.
+    pub fn pending_releases(&self) -> Vec<StoredRelease> {
+        self.rows(
+            "SELECT id, user_id, product_id, quantity, reason, last_error \
+             FROM pending_releases ORDER BY id",
+        )
+        .iter()
+        .map(|row| {
+            let c: Vec<&str> = row.splitn(6, '|').collect();
+            StoredRelease {
+                id: c[0].parse().unwrap(),
+                user_id: c[1].parse().unwrap(),
+                product_id: c[2].parse().unwrap(),
+                quantity: c[3].parse().unwrap(),
+                reason: c[4].to_owned(),
+                last_error: c[5].to_owned(),
+            }
+        })
+        .collect()
+    }
+
+    /// Order `id` as stored: `(user_id, total_amount, status)`.
+    pub fn stored_order(&self, id: i64) -> Option<(i64, String, String)> {
+        let rows = self.rows(&format!(
+            "SELECT user_id, total_amount, status FROM orders WHERE id = {id}"
+        ));
+        rows.first().map(|row| {
+            let c: Vec<&str> = row.split('|').collect();
+            (c[0].parse().unwrap(), c[1].to_owned(), c[2].to_owned())
+        })
+    }
+
+    /// Order `id`'s items as stored: `(product_id, quantity, price)`.
+    pub fn stored_items(&self, id: i64) -> Vec<(i64, i64, String)> {
+        self.rows(&format!(
+            "SELECT product_id, quantity, price FROM order_items WHERE order_id = {id} ORDER BY id"
+        ))
+        .iter()
+        .map(|row| {
+            let c: Vec<&str> = row.split('|').collect();
+            (
+                c[0].parse().unwrap(),
+                c[1].parse().unwrap(),
+                c[2].to_owned(),
+            )
+        })
+        .collect()
+    }
+
+    /// Moves every stored Idempotency-Key's creation `hours` back.
+    pub fn age_idempotency_keys(&self, hours: u32) {
+        self.execute(&match self.database_url {
+            Some(_) => format!(
+                "UPDATE idempotency_keys SET created_at = created_at - interval '{hours} hours'"
+            ),
+            None => format!(
+                "UPDATE idempotency_keys SET created_at = \
+                 strftime('%Y-%m-%dT%H:%M:%SZ', created_at, '-{hours} hours')"
+            ),
+        });
     }
 
     /// Runs `sql` on the app's database, whichever the backend (for a test

@@ -2,8 +2,8 @@
 //! per-request log line (SPEC §6).
 
 use crate::helpers::{
-    host_command, order, spawn_app, spawn_app_with, token, AppOptions, Calls, CatalogKind,
-    TestCatalog,
+    host_command, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
+    Calls, CatalogKind, TestCatalog,
 };
 use std::process::Stdio;
 
@@ -69,9 +69,10 @@ async fn a_bad_manifest_stops_start_up() {
     assert!(stderr.contains("invalid manifest version: 3"), "{stderr}");
 }
 
-#[tokio::test]
-async fn one_json_log_line_per_request_without_secrets() {
-    let app = spawn_app().await;
+crate::on_both_backends!(one_json_log_line_per_request_without_secrets);
+
+async fn one_json_log_line_per_request_without_secrets(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let token = token(42);
     let created = app.post_order(Some(&token), &order(&[(1, 1)])).await;
     let order_id = created.json::<serde_json::Value>().await.unwrap()["id"].clone();

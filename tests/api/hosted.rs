@@ -103,7 +103,7 @@ async fn the_cloud_manifest_adds_the_database_and_redis_peers() {
 
 /// Hosted SQLite on Fermyon Cloud is libSQL, which refuses
 /// `PRAGMA journal_mode` (and the busy timeout): the service must not need
-/// them.
+/// them. (SQLite only: the refusal is libSQL's.)
 #[tokio::test]
 async fn the_service_works_when_its_pragmas_are_refused() {
     let app = spawn_app_with(AppOptions {

@@ -1,10 +1,15 @@
 //! SPEC §3 Idempotency-Key: a retried create is answered from the stored
 //! outcome, never placed twice.
 
-use crate::helpers::{json_body, spawn_app, spawn_app_on, token, Backend};
+use crate::helpers::{json_body, spawn_app_on, token, Backend};
 use futures::future::join_all;
 use serde_json::json;
 use std::time::Duration;
+
+crate::on_both_backends!(
+    auth_and_validation_failures_are_not_stored_and_bad_keys_are_400,
+    keys_older_than_a_day_are_forgotten_and_purged,
+);
 
 crate::on_both_backends!(
     a_repeat_replays_the_stored_answer_and_calls_nothing,
@@ -183,9 +188,8 @@ async fn refusals_from_the_catalog_are_stored_and_failures_are_not(backend: Back
     assert!(retry.headers().get("idempotent-replayed").is_none());
 }
 
-#[tokio::test]
-async fn auth_and_validation_failures_are_not_stored_and_bad_keys_are_400() {
-    let app = spawn_app().await;
+async fn auth_and_validation_failures_are_not_stored_and_bad_keys_are_400(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let unauthenticated = app
         .client
         .post(format!("{}/orders/orders/", app.address))
@@ -215,16 +219,11 @@ async fn auth_and_validation_failures_are_not_stored_and_bad_keys_are_400() {
     assert_eq!(app.count("orders"), 1);
 }
 
-#[tokio::test]
-async fn keys_older_than_a_day_are_forgotten_and_purged() {
-    let app = spawn_app().await;
+async fn keys_older_than_a_day_are_forgotten_and_purged(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let first = json_body(app.post_order_with_key(&token(42), "yesterday", BODY).await).await;
     // Age the stored key past the 24 h retention.
-    app.db()
-        .execute_batch(
-            "UPDATE idempotency_keys SET created_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-25 hours')",
-        )
-        .unwrap();
+    app.age_idempotency_keys(25);
     // An expired key is a new key: the request runs again.
     let again = app.post_order_with_key(&token(42), "yesterday", BODY).await;
     assert_eq!(again.status(), 201);
@@ -232,13 +231,11 @@ async fn keys_older_than_a_day_are_forgotten_and_purged() {
     assert_ne!(json_body(again).await["id"], first["id"]);
 
     // A key stored long ago is purged by the next pass.
-    app.db()
-        .execute_batch(
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, status, body, \
-             created_at, lease_until) VALUES (7, 'old', 'f', 'done', 400, '{}', \
-             '2000-01-01T00:00:00Z', '2000-01-01T00:02:00Z')",
-        )
-        .unwrap();
+    app.execute(
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, state, status, body, \
+         created_at, lease_until) VALUES (7, 'old', 'f', 'done', 400, '{}', \
+         '2000-01-01T00:00:00Z', '2000-01-01T00:02:00Z')",
+    );
     assert_eq!(app.count("idempotency_keys"), 2);
     // The operator's pass, or the after-response pass of the create above
     // if it ran later than its response, purges it.
@@ -253,13 +250,8 @@ async fn keys_older_than_a_day_are_forgotten_and_purged() {
         .sum();
     assert!(operator_purged <= 1 && purged >= 1, "{purged}");
     assert_eq!(app.count("idempotency_keys"), 1, "the fresh key stays");
-    let old: i64 = app
-        .db()
-        .query_row(
-            "SELECT count(*) FROM idempotency_keys WHERE key = 'old'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(old, 0);
+    assert_eq!(
+        app.rows("SELECT count(*) FROM idempotency_keys WHERE key = 'old'"),
+        ["0"]
+    );
 }

@@ -2,7 +2,7 @@
 //! exactly the routes that are served, and real responses — successes and
 //! errors — match its schemas for their status.
 
-use crate::helpers::{json_body, order, spawn_app, token, TestApp, ADMIN_TOKEN};
+use crate::helpers::{json_body, order, spawn_app_on, token, Backend, TestApp, ADMIN_TOKEN};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -75,9 +75,10 @@ fn create(app: &TestApp, body: &str) -> RequestBuilder {
         .body(body.to_owned())
 }
 
-#[tokio::test]
-async fn the_document_matches_the_routes_and_real_responses() {
-    let app = spawn_app().await;
+crate::on_both_backends!(the_document_matches_the_routes_and_real_responses);
+
+async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let response = app.get("/orders/openapi.json").await;
     assert_eq!(response.status(), 200);
     let doc = json_body(response).await;
@@ -127,10 +128,7 @@ async fn exercise_settle(c: &mut Checker, app: &TestApp) {
         (status, cancelled["stock_release"].as_str()),
         (200, Some("pending"))
     );
-    let release_id: i64 = app
-        .db()
-        .query_row("SELECT id FROM pending_releases", [], |r| r.get(0))
-        .unwrap();
+    let release_id = app.pending_releases()[0].id;
 
     let settle = "/orders/admin/releases/{id}/settle/";
     let path = format!("/orders/admin/releases/{release_id}/settle/");
@@ -356,12 +354,10 @@ async fn exercise_cancel(c: &mut Checker, app: &TestApp, created: &Value) {
         404
     );
     let paid = app.create(42, &[(5, 1)]).await;
-    app.db()
-        .execute(
-            "UPDATE orders SET status = 'PAID' WHERE id = ?",
-            [paid["id"].as_i64().unwrap()],
-        )
-        .unwrap();
+    app.execute(&format!(
+        "UPDATE orders SET status = 'PAID' WHERE id = {}",
+        paid["id"]
+    ));
     let paid_path = format!("/orders/orders/{}/cancel/", paid["id"]);
     assert_eq!(
         c.check(

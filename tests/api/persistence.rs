@@ -1,28 +1,23 @@
 //! SPEC §5: durable storage and migrations.
 
-use crate::helpers::{json_body, order, spawn_app, token};
+use crate::helpers::{json_body, order, spawn_app, spawn_app_on, token, Backend};
 use futures::future::join_all;
 
-#[tokio::test]
-async fn orders_survive_a_host_crash_and_restart() {
-    let mut app = spawn_app().await;
+crate::on_both_backends!(orders_survive_a_host_crash_and_restart);
+
+async fn orders_survive_a_host_crash_and_restart(backend: Backend) {
+    let mut app = spawn_app_on(backend).await;
     let created = json_body(app.post_order(Some(&token(42)), &order(&[(1, 1)])).await).await;
     app.restart().await; // SIGKILL, then a new host on the same file
 
     let second = json_body(app.post_order(Some(&token(42)), &order(&[(2, 1)])).await).await;
     assert!(second["id"].as_i64() > created["id"].as_i64());
     assert_eq!(app.count("orders"), 2);
-    let total: String = app
-        .db()
-        .query_row(
-            "SELECT total_amount FROM orders WHERE id = ?",
-            [created["id"].as_i64()],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let (_, total, _) = app.stored_order(created["id"].as_i64().unwrap()).unwrap();
     assert_eq!(total, "999.99");
 }
 
+/// SQLite only: PostgreSQL's is `postgres::instances_starting_together_migrate_once`.
 #[tokio::test]
 async fn racing_first_requests_migrate_once_and_all_succeed() {
     let app = spawn_app().await;
@@ -77,6 +72,8 @@ fn schema(db: &rusqlite::Connection) -> Vec<(String, String, Option<String>)> {
         .collect()
 }
 
+/// SQLite only: PostgreSQL's is
+/// `postgres::the_migration_files_run_by_hand_give_the_schema_the_service_creates`.
 #[tokio::test]
 async fn the_schema_files_run_by_hand_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,12 +4,19 @@
 //! reports, and only the operator can call it.
 
 use crate::helpers::{
-    eventually, json_body, order, spawn_app, spawn_app_on, spawn_app_with, token, AppOptions,
-    Backend, TestApp, ADMIN_TOKEN,
+    eventually, json_body, order, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
+    TestApp, ADMIN_TOKEN,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+crate::on_both_backends!(
+    a_create_killed_between_reserving_and_saving_gives_its_stock_back,
+    without_a_release_endpoint_releases_stay_visible_to_the_operator,
+    only_the_operator_token_reaches_the_reconcile_endpoint,
+    an_operator_settlement_is_audited_and_refused_while_a_release_runs,
+);
 
 crate::on_both_backends!(
     a_release_that_failed_is_made_later_exactly_once,
@@ -123,9 +130,9 @@ async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
     assert_eq!(app.catalog.stock(1).await, 10);
 }
 
-#[tokio::test]
-async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
+async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back(backend: Backend) {
     let mut app = spawn_app_with(AppOptions {
+        backend,
         variables: vec![
             ("catalog_timeout_ms", "1000".into()),
             ("stock_intent_lease_seconds", "10".into()),
@@ -182,9 +189,8 @@ async fn a_create_killed_between_reserving_and_saving_gives_its_stock_back() {
     assert_eq!(app.catalog.stock(1).await, 10);
 }
 
-#[tokio::test]
-async fn without_a_release_endpoint_releases_stay_visible_to_the_operator() {
-    let app = spawn_app().await;
+async fn without_a_release_endpoint_releases_stay_visible_to_the_operator(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     app.catalog.set_faults(json!({"no_release": true})).await;
     let created = app.create(42, &[(1, 2)]).await;
     let cancel = app
@@ -223,9 +229,8 @@ async fn without_a_release_endpoint_releases_stay_visible_to_the_operator() {
     assert_eq!(app.catalog.stock(1).await, 10);
 }
 
-#[tokio::test]
-async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
-    let app = spawn_app().await;
+async fn only_the_operator_token_reaches_the_reconcile_endpoint(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     let path = "/orders/admin/reconcile/";
     let anonymous = app.request(Method::POST, path).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
@@ -250,6 +255,7 @@ async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
     assert_eq!(lower_case.status(), 200);
 
     let disabled = spawn_app_with(AppOptions {
+        backend,
         variables: vec![("admin_token", String::new())],
         ..Default::default()
     })
@@ -267,30 +273,20 @@ async fn only_the_operator_token_reaches_the_reconcile_endpoint() {
     );
 }
 
-#[tokio::test]
-async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs() {
-    let app = spawn_app().await;
+async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs(backend: Backend) {
+    let app = spawn_app_on(backend).await;
     app.catalog.set_faults(json!({"no_release": true})).await;
     let created = app.create(42, &[(1, 1), (2, 2)]).await;
     let cancelled = app.cancel(42, &created["id"]).await;
     assert_eq!(json_body(cancelled).await["stock_release"], "pending");
-    let ids: Vec<i64> = app
-        .db()
-        .prepare("SELECT id FROM pending_releases ORDER BY id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let ids: Vec<i64> = app.pending_releases().iter().map(|r| r.id).collect();
     assert_eq!(ids.len(), 2);
 
     // A release some request is trying right now cannot be settled.
-    app.db()
-        .execute(
-            "UPDATE pending_releases SET claimed_until = '9999-01-01T00:00:00Z' WHERE id = ?",
-            [ids[1]],
-        )
-        .unwrap();
+    app.execute(&format!(
+        "UPDATE pending_releases SET claimed_until = '9999-01-01T00:00:00Z' WHERE id = {}",
+        ids[1]
+    ));
     let busy = app
         .settle_release(
             ids[1],
@@ -323,22 +319,12 @@ async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs() {
     assert_eq!(body["outcome"], "written_off");
     assert_eq!(body["order_id"], created["id"]);
     assert_eq!(body["product_id"], 1);
-    let audit: (String, String, String, i64) = app
-        .db()
-        .query_row(
-            "SELECT outcome, settled_by, note, quantity FROM settled_releases WHERE id = ?",
-            [ids[0]],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .unwrap();
     assert_eq!(
-        audit,
-        (
-            "written_off".into(),
-            "alice".into(),
-            "counted as lost".into(),
-            1
-        )
+        app.rows(&format!(
+            "SELECT outcome, settled_by, note, quantity FROM settled_releases WHERE id = {}",
+            ids[0]
+        )),
+        ["written_off|alice|counted as lost|1"]
     );
     assert_eq!(app.count("pending_releases"), 1);
     let logged = app

@@ -1,4 +1,4 @@
-use crate::helpers::{json_body, order, spawn_app, token};
+use crate::helpers::{json_body, order, spawn_app, spawn_app_on, token, Backend};
 use reqwest::Method;
 
 #[tokio::test]
@@ -33,9 +33,10 @@ async fn other_methods_are_405_with_allow_before_authentication() {
     }
 }
 
-#[tokio::test]
-async fn every_response_carries_a_request_id_and_the_catalog_gets_it() {
-    let app = spawn_app().await;
+crate::on_both_backends!(every_response_carries_a_request_id_and_the_catalog_gets_it);
+
+async fn every_response_carries_a_request_id_and_the_catalog_gets_it(backend: Backend) {
+    let app = spawn_app_on(backend).await;
 
     // A new id when the client sends none.
     let generated = app.get("/orders/health/").await.headers()["x-request-id"]
