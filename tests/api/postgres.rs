@@ -576,3 +576,31 @@ async fn the_previous_schema_with_orders_takes_the_largest_totals_after_migratin
     let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
     assert_eq!(schema_versions(&url), all.join(","));
 }
+
+/// Migration 0006: an order's event sequence past `integer` (as SQLite's
+/// 64-bit INTEGER takes it). On the previous schema the next event of such
+/// an order could not be recorded, so its cancel failed on PostgreSQL only.
+#[tokio::test]
+async fn the_previous_schema_with_events_takes_wide_counters_after_migrating() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let url = app.database_url.clone().unwrap();
+    let files = migration_files();
+    apply_by_hand(&url, &files[..5]);
+    psql(
+        &url,
+        "INSERT INTO orders (id, user_id, total_amount, status, created_at, updated_at) \
+         OVERRIDING SYSTEM VALUE VALUES (1, 42, 0.00, 'CREATED', now(), now()); \
+         INSERT INTO events (event_id, order_id, seq, type, payload, created_at, published_at) \
+         VALUES ('e1', 1, 2147483647, 'order.created', '{}', now(), now())",
+    )
+    .unwrap();
+
+    let cancelled = app.cancel(42, &json!(1)).await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(
+        app.rows("SELECT seq FROM events WHERE order_id = 1 ORDER BY seq"),
+        ["2147483647", "2147483648"]
+    );
+    let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
+    assert_eq!(schema_versions(&url), all.join(","));
+}

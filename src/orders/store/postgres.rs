@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../../migrations/postgres/0005_money_precision.sql"),
     ),
+    (
+        6,
+        include_str!("../../../migrations/postgres/0006_wide_counters.sql"),
+    ),
 ];
 
 /// The version the last migration file records.

@@ -40,6 +40,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../../migrations/sqlite/0008_release_ids.sql"),
     ),
+    (
+        9,
+        include_str!("../../../../migrations/sqlite/0009_item_and_intent_ids.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
