@@ -31,8 +31,8 @@ pub use store::{OutboxEvent, PaymentRecord, StoreError};
 
 /// The SQL the tests check against the real schema.
 pub mod checked_sql {
+    pub use super::store::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
     pub use super::store::sqlite::migrations::MIGRATIONS as SQLITE_MIGRATIONS;
-    pub use super::store::sqlite::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
 }
 
 use crate::catalog::{CatalogClient, CatalogError};

@@ -8,23 +8,36 @@
 //! Nothing here decides anything. A change that needs a rule (cancel, pay,
 //! claim a key, settle a release) is written once by its workflow in
 //! `orders/` as a transaction ([`Store::write`]) of [`Tx`] primitives: read
-//! under the lock, then each guarded write the rule chose. A backend only
-//! says each primitive in its own SQL, with its own locking (`BEGIN
-//! IMMEDIATE` on SQLite; row locks, `FOR UPDATE`, on PostgreSQL). Single
-//! statements that need no rule (the one-statement create, claims with
-//! `SKIP LOCKED`, purges) are [`Store`] methods.
+//! under the lock, then each guarded write the rule chose. Statements that
+//! need no rule (claims with `SKIP LOCKED`, purges, reads) are [`Store`]
+//! methods.
+//!
+//! Each primitive is written once, in the file of its concern ([`orders`],
+//! `intents`, `keys`, `releases`, `payments`, `events`), as one statement
+//! in both dialects with one list of values (`sql`); rows are read into
+//! records once (`rows`). A backend module only runs its dialect's text,
+//! with its own locking (`BEGIN IMMEDIATE` on SQLite; row locks, `FOR
+//! UPDATE`, on PostgreSQL), and keeps what is truly its own: connection,
+//! transactions and busy waits, migrations, and the one-statement create
+//! (a trigger on SQLite, data-modifying CTEs on PostgreSQL).
 
+mod events;
+mod intents;
+mod keys;
+pub mod orders;
+mod payments;
 pub mod postgres;
+mod releases;
 mod rows;
+mod sql;
 pub mod sqlite;
 
 use crate::domain::events::EventRecord;
-use crate::domain::idempotency::{IdempotencyKey, StoredKey};
+use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::money::Money;
-use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::order::PricedOrder;
 use crate::domain::order_request::OrderLine;
-use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
-use crate::domain::release::Settlement;
+use crate::domain::payment::PaymentRefusal;
 use crate::domain::{ProductId, UserId};
 use serde::Serialize;
 use spin_sdk::sqlite3::Error as SqliteError;
@@ -297,7 +310,8 @@ impl Store {
         lines: &[OrderLine],
         lease_seconds: u64,
     ) -> Result<IntentId, StoreError> {
-        dispatch!(Store: self.open_intent(user, request_id, lines, lease_seconds).await)
+        let items = intents::intent_items(lines);
+        dispatch!(Store: self.open_intent(user, request_id, &items, lease_seconds).await)
     }
 
     /// In one statement: closes the intent, writes the `CREATED` order and
@@ -316,95 +330,6 @@ impl Store {
         dispatch!(Store: self.insert_order(user, order, intent, key, created).await)
     }
 
-    /// `user`'s order `id`, or `None` (also when it is someone else's).
-    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
-        dispatch!(Store: self.order(user, id))
-    }
-
-    /// Up to `limit` of `user`'s orders below `before_id`, newest first,
-    /// and whether more follow.
-    pub fn list_orders(
-        &self,
-        user: UserId,
-        before_id: Option<i64>,
-        limit: u32,
-    ) -> Result<(Vec<Order>, bool), StoreError> {
-        dispatch!(Store: self.list_orders(user, before_id, limit))
-    }
-
-    /// Stores the outcome `body` (a refusal) of a key this request holds.
-    pub async fn complete_key(&self, owned: OwnedKey<'_>, body: &str) -> Result<(), StoreError> {
-        dispatch!(Store: self.complete_key(owned, body).await)
-    }
-
-    /// Gives the key up: a retry runs again.
-    pub async fn release_key(&self, owned: OwnedKey<'_>) -> Result<(), StoreError> {
-        dispatch!(Store: self.release_key(owned).await)
-    }
-
-    /// Deletes up to `limit` keys past the retention; returns how many.
-    pub async fn purge_expired_keys(&self, limit: u32) -> Result<usize, StoreError> {
-        dispatch!(Store: self.purge_expired_keys(limit).await)
-    }
-
-    /// Claims up to `limit` releases nobody is trying right now.
-    pub async fn claim_releases(
-        &self,
-        limit: u32,
-        ignore_backoff: bool,
-        claim_seconds: u64,
-    ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        dispatch!(Store: self.claim_releases(limit, ignore_backoff, claim_seconds).await)
-    }
-
-    /// The oldest pending releases (at most `limit`) and how many there are.
-    pub fn pending_releases(&self, limit: u32) -> Result<(i64, Vec<PendingRelease>), StoreError> {
-        dispatch!(Store: self.pending_releases(limit))
-    }
-
-    /// How many order events wait to be published.
-    pub fn unpublished_events(&self) -> Result<i64, StoreError> {
-        dispatch!(Store: self.unpublished_events())
-    }
-
-    /// Claims up to `limit` events for publishing, for `claim_seconds`:
-    /// the oldest unclaimed ones, at most the earliest unpublished event
-    /// of each order. Sorted by recording order.
-    pub async fn claim_events(
-        &self,
-        limit: u32,
-        claim_seconds: u64,
-    ) -> Result<Vec<OutboxEvent>, StoreError> {
-        // `UPDATE … RETURNING` promises no order.
-        let mut events = dispatch!(Store: self.claim_events(limit, claim_seconds).await)?;
-        events.sort_by_key(|event| event.id);
-        Ok(events)
-    }
-
-    /// Marks events `ids` as published.
-    pub async fn mark_events_published(&self, ids: &[i64]) -> Result<(), StoreError> {
-        dispatch!(Store: self.mark_events_published(ids).await)
-    }
-
-    /// Gives back the claims on events `ids` (their delivery failed).
-    pub async fn unclaim_events(&self, ids: &[i64]) -> Result<(), StoreError> {
-        dispatch!(Store: self.unclaim_events(ids).await)
-    }
-
-    /// Deletes up to `limit` events published over `retention_seconds` ago.
-    pub async fn purge_published_events(
-        &self,
-        limit: u32,
-        retention_seconds: u64,
-    ) -> Result<usize, StoreError> {
-        dispatch!(Store: self.purge_published_events(limit, retention_seconds).await)
-    }
-
-    /// Whether stock of order `order_id` is still owed to the Catalog.
-    pub fn order_release_pending(&self, order_id: i64) -> Result<bool, StoreError> {
-        dispatch!(Store: self.order_release_pending(order_id))
-    }
-
     /// Whether any reconciliation work is due (one indexed read).
     pub fn reconciliation_due(&self) -> Result<bool, StoreError> {
         dispatch!(Store: self.reconciliation_due())
@@ -412,128 +337,89 @@ impl Store {
 }
 
 /// One write transaction in progress ([`Store::write`]): the primitives the
-/// workflows compose their rules from. Each is one statement (or two where
-/// a backend needs them), takes the workflow's decision as it is and never
-/// checks a status itself.
+/// workflows compose their rules from (in the files of their concerns).
+/// Each takes the workflow's decision as it is and never checks a status
+/// itself.
 pub enum Tx<'a> {
     Sqlite(&'a sqlite::Db),
     Postgres(&'a postgres::Db),
 }
 
-impl Tx<'_> {
-    /// Order `id` (anyone's), locked until the transaction ends.
-    pub fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
-        dispatch!(Tx: self.lock_order(id))
-    }
-
-    /// Moves order `id` from `from` to `to`. Guarded by `from` as well as
-    /// by the lock: an order found otherwise is [`StoreError::Malformed`].
-    pub fn set_status(
+/// Where a statement runs: a request's store (reads), or a transaction.
+trait Run {
+    /// Runs `sql` in this backend's dialect with `params`, reading each
+    /// row it answers with `read`.
+    fn rows<T>(
         &self,
-        id: i64,
-        from: OrderStatus,
-        to: OrderStatus,
-    ) -> Result<(), StoreError> {
-        dispatch!(Tx: self.set_status(id, from, to))
-    }
+        sql: &sql::Sql,
+        params: &[sql::Param<'_>],
+        read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError>;
+}
 
-    /// Records `event` as its order's next one (the order's lock orders
-    /// the sequence).
-    pub fn append_event(&self, event: &EventRecord) -> Result<(), StoreError> {
-        dispatch!(Tx: self.append_event(event))
-    }
-
-    /// Records releases as owed; returns them when this request claimed
-    /// them ([`ReleaseClaim::ThisRequest`]), else nothing.
-    pub fn insert_releases(
+impl Run for Tx<'_> {
+    fn rows<T>(
         &self,
-        new: &NewReleases<'_>,
-    ) -> Result<Vec<ClaimedRelease>, StoreError> {
-        dispatch!(Tx: self.insert_releases(new))
+        sql: &sql::Sql,
+        params: &[sql::Param<'_>],
+        read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Tx::Sqlite(db) => db
+                .run(&sql.sqlite, params)?
+                .rows
+                .iter()
+                .map(|r| read(r))
+                .collect(),
+            Tx::Postgres(db) => db
+                .run(&sql.postgres, params)?
+                .iter()
+                .map(|r| read(r))
+                .collect(),
+        }
     }
+}
 
-    /// Deletes open intent `intent`, returning whose it was; `None` when
-    /// the reconciler took it over (its lease ran out).
-    pub fn take_intent(&self, intent: IntentId) -> Result<Option<(UserId, String)>, StoreError> {
-        dispatch!(Tx: self.take_intent(intent))
-    }
-
-    /// Deletes up to `limit` intents whose lease ran out (not those another
-    /// instance is taking) and returns them.
-    pub fn take_expired_intents(&self, limit: u32) -> Result<Vec<ExpiredIntent>, StoreError> {
-        dispatch!(Tx: self.take_expired_intents(limit))
-    }
-
-    /// Deletes claimed release `id` (the Catalog confirmed it).
-    pub fn delete_release(&self, id: i64) -> Result<(), StoreError> {
-        dispatch!(Tx: self.delete_release(id))
-    }
-
-    /// Unclaims release `id` and schedules its next try.
-    pub fn reschedule_release(
+/// Outside a transaction: reads run as a transaction's statements do (a
+/// write goes through [`Store::write_rows`]).
+impl Run for Store {
+    fn rows<T>(
         &self,
-        id: i64,
-        error: &str,
-        retry_in_seconds: u64,
-    ) -> Result<(), StoreError> {
-        dispatch!(Tx: self.reschedule_release(id, error, retry_in_seconds))
+        sql: &sql::Sql,
+        params: &[sql::Param<'_>],
+        read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let on = match self {
+            Store::Sqlite(db) => Tx::Sqlite(db),
+            Store::Postgres(db) => Tx::Postgres(db),
+        };
+        on.rows(sql, params, read)
     }
+}
 
-    /// Moves pending release `id`, unless a request holds it claimed, to
-    /// `settled_releases` with the operator's account; the audit row.
-    pub fn move_to_settled(
+impl Store {
+    /// One write statement on its own (its own transaction): on SQLite it
+    /// waits for other writers (busy retries), on PostgreSQL its row locks
+    /// do.
+    async fn write_rows<T>(
         &self,
-        id: i64,
-        settlement: Settlement,
-        settled_by: &str,
-        note: &str,
-    ) -> Result<Option<SettledRelease>, StoreError> {
-        dispatch!(Tx: self.move_to_settled(id, settlement, settled_by, note))
-    }
-
-    /// Whether pending release `id` exists.
-    pub fn release_exists(&self, id: i64) -> Result<bool, StoreError> {
-        dispatch!(Tx: self.release_exists(id))
-    }
-
-    /// Writes key `owned` as claimed (`in_flight`, with the body's
-    /// `fingerprint`, for `lease_seconds`) unless it exists; whether it did.
-    pub fn insert_key(
-        &self,
-        owned: OwnedKey<'_>,
-        fingerprint: &str,
-        lease_seconds: u64,
-    ) -> Result<bool, StoreError> {
-        dispatch!(Tx: self.insert_key(owned, fingerprint, lease_seconds))
-    }
-
-    /// Key `owned` as stored, locked until the transaction ends.
-    pub fn lock_key(&self, owned: OwnedKey<'_>) -> Result<Option<StoredKey>, StoreError> {
-        dispatch!(Tx: self.lock_key(owned))
-    }
-
-    /// Claims existing key `owned` afresh for this request.
-    pub fn take_over_key(
-        &self,
-        owned: OwnedKey<'_>,
-        fingerprint: &str,
-        lease_seconds: u64,
-    ) -> Result<(), StoreError> {
-        dispatch!(Tx: self.take_over_key(owned, fingerprint, lease_seconds))
-    }
-
-    /// The payment recorded with `payment_id`, if any.
-    pub fn stored_payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
-        dispatch!(Tx: self.stored_payment(payment_id))
-    }
-
-    /// Records `payment` with `outcome`; its recording time, or `None` when
-    /// its id was recorded meanwhile (by a transaction this one did not see).
-    pub fn insert_payment(
-        &self,
-        payment: &PaymentConfirmation,
-        outcome: Result<(), PaymentRefusal>,
-    ) -> Result<Option<String>, StoreError> {
-        dispatch!(Tx: self.insert_payment(payment, outcome))
+        sql: &sql::Sql,
+        params: &[sql::Param<'_>],
+        read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        match self {
+            Store::Sqlite(db) => db
+                .run_write(&sql.sqlite, params)
+                .await?
+                .rows
+                .iter()
+                .map(|r| read(r))
+                .collect(),
+            Store::Postgres(db) => db
+                .run(&sql.postgres, params)?
+                .iter()
+                .map(|r| read(r))
+                .collect(),
+        }
     }
 }

@@ -27,7 +27,7 @@ fn malformed(what: &'static str) -> impl Fn() -> StoreError {
 }
 
 /// `id, user_id, total_amount, status, created_at`, without its items.
-pub(super) fn order(row: &impl Columns) -> Result<Order, StoreError> {
+pub(super) fn order(row: &(impl Columns + ?Sized)) -> Result<Order, StoreError> {
     let bad = malformed("orders row");
     Ok(Order {
         id: row.int(0).ok_or_else(&bad)?,
@@ -39,25 +39,44 @@ pub(super) fn order(row: &impl Columns) -> Result<Order, StoreError> {
     })
 }
 
-/// Adds items `order_id, product_id, quantity, price` to their orders.
-pub(super) fn attach_items(orders: &mut [Order], items: &[impl Columns]) -> Result<(), StoreError> {
+/// An item `order_id, product_id, quantity, price`, with its order's id.
+pub(super) fn order_item(row: &(impl Columns + ?Sized)) -> Result<(i64, PricedLine), StoreError> {
     let bad = malformed("order_items row");
-    for row in items {
-        let order_id = row.int(0).ok_or_else(&bad)?;
-        let line = PricedLine {
-            product_id: row.int(1).and_then(ProductId::new).ok_or_else(&bad)?,
-            quantity: row.int(2).and_then(Quantity::new).ok_or_else(&bad)?,
-            unit_price: row.money(3).ok_or_else(&bad)?,
-        };
+    let order_id = row.int(0).ok_or_else(&bad)?;
+    let line = PricedLine {
+        product_id: row.int(1).and_then(ProductId::new).ok_or_else(&bad)?,
+        quantity: row.int(2).and_then(Quantity::new).ok_or_else(&bad)?,
+        unit_price: row.money(3).ok_or_else(&bad)?,
+    };
+    Ok((order_id, line))
+}
+
+/// Adds items to their orders, in the order given.
+pub(super) fn attach_items(orders: &mut [Order], items: Vec<(i64, PricedLine)>) {
+    for (order_id, line) in items {
         if let Some(order) = orders.iter_mut().find(|o| o.id == order_id) {
             order.lines.push(line);
         }
     }
-    Ok(())
+}
+
+/// `count(*)` or another single integer.
+pub(super) fn one_int(row: &(impl Columns + ?Sized)) -> Result<i64, StoreError> {
+    row.int(0).ok_or(StoreError::Malformed("a count"))
+}
+
+/// A single boolean (SQLite: 0 or 1).
+pub(super) fn one_flag(row: &(impl Columns + ?Sized)) -> Result<bool, StoreError> {
+    row.flag(0).ok_or(StoreError::Malformed("a boolean"))
+}
+
+/// `user_id, request_id, items` of an intent taken back.
+pub(super) fn intent(row: &(impl Columns + ?Sized)) -> Result<super::ExpiredIntent, StoreError> {
+    super::ExpiredIntent::from_row(row.int(0), row.text(1), row.text(2))
 }
 
 /// `id, user_id, product_id, quantity, attempts`.
-pub(super) fn claimed_release(row: &impl Columns) -> Result<ClaimedRelease, StoreError> {
+pub(super) fn claimed_release(row: &(impl Columns + ?Sized)) -> Result<ClaimedRelease, StoreError> {
     let bad = malformed("pending_releases row");
     Ok(ClaimedRelease {
         id: row.int(0).ok_or_else(&bad)?,
@@ -73,7 +92,7 @@ pub(super) fn claimed_release(row: &impl Columns) -> Result<ClaimedRelease, Stor
 
 /// `id, user_id, product_id, quantity, order_id, reason, request_id,
 /// attempts, last_error, created_at, next_attempt_at`.
-pub(super) fn pending_release(row: &impl Columns) -> Result<PendingRelease, StoreError> {
+pub(super) fn pending_release(row: &(impl Columns + ?Sized)) -> Result<PendingRelease, StoreError> {
     let bad = malformed("pending_releases row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
     Ok(PendingRelease {
@@ -93,7 +112,7 @@ pub(super) fn pending_release(row: &impl Columns) -> Result<PendingRelease, Stor
 
 /// `id, user_id, product_id, quantity, order_id, reason, outcome,
 /// settled_by, note, settled_at`.
-pub(super) fn settled_release(row: &impl Columns) -> Result<SettledRelease, StoreError> {
+pub(super) fn settled_release(row: &(impl Columns + ?Sized)) -> Result<SettledRelease, StoreError> {
     let bad = malformed("settled_releases row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
     Ok(SettledRelease {
@@ -111,7 +130,7 @@ pub(super) fn settled_release(row: &impl Columns) -> Result<SettledRelease, Stor
 }
 
 /// `fingerprint, state = 'done', order_id, body, lease over, expired`.
-pub(super) fn stored_key(row: &impl Columns) -> Result<StoredKey, StoreError> {
+pub(super) fn stored_key(row: &(impl Columns + ?Sized)) -> Result<StoredKey, StoreError> {
     let bad = malformed("idempotency_keys row");
     Ok(StoredKey {
         fingerprint: row.text(0).ok_or_else(&bad)?.to_owned(),
@@ -124,7 +143,7 @@ pub(super) fn stored_key(row: &impl Columns) -> Result<StoredKey, StoreError> {
 }
 
 /// `payment_id, order_id, amount, currency, reason, created_at`.
-pub(super) fn payment(row: &impl Columns) -> Result<PaymentRecord, StoreError> {
+pub(super) fn payment(row: &(impl Columns + ?Sized)) -> Result<PaymentRecord, StoreError> {
     let bad = malformed("payments row");
     Ok(PaymentRecord {
         payment_id: row.text(0).ok_or_else(&bad)?.to_owned(),
@@ -137,7 +156,7 @@ pub(super) fn payment(row: &impl Columns) -> Result<PaymentRecord, StoreError> {
 }
 
 /// `id, event_id, order_id, seq, type, payload, created_at`.
-pub(super) fn outbox_event(row: &impl Columns) -> Result<OutboxEvent, StoreError> {
+pub(super) fn outbox_event(row: &(impl Columns + ?Sized)) -> Result<OutboxEvent, StoreError> {
     let bad = malformed("events row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
     Ok(OutboxEvent {

@@ -3,22 +3,21 @@
 //! only, schema kept current by [`migrations`]. Writers serialise on
 //! SQLite's one write lock (`BEGIN IMMEDIATE`).
 //!
-//! - [`orders`]: orders and items; create, read, list, cancel.
-//! - [`intents`]: reservations about to be made (crash safety).
-//! - [`idempotency`]: `Idempotency-Key` claims and stored outcomes.
-//! - [`releases`]: stock owed back to the Catalog, claimed and settled.
-//! - [`payments`]: payment confirmations and the `PAID` transition.
-//! - [`events`]: order events, in the transactions of their changes.
+//! Its own parts (the statements shared with PostgreSQL are in the files
+//! of their concerns, one level up):
+//! - [`orders`]: the one-statement create.
+//! - [`intents`]: opening a reservation intent.
+//! - [`releases`]: "is any reconciliation due?", answered by the create's
+//!   statement too.
+//! - [`migrations`]: the schema, kept current.
 
-pub mod events;
-pub mod idempotency;
 pub mod intents;
 pub mod migrations;
 pub mod orders;
-pub mod payments;
 pub mod releases;
 
 use super::rows::Columns;
+use super::sql::Param;
 use crate::clock;
 use crate::domain::money::Money;
 use crate::orders::store::StoreError;
@@ -95,6 +94,22 @@ impl Db {
         Ok(self.conn.execute(sql, params)?)
     }
 
+    /// Runs SQLite's text of a shared statement.
+    pub(super) fn run(&self, sql: &str, params: &[Param<'_>]) -> Result<QueryResult, StoreError> {
+        let values: Vec<Value> = params.iter().map(value).collect();
+        self.exec(sql, &values)
+    }
+
+    /// [`Db::run`] for a write on its own, waiting for other writers.
+    pub(super) async fn run_write(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<QueryResult, StoreError> {
+        let values: Vec<Value> = params.iter().map(value).collect();
+        self.write_statement(sql, &values).await
+    }
+
     /// Runs `attempt` until it is not refused for a lock another writer
     /// holds (each attempt waits up to [`BUSY_SLICE_MS`] inside SQLite),
     /// for [`BUSY_BUDGET`] in all.
@@ -167,12 +182,21 @@ impl Columns for RowResult {
     }
 }
 
+/// A shared statement's value as SQLite binds it.
+fn value(param: &Param<'_>) -> Value {
+    match param {
+        Param::Int(value) => Value::Integer(*value),
+        Param::Int32(value) => Value::Integer(i64::from(*value)),
+        Param::Text(text) => Value::Text((*text).to_owned()),
+        Param::OptInt(value) => value.map_or(Value::Null, Value::Integer),
+        Param::OptText(text) => text.map_or(Value::Null, |t| Value::Text(t.to_owned())),
+        // The service's own text: two places, as stored.
+        Param::Money(money) => Value::Text(money.to_string()),
+        Param::Seconds(seconds) => seconds_from_now(*seconds),
+    }
+}
+
 /// Reads column `index` of the first row, if any.
 fn first<'a, T: TryFrom<&'a Value>>(result: &'a QueryResult, index: usize) -> Option<T> {
     result.rows.first().and_then(|row| row.get(index))
-}
-
-/// `?, ?, …` for `n` parameters.
-fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
 }

@@ -1,22 +1,12 @@
-//! Orders and their items: create, read, list, cancel.
+//! The one-statement create on SQLite.
 
-use super::{placeholders, Db, SQL_NOW};
+use super::{Db, SQL_NOW};
 use crate::domain::events::EventRecord;
-use crate::domain::order::{Order, OrderStatus, PricedOrder};
+use crate::domain::order::PricedOrder;
 use crate::domain::UserId;
-use crate::orders::store::rows;
 use crate::orders::store::{IntentId, OwnedKey, StoreError};
-use spin_sdk::sqlite3::{Error as SqliteError, QueryResult, Value};
+use spin_sdk::sqlite3::{Error as SqliteError, Value};
 
-/// The keyset query behind the order list; a test checks its plan.
-pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
-     FROM orders WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?";
-/// One order of one user; a test checks its plan.
-pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
-     FROM orders WHERE id = ? AND user_id = ?";
-/// One order, inside a write transaction (its lock is the database's).
-const LOCK_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
-     FROM orders WHERE id = ?";
 /// The `order_submitted` trigger's message when the intent is gone.
 const LEASE_LOST: &str = "stock intent lease lost";
 
@@ -78,93 +68,5 @@ impl Db {
         self.reconciliation_due_known
             .set(Some(super::first::<i64>(&inserted, 2) == Some(1)));
         Ok((id, created_at))
-    }
-
-    /// `user`'s order `id`, or `None` (also when it is someone else's).
-    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
-        let found = self.exec(
-            GET_ORDER_SQL,
-            &[Value::Integer(id), Value::Integer(user.get())],
-        )?;
-        Ok(self.with_items(&found)?.pop())
-    }
-
-    /// Up to `limit` of `user`'s orders with ids below `before_id`, newest
-    /// first, and whether more follow.
-    pub fn list_orders(
-        &self,
-        user: UserId,
-        before_id: Option<i64>,
-        limit: u32,
-    ) -> Result<(Vec<Order>, bool), StoreError> {
-        let found = self.exec(
-            LIST_ORDERS_SQL,
-            &[
-                Value::Integer(user.get()),
-                Value::Integer(before_id.unwrap_or(i64::MAX)),
-                Value::Integer(i64::from(limit) + 1),
-            ],
-        )?;
-        let mut orders = self.with_items(&found)?;
-        let more = orders.len() > limit as usize;
-        orders.truncate(limit as usize);
-        Ok((orders, more))
-    }
-
-    /// Inside a write transaction: order `id`, whoever's.
-    pub(in crate::orders::store) fn lock_order(
-        &self,
-        id: i64,
-    ) -> Result<Option<Order>, StoreError> {
-        let found = self.exec(LOCK_ORDER_SQL, &[Value::Integer(id)])?;
-        Ok(self.with_items(&found)?.pop())
-    }
-
-    /// Inside a write transaction: `from` → `to`, guarded by `from`.
-    pub(in crate::orders::store) fn set_status(
-        &self,
-        id: i64,
-        from: OrderStatus,
-        to: OrderStatus,
-    ) -> Result<(), StoreError> {
-        let changed = self.exec(
-            &format!(
-                "UPDATE orders SET status = ?, updated_at = {SQL_NOW} \
-                 WHERE id = ? AND status = ? RETURNING id"
-            ),
-            &[
-                Value::Text(to.as_str().into()),
-                Value::Integer(id),
-                Value::Text(from.as_str().into()),
-            ],
-        )?;
-        if changed.rows.len() != 1 {
-            return Err(StoreError::Malformed("order changed under its lock"));
-        }
-        Ok(())
-    }
-
-    /// Orders from `(id, user_id, total_amount, status, created_at)` rows,
-    /// with their items read in one query.
-    fn with_items(&self, found: &QueryResult) -> Result<Vec<Order>, StoreError> {
-        let mut orders = found
-            .rows
-            .iter()
-            .map(rows::order)
-            .collect::<Result<Vec<_>, _>>()?;
-        if orders.is_empty() {
-            return Ok(orders);
-        }
-        let ids: Vec<Value> = orders.iter().map(|o| Value::Integer(o.id)).collect();
-        let items = self.exec(
-            &format!(
-                "SELECT order_id, product_id, quantity, price FROM order_items \
-                 WHERE order_id IN ({}) ORDER BY id",
-                placeholders(ids.len())
-            ),
-            &ids,
-        )?;
-        rows::attach_items(&mut orders, &items.rows)?;
-        Ok(orders)
     }
 }

@@ -1,0 +1,118 @@
+//! Orders and their items: read one or a page, and, inside a workflow's
+//! transaction, lock one and move its status. (The one-statement create
+//! is each backend's own: `sqlite::orders`, `postgres`.)
+
+use super::rows::{self, Columns};
+use super::sql::{sqlite_now, Param, Sql};
+use super::{Run, Store, StoreError, Tx};
+use crate::domain::order::{Order, OrderStatus};
+use crate::domain::UserId;
+
+/// The keyset query behind the order list (SQLite's text; a test checks
+/// its plan).
+pub const LIST_ORDERS_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
+     FROM orders WHERE user_id = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3";
+/// One order of one user (SQLite's text; a test checks its plan).
+pub const GET_ORDER_SQL: &str = "SELECT id, user_id, total_amount, status, created_at \
+     FROM orders WHERE id = ?1 AND user_id = ?2";
+
+const LIST_ORDERS: Sql = Sql::fixed(
+    LIST_ORDERS_SQL,
+    "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' FROM orders \
+     WHERE user_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+);
+const GET_ORDER: Sql = Sql::fixed(
+    GET_ORDER_SQL,
+    "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' FROM orders \
+     WHERE id = $1 AND user_id = $2",
+);
+/// Inside a write transaction: SQLite's lock is the database's; PostgreSQL
+/// locks the row.
+const LOCK_ORDER: Sql = Sql::fixed(
+    "SELECT id, user_id, total_amount, status, created_at FROM orders WHERE id = ?1",
+    "SELECT id, user_id, total_amount, status, created_at AT TIME ZONE 'UTC' FROM orders \
+     WHERE id = $1 FOR UPDATE",
+);
+const SET_STATUS: Sql = Sql::fixed(
+    concat!(
+        "UPDATE orders SET status = ?1, updated_at = ",
+        sqlite_now!(),
+        " WHERE id = ?2 AND status = ?3 RETURNING id"
+    ),
+    "UPDATE orders SET status = $1, updated_at = now() WHERE id = $2 AND status = $3 \
+     RETURNING id",
+);
+
+impl Store {
+    /// `user`'s order `id`, or `None` (also when it is someone else's).
+    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        let params = [Param::Int(id), Param::Int(user.get())];
+        Ok(with_items(self, &GET_ORDER, &params)?.pop())
+    }
+
+    /// Up to `limit` of `user`'s orders below `before_id`, newest first,
+    /// and whether more follow.
+    pub fn list_orders(
+        &self,
+        user: UserId,
+        before_id: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Order>, bool), StoreError> {
+        let params = [
+            Param::Int(user.get()),
+            Param::Int(before_id.unwrap_or(i64::MAX)),
+            Param::Int(i64::from(limit) + 1),
+        ];
+        let mut orders = with_items(self, &LIST_ORDERS, &params)?;
+        let more = orders.len() > limit as usize;
+        orders.truncate(limit as usize);
+        Ok((orders, more))
+    }
+}
+
+impl Tx<'_> {
+    /// Order `id` (anyone's), locked until the transaction ends.
+    pub fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        Ok(with_items(self, &LOCK_ORDER, &[Param::Int(id)])?.pop())
+    }
+
+    /// Moves order `id` from `from` to `to`. Guarded by `from` as well as
+    /// by the lock: an order found otherwise is [`StoreError::Malformed`].
+    pub fn set_status(
+        &self,
+        id: i64,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> Result<(), StoreError> {
+        let params = [
+            Param::Text(to.as_str()),
+            Param::Int(id),
+            Param::Text(from.as_str()),
+        ];
+        let changed = self.rows(&SET_STATUS, &params, |_| Ok(()))?;
+        if changed.len() != 1 {
+            return Err(StoreError::Malformed("order changed under its lock"));
+        }
+        Ok(())
+    }
+}
+
+/// The orders `sql` finds, with their items read in one more statement.
+fn with_items(on: &impl Run, sql: &Sql, params: &[Param<'_>]) -> Result<Vec<Order>, StoreError> {
+    let mut orders = on.rows(sql, params, |row: &dyn Columns| rows::order(row))?;
+    if orders.is_empty() {
+        return Ok(orders);
+    }
+    let items = Sql::with_list(
+        "SELECT order_id, product_id, quantity, price FROM order_items \
+         WHERE order_id IN ({ids}) ORDER BY id",
+        "SELECT order_id, product_id, quantity, price FROM order_items \
+         WHERE order_id IN ({ids}) ORDER BY id",
+        1,
+        orders.len(),
+    );
+    let ids: Vec<Param<'_>> = orders.iter().map(|o| Param::Int(o.id)).collect();
+    let items = on.rows(&items, &ids, |row: &dyn Columns| rows::order_item(row))?;
+    rows::attach_items(&mut orders, items);
+    Ok(orders)
+}
