@@ -5,8 +5,8 @@ wasmtime::component::bindgen!({
     world: "spin-imports",
     imports: { default: async | trappable },
     with: {
-        "spin:sqlite/sqlite.connection": crate::sqlite::SqliteConnection,
-        "spin:postgres/postgres.connection": crate::postgres::PgConnection,
-        "fermyon:spin/redis.connection": crate::redis::RedisConnection,
+        "spin:sqlite/sqlite.connection": crate::resources::SqliteConnection,
+        "spin:postgres/postgres.connection": crate::resources::PgConnection,
+        "fermyon:spin/redis.connection": crate::resources::RedisConnection,
     },
 });

@@ -2,6 +2,7 @@
 //! Anything it would have to ignore silently is an error instead, so an app
 //! that needs more than this host offers fails loudly at start-up.
 
+use crate::variables::VariableDecl;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -26,20 +27,6 @@ pub struct Application {
     pub version: Option<String>,
     #[serde(default)]
     pub authors: Vec<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// `[variables] name = { default = "…" }` or `{ required = true, secret = true }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VariableDecl {
-    #[serde(default)]
-    pub default: Option<String>,
-    #[serde(default)]
-    pub required: bool,
-    #[serde(default)]
-    pub secret: bool,
     #[serde(default)]
     pub description: Option<String>,
 }

@@ -19,19 +19,14 @@ use crate::bindings::spin::postgres::postgres::{
     self as pg, Column, DbDataType, DbError, DbValue, Error, ParameterValue, QueryError, RowSet,
 };
 use crate::outbound::AllowedHost;
+use crate::resources::{PgConnection, PgPools};
 use crate::state::HostState;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 use wasmtime::component::Resource;
 use wasmtime::Result;
 
 /// Max connections in one address's pool (Spin's `CONNECTION_POOL_SIZE`).
 const POOL_SIZE: usize = 64;
-
-/// One pool per address, shared by all instances of the app.
-#[derive(Clone, Default)]
-pub struct PgPools(Arc<Mutex<HashMap<String, deadpool_postgres::Pool>>>);
 
 impl PgPools {
     fn pool(&self, address: &str) -> Result<deadpool_postgres::Pool, String> {
@@ -54,11 +49,6 @@ impl PgPools {
         pools.insert(address.to_owned(), pool.clone());
         Ok(pool)
     }
-}
-
-/// A pooled client, as handed to the component.
-pub struct PgConnection {
-    client: deadpool_postgres::Object,
 }
 
 impl pg::Host for HostState {}

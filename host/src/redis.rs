@@ -11,16 +11,11 @@
 
 use crate::bindings::fermyon::spin::redis::{self as r, Error, RedisParameter, RedisResult};
 use crate::outbound::AllowedHost;
+use crate::resources::RedisConnection;
 use crate::state::HostState;
-use redis::aio::MultiplexedConnection;
 use redis::Value;
 use wasmtime::component::Resource;
 use wasmtime::Result;
-
-/// An open connection, as handed to the component.
-pub struct RedisConnection {
-    connection: MultiplexedConnection,
-}
 
 impl r::Host for HostState {}
 

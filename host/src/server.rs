@@ -69,20 +69,24 @@ struct Server {
 /// Loads the app, binds, prints the routes like `spin up` and serves until
 /// interrupted.
 pub async fn up(options: Options) -> Result<()> {
+    let server = load(&options)?;
+    serve(Arc::new(server), &options.listen).await
+}
+
+/// Everything `spin up` does before it listens, in Spin's order: the
+/// manifest, the runtime config and variables, the engine (and its cache),
+/// the state and log directories, then each component compiled and linked
+/// and its databases checked. Any failure stops the app.
+fn load(options: &Options) -> Result<Server> {
     let manifest_path = if options.manifest.is_dir() {
         options.manifest.join("spin.toml")
     } else {
         options.manifest.clone()
     };
     let manifest = Manifest::load(&manifest_path)?;
-    let app_dir = manifest_path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let app_dir = if app_dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        app_dir
+    let app_dir = match manifest_path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
     };
     let runtime_config = match &options.runtime_config_file {
         Some(path) => RuntimeConfig::load(path)?,
@@ -90,45 +94,10 @@ pub async fn up(options: Options) -> Result<()> {
     };
     let working_dir = std::env::current_dir()?;
     let variables = AppVariables::resolve(&manifest.variables, |name| std::env::var(name).ok())?;
-
-    // As Spin: the engine (and its cache) first, then the state directory,
-    // which holds the default database and the log directory; both are
-    // created at start and a failure stops the app.
-    let engine = engine(&options)?;
-    let state_dir = match user_path(
-        options.state_dir.as_deref(),
-        runtime_config.state_dir.as_deref(),
-    ) {
-        Some(dir) => dir.map(|d| working_dir.join(d)),
-        None => Some(app_dir.join(".spin")),
-    };
-    let log_dir = match user_path(
-        options.log_dir.as_deref(),
-        runtime_config.log_dir.as_deref(),
-    ) {
-        Some(dir) => dir.map(|d| working_dir.join(d)),
-        None => state_dir.as_ref().map(|d| d.join("logs")),
-    };
-    if let Some(log_dir) = &log_dir {
-        std::fs::create_dir_all(log_dir)
-            .with_context(|| format!("failed to create log directory {}", log_dir.display()))?;
-    }
-
-    let ticker = engine.weak();
-    std::thread::spawn(move || {
-        while let Some(engine) = ticker.upgrade() {
-            engine.increment_epoch();
-            drop(engine);
-            std::thread::sleep(EPOCH_TICK);
-        }
-    });
-    let mut linker: Linker<HostState> = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-    bindings::spin::postgres::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-    bindings::fermyon::spin::variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
-    bindings::fermyon::spin::redis::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    let engine = engine(options)?;
+    let state_dir = state_directories(options, &runtime_config, &working_dir, &app_dir)?;
+    start_epoch_ticker(&engine);
+    let linker = linker(&engine)?;
 
     let mut components = HashMap::new();
     let mut compiled: HashMap<String, ProxyPre<HostState>> = HashMap::new();
@@ -149,19 +118,7 @@ pub async fn up(options: Options) -> Result<()> {
             },
         );
         let source = app_dir.join(&component.source);
-        let wasm = Component::from_file(&engine, &source)
-            .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!(
-                    "component `{name}`: cannot load {} (build it first)",
-                    source.display()
-                )
-            })?;
-        let pre = linker
-            .instantiate_pre(&wasm)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("component `{name}` imports something this host lacks"))?;
-        compiled.insert(name.clone(), ProxyPre::new(pre)?);
+        compiled.insert(name.clone(), compile(&engine, &linker, name, &source)?);
     }
 
     let sqlite = runtime_config.sqlite_locations(&working_dir, state_dir.as_deref())?;
@@ -172,14 +129,6 @@ pub async fn up(options: Options) -> Result<()> {
             }
         }
     }
-    let refused_pragmas = std::env::var("SPIN_HOST_SQLITE_REFUSE_PRAGMAS")
-        .map(|list| {
-            list.split(',')
-                .map(|p| p.trim().to_owned())
-                .filter(|p| !p.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
     for (label, location) in &sqlite {
         if *location == SqliteLocation::InMemory {
             println!("SQLite database `{label}`: a temporary in-memory database per connection");
@@ -188,7 +137,7 @@ pub async fn up(options: Options) -> Result<()> {
     let app = Arc::new(AppState {
         components,
         sqlite: sqlite.into_iter().collect(),
-        refused_pragmas: Arc::new(refused_pragmas),
+        refused_pragmas: Arc::new(refused_pragmas()),
         http_client: crate::outbound::shared_client(),
         pg_pools: Default::default(),
     });
@@ -202,17 +151,108 @@ pub async fn up(options: Options) -> Result<()> {
         });
     }
     served.sort_by_key(|s| std::cmp::Reverse(s.route.specificity()));
-    let log_timing = std::env::var_os("SPIN_HOST_LOG_TIMING").is_some_and(|v| v == "1");
-    let server = Arc::new(Server {
+    Ok(Server {
         app,
         served,
-        log_timing,
+        log_timing: std::env::var_os("SPIN_HOST_LOG_TIMING").is_some_and(|v| v == "1"),
         log_calls: std::env::var_os("SPIN_HOST_LOG_CALLS").is_some_and(|v| v == "1"),
-    });
+    })
+}
 
-    let listener = TcpListener::bind(&options.listen)
+/// As Spin: the state directory (which holds the default database and
+/// the log directory) and the log directory, created at start. Returns the
+/// state directory, if any.
+fn state_directories(
+    options: &Options,
+    runtime_config: &RuntimeConfig,
+    working_dir: &Path,
+    app_dir: &Path,
+) -> Result<Option<PathBuf>> {
+    let state_dir = match user_path(
+        options.state_dir.as_deref(),
+        runtime_config.state_dir.as_deref(),
+    ) {
+        Some(dir) => dir.map(|d| working_dir.join(d)),
+        None => Some(app_dir.join(".spin")),
+    };
+    let log_dir = match user_path(
+        options.log_dir.as_deref(),
+        runtime_config.log_dir.as_deref(),
+    ) {
+        Some(dir) => dir.map(|d| working_dir.join(d)),
+        None => state_dir.as_ref().map(|d| d.join("logs")),
+    };
+    if let Some(log_dir) = &log_dir {
+        std::fs::create_dir_all(log_dir)
+            .with_context(|| format!("failed to create log directory {}", log_dir.display()))?;
+    }
+    Ok(state_dir)
+}
+
+/// Lets running guests yield to other tasks every [`EPOCH_TICK`].
+fn start_epoch_ticker(engine: &Engine) {
+    let ticker = engine.weak();
+    std::thread::spawn(move || {
+        while let Some(engine) = ticker.upgrade() {
+            engine.increment_epoch();
+            drop(engine);
+            std::thread::sleep(EPOCH_TICK);
+        }
+    });
+}
+
+/// WASI, WASI HTTP and the Spin interfaces this host offers.
+fn linker(engine: &Engine) -> Result<Linker<HostState>> {
+    let mut linker: Linker<HostState> = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    bindings::spin::sqlite::sqlite::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::spin::postgres::postgres::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::fermyon::spin::variables::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    bindings::fermyon::spin::redis::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+    Ok(linker)
+}
+
+/// Compiles component `name` from `source` and pre-instantiates it.
+fn compile(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    name: &str,
+    source: &Path,
+) -> Result<ProxyPre<HostState>> {
+    let wasm = Component::from_file(engine, source)
+        .map_err(anyhow::Error::from)
+        .with_context(|| {
+            format!(
+                "component `{name}`: cannot load {} (build it first)",
+                source.display()
+            )
+        })?;
+    let pre = linker
+        .instantiate_pre(&wasm)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("component `{name}` imports something this host lacks"))?;
+    Ok(ProxyPre::new(pre)?)
+}
+
+/// `SPIN_HOST_SQLITE_REFUSE_PRAGMAS=journal_mode,...`.
+fn refused_pragmas() -> Vec<String> {
+    std::env::var("SPIN_HOST_SQLITE_REFUSE_PRAGMAS")
+        .map(|list| {
+            list.split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Binds `listen`, prints the routes like `spin up` and serves until
+/// interrupted.
+async fn serve(server: Arc<Server>, listen: &str) -> Result<()> {
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {}", options.listen))?;
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let address = listener.local_addr()?;
     println!("Serving http://{address}");
     println!("Available Routes:");

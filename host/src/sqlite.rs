@@ -8,6 +8,7 @@
 //! connection and run on the blocking pool.
 
 use crate::bindings::spin::sqlite::sqlite::{self, Error, QueryResult, RowResult, Value};
+use crate::resources::SqliteConnection;
 use crate::runtime_config::SqliteLocation;
 use crate::state::{AppState, HostState};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -19,16 +20,6 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// Largest query result handed to a component (Spin's
 /// `MAX_HOST_BUFFERED_BYTES`).
 const MAX_RESULT_BYTES: usize = 128 << 20;
-
-/// One database connection, as handed to the component; the SQLite
-/// connection itself is made on first use.
-pub struct SqliteConnection {
-    location: SqliteLocation,
-    conn: OnceLock<Arc<Mutex<rusqlite::Connection>>>,
-    /// Pragmas this host refuses (`SPIN_HOST_SQLITE_REFUSE_PRAGMAS`), to
-    /// behave like a hosted libSQL database.
-    refused_pragmas: Arc<Vec<String>>,
-}
 
 impl SqliteConnection {
     fn connection(&self) -> Result<Arc<Mutex<rusqlite::Connection>>, Error> {

@@ -1,7 +1,6 @@
 //! What the host knows about the app (shared by all requests) and the
 //! per-request store data.
 
-use crate::bindings::fermyon::spin::variables;
 use crate::outbound::{AllowedHost, OutboundPolicy, SharedClient};
 use crate::runtime_config::SqliteLocation;
 use crate::variables::ComponentVariables;
@@ -29,7 +28,7 @@ pub struct AppState {
     /// Plain-HTTP outbound requests of all instances share its pool.
     pub http_client: SharedClient,
     /// PostgreSQL connection pools, one per address.
-    pub pg_pools: crate::postgres::PgPools,
+    pub pg_pools: crate::resources::PgPools,
 }
 
 impl AppState {
@@ -101,24 +100,5 @@ impl WasiHttpView for HostState {
             table: &mut self.table,
             hooks: &mut self.outbound,
         }
-    }
-}
-
-impl variables::Host for HostState {
-    async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, variables::Error>> {
-        if crate::variables::check_name(&name).is_err() {
-            return Ok(Err(variables::Error::InvalidName(name)));
-        }
-        let value = self
-            .app
-            .components
-            .get(&self.component)
-            .and_then(|c| c.variables.get(&name));
-        Ok(match value {
-            Some(value) => Ok(value.to_owned()),
-            None => Err(variables::Error::Undefined(format!(
-                "no variable for {name:?}"
-            ))),
-        })
     }
 }

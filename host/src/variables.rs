@@ -2,9 +2,23 @@
 //! `SPIN_VARIABLE_<NAME>` environment variables or their default, and
 //! exposed to a component through the templates in its `[component.x.variables]`.
 
-use crate::manifest::VariableDecl;
 use anyhow::{bail, Context, Result};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+
+/// `[variables] name = { default = "…" }` or `{ required = true, secret = true }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariableDecl {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
 
 /// Variable names Spin accepts: lower-case letters, digits and `_`,
 /// starting with a letter.
