@@ -54,7 +54,7 @@ async fn every_5xx_writes_exactly_one_error_line_with_its_request_id(backend: Ba
 
     // Storage that breaks after the reservation: 500, one line, stock back.
     app.catalog.set_faults(json!({})).await;
-    app.execute("DROP TABLE order_items");
+    app.drop_table("order_items");
     let (status, errors) = create_as(&app, "five-0-0", &[(3, 2)]).await;
     assert_eq!(status, 500);
     assert_eq!(errors.len(), 1, "{errors:?}");

@@ -32,26 +32,15 @@ async fn app_publishing_to(redis: &RedisServer, backend: Backend) -> TestApp {
 }
 
 fn unpublished(app: &TestApp) -> i64 {
-    app.rows("SELECT count(*) FROM events WHERE published_at IS NULL")[0]
-        .parse()
-        .unwrap()
+    app.unpublished_events()
 }
 
 /// `(event_id, type, seq)` of `order_id`'s events as recorded.
 fn recorded(app: &TestApp, order_id: &Value) -> Vec<(String, String, i64)> {
-    app.rows(&format!(
-        "SELECT event_id, type, seq FROM events WHERE order_id = {order_id} ORDER BY seq"
-    ))
-    .iter()
-    .map(|row| {
-        let parts: Vec<&str> = row.split('|').collect();
-        (
-            parts[0].to_owned(),
-            parts[1].to_owned(),
-            parts[2].parse().unwrap(),
-        )
-    })
-    .collect()
+    app.stored_events(order_id.as_i64().unwrap())
+        .into_iter()
+        .map(|event| (event.event_id, event.kind, event.seq))
+        .collect()
 }
 
 /// `(event_id, type, seq)` of `order_id`'s entries, in stream order.
@@ -206,8 +195,7 @@ async fn a_host_killed_between_commit_and_publish_publishes_later(backend: Backe
     let created = app.create(42, &[(1, 1)]).await;
     assert!(
         eventually(Duration::from_secs(5), || async {
-            app.rows("SELECT count(*) FROM events WHERE published_at IS NULL AND claimed_until > '2000-01-01'")
-                == ["1"]
+            app.claimed_unpublished_events() == 1
         })
         .await,
         "the follow-up claimed the event and is sending it"
@@ -223,7 +211,7 @@ async fn a_host_killed_between_commit_and_publish_publishes_later(backend: Backe
     assert_eq!(app.reconcile().await["events_published"], 0);
     // Once the claim has run out (moved back here instead of waiting its
     // 30 s), the next pass sends it.
-    app.execute("UPDATE events SET claimed_until = '2000-01-01T00:00:00Z'");
+    app.expire_event_claims();
     assert_eq!(app.reconcile().await["events_published"], 1);
     assert_eq!(unpublished(&app), 0);
     let copies: Vec<Entry> = redis
@@ -347,21 +335,15 @@ async fn published_events_are_purged_after_their_retention(backend: Backend) {
     let unpublished_old = app.create(44, &[(1, 1)]).await;
     assert!(all_published(&app).await);
     // Eight days pass for two of them; one is made unpublished again.
-    app.execute(&format!(
-        "UPDATE events SET created_at = '2000-01-01T00:00:00Z', published_at = '2000-01-01T00:00:00Z' \
-         WHERE order_id = {}",
-        purged["id"]
-    ));
-    app.execute(&format!(
-        "UPDATE events SET created_at = '2000-01-01T00:00:00Z', published_at = NULL, \
-         claimed_until = '2099-01-01T00:00:00Z' WHERE order_id = {}",
-        unpublished_old["id"]
-    ));
+    app.backdate_events(purged["id"].as_i64().unwrap(), true);
+    app.backdate_events(unpublished_old["id"].as_i64().unwrap(), false);
     let report = app.reconcile().await;
     assert_eq!(report["purged_events"], 1, "{report}");
-    let left: Vec<String> = app.rows("SELECT order_id FROM events ORDER BY order_id");
     assert_eq!(
-        left,
-        [kept["id"].to_string(), unpublished_old["id"].to_string()]
+        app.event_order_ids(),
+        [
+            kept["id"].as_i64().unwrap(),
+            unpublished_old["id"].as_i64().unwrap()
+        ]
     );
 }

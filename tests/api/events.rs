@@ -11,22 +11,12 @@ crate::on_both_backends!(each_change_records_its_event_in_order);
 
 /// `(seq, type, payload)` of `order`'s events, and their ids.
 fn events(app: &TestApp, order: &Value) -> (Vec<(i64, String, Value)>, Vec<String>) {
-    let rows = app.rows(&format!(
-        "SELECT seq, type, payload, event_id, CASE WHEN published_at IS NULL THEN 'no' ELSE 'yes' END FROM events \
-         WHERE order_id = {} ORDER BY seq",
-        order["id"]
-    ));
     let mut events = Vec::new();
     let mut ids = Vec::new();
-    for row in rows {
-        let parts: Vec<&str> = row.splitn(5, '|').collect();
-        events.push((
-            parts[0].parse().unwrap(),
-            parts[1].to_owned(),
-            serde_json::from_str(parts[2]).unwrap(),
-        ));
-        ids.push(parts[3].to_owned());
-        assert_eq!(parts[4], "no", "not published");
+    for event in app.stored_events(order["id"].as_i64().unwrap()) {
+        assert!(!event.published, "not published");
+        events.push((event.seq, event.kind, event.payload));
+        ids.push(event.event_id);
     }
     (events, ids)
 }

@@ -154,10 +154,7 @@ async fn a_paid_order_cannot_be_cancelled(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let created = app.create(42, &[(1, 1)]).await;
     // Payment is another service's business; mark it paid in the database.
-    app.execute(&format!(
-        "UPDATE orders SET status = 'PAID' WHERE id = {}",
-        created["id"]
-    ));
+    app.force_status(created["id"].as_i64().unwrap(), "PAID");
     let path = format!("/orders/orders/{}/cancel/", created["id"]);
     let response = app.send_as(42, Method::POST, &path).await;
     assert_eq!(response.status(), 409);

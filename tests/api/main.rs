@@ -1,6 +1,12 @@
 //! End-to-end tests: the real `order_service.wasm` under `spin-host`, a real
 //! demo Catalog, real SQLite files and real HS256 tokens, over loopback HTTP.
-//! One module per endpoint or concern; `helpers` holds the harness.
+//! One module per endpoint or concern; `helpers` holds the harness, one
+//! file per concern: the artefacts and the runtime under test, child
+//! processes, Catalog peers, databases, the app under test, typed views of
+//! its stored state (tests assert through them, not through SQL of their
+//! own; only the schema and migration tests — `persistence`, `postgres`,
+//! `storage_parity`, `pg_types` — speak SQL, which is their subject), and
+//! credentials.
 
 mod auth;
 mod catalog_faults;

@@ -354,10 +354,7 @@ async fn exercise_cancel(c: &mut Checker, app: &TestApp, created: &Value) {
         404
     );
     let paid = app.create(42, &[(5, 1)]).await;
-    app.execute(&format!(
-        "UPDATE orders SET status = 'PAID' WHERE id = {}",
-        paid["id"]
-    ));
+    app.force_status(paid["id"].as_i64().unwrap(), "PAID");
     let paid_path = format!("/orders/orders/{}/cancel/", paid["id"]);
     assert_eq!(
         c.check(

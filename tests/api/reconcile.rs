@@ -5,7 +5,7 @@
 
 use crate::helpers::{
     eventually, json_body, order, spawn_app_on, spawn_app_with, token, AppOptions, Backend,
-    TestApp, ADMIN_TOKEN,
+    SettledAudit, TestApp, ADMIN_TOKEN,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ async fn a_create_whose_intent_was_taken_over_writes_no_order(backend: Backend) 
         .set_faults(json!({"reserve_latency_ms": 500}))
         .await;
     let pending = create_waiting_at_the_catalog(&app).await;
-    app.execute("DELETE FROM stock_intents");
+    app.delete_intents();
     let response = pending.await.unwrap().unwrap();
     assert_eq!(response.status(), 503);
     assert_eq!(json_body(response).await["code"], "service_busy");
@@ -93,7 +93,7 @@ async fn a_release_that_failed_is_made_later_exactly_once(backend: Backend) {
     app.create(42, &[(2, 1)]).await;
     // The row is due after its back-off; move it into the past rather than
     // wait. The next write request drains it after answering.
-    app.execute("UPDATE pending_releases SET next_attempt_at = '2000-01-01T00:00:00Z'");
+    app.make_releases_due();
     app.create(42, &[(2, 1)]).await;
     // Each pass logs its report when it ends.
     let passes = || -> Vec<Value> {
@@ -283,10 +283,7 @@ async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs(back
     assert_eq!(ids.len(), 2);
 
     // A release some request is trying right now cannot be settled.
-    app.execute(&format!(
-        "UPDATE pending_releases SET claimed_until = '9999-01-01T00:00:00Z' WHERE id = {}",
-        ids[1]
-    ));
+    app.hold_release_claim(ids[1]);
     let busy = app
         .settle_release(
             ids[1],
@@ -320,11 +317,13 @@ async fn an_operator_settlement_is_audited_and_refused_while_a_release_runs(back
     assert_eq!(body["order_id"], created["id"]);
     assert_eq!(body["product_id"], 1);
     assert_eq!(
-        app.rows(&format!(
-            "SELECT outcome, settled_by, note, quantity FROM settled_releases WHERE id = {}",
-            ids[0]
-        )),
-        ["written_off|alice|counted as lost|1"]
+        app.settled_release(ids[0]),
+        Some(SettledAudit {
+            outcome: "written_off".into(),
+            settled_by: "alice".into(),
+            note: "counted as lost".into(),
+            quantity: 1,
+        })
     );
     assert_eq!(app.count("pending_releases"), 1);
     let logged = app
