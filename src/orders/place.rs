@@ -7,7 +7,7 @@
 //! made now stays stored and is retried ([`super::release`]).
 
 use super::release::{self, Credentials};
-use super::store::{IntentId, NewReleases, OwnedKey, ReleaseClaim, StoreError};
+use super::store::{IntentId, NewOrder, NewReleases, OwnedKey, ReleaseClaim, StoreError};
 use super::{Deps, OrderError};
 use crate::catalog::{CatalogError, Product};
 use crate::domain::events::OrderEvent;
@@ -65,8 +65,14 @@ pub async fn place_order(
         .phases
         .timed(
             "db_write",
-            deps.store
-                .insert_order(user, &priced, intent, key, &created),
+            deps.store.insert_order(&NewOrder {
+                user,
+                status: order.status,
+                order: &priced,
+                intent,
+                key,
+                created: &created,
+            }),
         )
         .await;
     match stored {

@@ -35,7 +35,7 @@ pub mod sqlite;
 use crate::domain::events::EventRecord;
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::money::Money;
-use crate::domain::order::PricedOrder;
+use crate::domain::order::{OrderStatus, PricedOrder};
 use crate::domain::order_request::OrderLine;
 use crate::domain::payment::PaymentRefusal;
 use crate::domain::{ProductId, UserId};
@@ -128,6 +128,23 @@ pub struct SettledRelease {
     pub settled_by: String,
     pub note: String,
     pub settled_at: String,
+}
+
+/// A new order as its workflow decided it: what the one-statement create
+/// writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewOrder<'a> {
+    pub user: UserId,
+    /// Its first status.
+    pub status: OrderStatus,
+    pub order: &'a PricedOrder,
+    /// The intent its reservations were made under, closed by the write.
+    pub intent: IntentId,
+    /// The Idempotency-Key whose outcome it becomes.
+    pub key: Option<OwnedKey<'a>>,
+    /// Its event, as the order shows before it is stored (the database
+    /// fills in the id and time).
+    pub created: &'a EventRecord,
 }
 
 /// Releases to record as owed in one transaction.
@@ -314,20 +331,12 @@ impl Store {
         dispatch!(Store: self.open_intent(user, request_id, &items, lease_seconds).await)
     }
 
-    /// In one statement: closes the intent, writes the `CREATED` order and
-    /// its items, records it as the key's outcome and records `created`
-    /// (the event of the order as [`PricedOrder::unsaved`] shows it, its id
-    /// and time filled in by the database). Returns the order's id and
-    /// creation time; [`StoreError::LeaseLost`] if the intent was gone.
-    pub async fn insert_order(
-        &self,
-        user: UserId,
-        order: &PricedOrder,
-        intent: IntentId,
-        key: Option<OwnedKey<'_>>,
-        created: &EventRecord,
-    ) -> Result<(i64, String), StoreError> {
-        dispatch!(Store: self.insert_order(user, order, intent, key, created).await)
+    /// In one statement: closes the intent, writes the order and its
+    /// items, records it as the key's outcome and records its event (the
+    /// database fills in the order's id and time). Returns the order's id
+    /// and creation time; [`StoreError::LeaseLost`] if the intent was gone.
+    pub async fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
+        dispatch!(Store: self.insert_order(new).await)
     }
 
     /// Whether any reconciliation work is due (one indexed read).

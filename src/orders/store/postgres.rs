@@ -16,12 +16,10 @@
 
 use super::rows::Columns;
 use super::sql::Param;
-use super::{IntentId, OwnedKey, StoreError};
-use crate::domain::events::EventRecord;
+use super::{IntentId, NewOrder, StoreError};
 use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::money::Money;
-use crate::domain::order::PricedOrder;
 use crate::domain::UserId;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
 
@@ -307,15 +305,9 @@ impl Db {
     /// commit: close the intent (nothing else happens when it is gone:
     /// the lease was lost), write the order and its items, complete the
     /// Idempotency-Key and record `order.created`.
-    pub async fn insert_order(
-        &self,
-        user: UserId,
-        order: &PricedOrder,
-        intent: IntentId,
-        key: Option<OwnedKey<'_>>,
-        created: &EventRecord,
-    ) -> Result<(i64, String), StoreError> {
-        let items: Vec<serde_json::Value> = order
+    pub async fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
+        let items: Vec<serde_json::Value> = new
+            .order
             .lines
             .iter()
             .map(|line| {
@@ -329,7 +321,7 @@ impl Db {
         let sql = format!(
             "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id), \
              o AS (INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
-                   SELECT $2::bigint, $3::numeric, 'CREATED', date_trunc('second', now()), now() FROM intent \
+                   SELECT $2::bigint, $3::numeric, $10::text, date_trunc('second', now()), now() FROM intent \
                    RETURNING id, created_at, \
                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS shown), \
              items AS (INSERT INTO order_items (order_id, product_id, quantity, price) \
@@ -338,7 +330,7 @@ impl Db {
              k AS (UPDATE idempotency_keys SET state = 'done', body = NULL, order_id = o.id FROM o \
                    WHERE user_id = $2 AND key = $5::text AND state = 'in_flight'), \
              e AS (INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
-                   SELECT $6::text, o.id, 1, 'order.created', \
+                   SELECT $6::text, o.id, 1, $11::text, \
                    jsonb_set(jsonb_set($7::text::jsonb, '{{id}}', to_jsonb(o.id)), '{{created_at}}', to_jsonb(o.shown))::text, \
                    o.created_at FROM o) \
              SELECT o.id, o.created_at AT TIME ZONE 'UTC', {due} \
@@ -348,15 +340,18 @@ impl Db {
         let row = self.query_one_row(
             &sql,
             &[
-                P::Int64(intent.0),
-                P::Int64(user.get()),
-                P::Decimal(order.total.to_string()),
+                P::Int64(new.intent.0),
+                P::Int64(new.user.get()),
+                P::Decimal(new.order.total.to_string()),
                 P::Str(serde_json::Value::Array(items).to_string()),
-                key.map_or(P::DbNull, |key| P::Str(key.key.as_str().to_owned())),
-                P::Str(created.event_id.clone()),
-                P::Str(created.payload.clone()),
+                new.key
+                    .map_or(P::DbNull, |key| P::Str(key.key.as_str().to_owned())),
+                P::Str(new.created.event_id.clone()),
+                P::Str(new.created.payload.clone()),
                 P::Int64(RETENTION_SECONDS),
                 seconds(EVENT_RETENTION),
+                P::Str(new.status.as_str().to_owned()),
+                P::Str(new.created.kind.to_owned()),
             ],
         )?;
         // No order row: the intent was gone (the lease was lost).

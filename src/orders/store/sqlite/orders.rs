@@ -1,10 +1,7 @@
 //! The one-statement create on SQLite.
 
 use super::{Db, SQL_NOW};
-use crate::domain::events::EventRecord;
-use crate::domain::order::PricedOrder;
-use crate::domain::UserId;
-use crate::orders::store::{IntentId, OwnedKey, StoreError};
+use crate::orders::store::{NewOrder, StoreError};
 use spin_sdk::sqlite3::{Error as SqliteError, Value};
 
 /// The `order_submitted` trigger's message when the intent is gone.
@@ -17,15 +14,9 @@ impl Db {
     /// `order_submitted` trigger of migration 0007), so the write lock is
     /// held for no host round trip. [`StoreError::LeaseLost`] if the
     /// intent was taken over.
-    pub async fn insert_order(
-        &self,
-        user: UserId,
-        order: &PricedOrder,
-        intent: IntentId,
-        key: Option<OwnedKey<'_>>,
-        created: &EventRecord,
-    ) -> Result<(i64, String), StoreError> {
-        let items: Vec<(i64, u32, String)> = order
+    pub async fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
+        let items: Vec<(i64, u32, String)> = new
+            .order
             .lines
             .iter()
             .map(|line| {
@@ -38,19 +29,22 @@ impl Db {
             .collect();
         let sql = format!(
             "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
-             event_id, event_payload, created_at) \
+             event_id, event_payload, status, event_type, created_at) \
              VALUES (coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0) + 1, \
-             ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at, ({due})",
+             ?, ?, ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at, ({due})",
             due = super::releases::reconciliation_due_expression(),
         );
         let params = [
-            Value::Integer(intent.0),
-            Value::Integer(user.get()),
-            Value::Text(order.total.to_string()),
+            Value::Integer(new.intent.0),
+            Value::Integer(new.user.get()),
+            Value::Text(new.order.total.to_string()),
             Value::Text(serde_json::to_string(&items)?),
-            key.map_or(Value::Null, |key| Value::Text(key.key.as_str().to_owned())),
-            Value::Text(created.event_id.clone()),
-            Value::Text(created.payload.clone()),
+            new.key
+                .map_or(Value::Null, |key| Value::Text(key.key.as_str().to_owned())),
+            Value::Text(new.created.event_id.clone()),
+            Value::Text(new.created.payload.clone()),
+            Value::Text(new.status.as_str().to_owned()),
+            Value::Text(new.created.kind.to_owned()),
         ];
         let inserted = match self.write_statement(&sql, &params).await {
             Err(StoreError::Sqlite(SqliteError::Io(text))) if text.contains(LEASE_LOST) => {
