@@ -55,6 +55,8 @@ pub enum ApiError {
     PaymentIdReused,
     /// The database stayed locked past the busy timeout: retry shortly.
     Busy(Cause),
+    /// The database is unreachable or restarting: retry shortly.
+    DatabaseUnavailable(Cause),
     Internal(Cause),
 }
 
@@ -96,6 +98,7 @@ impl From<StoreError> for ApiError {
             StoreError::Busy | StoreError::LeaseLost | StoreError::PaymentIdTaken => {
                 ApiError::Busy(error.into())
             }
+            StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
             _ => ApiError::Internal(error.into()),
         }
     }
@@ -134,7 +137,9 @@ impl ApiError {
             ApiError::PaymentIdReused => 422,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::CatalogBadResponse(_) => 502,
-            ApiError::CatalogUnavailable(_) | ApiError::Busy(_) => 503,
+            ApiError::CatalogUnavailable(_)
+            | ApiError::Busy(_)
+            | ApiError::DatabaseUnavailable(_) => 503,
             ApiError::NotFound => 404,
             ApiError::Internal(_) => 500,
         }
@@ -163,6 +168,7 @@ impl ApiError {
             ApiError::PaymentRefused { .. } => "payment_refused",
             ApiError::PaymentIdReused => "payment_id_reused",
             ApiError::Busy(_) => "service_busy",
+            ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -216,6 +222,9 @@ impl ApiError {
                     .into()
             }
             ApiError::Busy(_) => "The service is busy; try again shortly.".into(),
+            ApiError::DatabaseUnavailable(_) => {
+                "The database is unavailable; try again shortly.".into()
+            }
             ApiError::Internal(_) => "Internal server error.".into(),
         }
     }
@@ -226,6 +235,7 @@ impl ApiError {
             ApiError::CatalogUnavailable(cause)
             | ApiError::CatalogBadResponse(cause)
             | ApiError::Busy(cause)
+            | ApiError::DatabaseUnavailable(cause)
             | ApiError::Internal(cause) => Some(cause.as_ref()),
             _ => None,
         }
@@ -266,7 +276,10 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => {
                 builder.header("allow", allow.as_str());
             }
-            ApiError::CatalogUnavailable(_) | ApiError::Busy(_) | ApiError::IdempotencyKeyInUse => {
+            ApiError::CatalogUnavailable(_)
+            | ApiError::Busy(_)
+            | ApiError::DatabaseUnavailable(_)
+            | ApiError::IdempotencyKeyInUse => {
                 builder.header("retry-after", "1");
             }
             _ => {}

@@ -604,3 +604,69 @@ async fn the_previous_schema_with_events_takes_wide_counters_after_migrating() {
     let all: Vec<String> = (1..=files.len()).map(|v| v.to_string()).collect();
     assert_eq!(schema_versions(&url), all.join(","));
 }
+
+/// A database outage is 503 `database_unavailable` with `Retry-After`,
+/// never a 500 (issue 20: while PostgreSQL restarted, every request was
+/// `500 internal_error`), and nothing is reserved meanwhile; the pooled
+/// connections the server closed are replaced, and once it takes
+/// connections again requests go through. The outage is this test's
+/// database alone: new connections refused, the open ones terminated, as a
+/// restart does. (PostgreSQL only: an embedded SQLite file has no outage;
+/// its busy answer is `catalog_faults::a_database_locked_past_the_busy_budget…`.)
+#[tokio::test]
+async fn a_database_outage_is_503_with_retry_after_and_passes() {
+    let app = spawn_app_on(Backend::Postgres).await;
+    let database = app
+        .database_url
+        .as_deref()
+        .and_then(|url| url.rsplit('/').next())
+        .unwrap()
+        .to_owned();
+    let admin = pg_server().url("postgres");
+    let terminate = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{database}'"
+    );
+    let first = app.create(42, &[(1, 1)]).await;
+    let stock = app.catalog.stock(2).await;
+
+    psql(
+        &admin,
+        &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false"),
+    )
+    .unwrap();
+    psql(&admin, &terminate).unwrap();
+    let path = format!("/orders/orders/{}/", first["id"]);
+    let answers = [
+        app.post_order(Some(&token(42)), &order(&[(2, 1)])).await,
+        app.send_as(42, Method::GET, "/orders/orders/").await,
+        app.send_as(42, Method::GET, &path).await,
+        app.cancel(42, &first["id"]).await,
+    ];
+    for answer in answers {
+        let status = answer.status().as_u16();
+        let retry_after = answer.headers().get("retry-after").cloned();
+        let body = json_body(answer).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["code"], "database_unavailable");
+        assert_eq!(retry_after.unwrap(), "1");
+    }
+    assert_eq!(app.catalog.stock(2).await, stock, "nothing reserved");
+
+    psql(
+        &admin,
+        &format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"),
+    )
+    .unwrap();
+    let second = app.create(42, &[(2, 1)]).await;
+    // Connections closed by the server while pooled (as after a restart).
+    psql(&admin, &terminate).unwrap();
+    let shown = app.send_as(42, Method::GET, &path).await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(app.cancel(42, &second["id"]).await.status(), 200);
+    let failures: Vec<_> = app
+        .request_logs()
+        .into_iter()
+        .filter(|line| line["status"] == 500)
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+}

@@ -55,6 +55,10 @@ pub enum StoreError {
     Sqlite(#[source] SqliteError),
     #[error("PostgreSQL")]
     Postgres(#[source] Box<spin_sdk::pg4::PgError>),
+    /// The database is unreachable, starting up or shutting down, or the
+    /// connection broke: an outage, not a refused statement.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<spin_sdk::pg4::PgError>),
     /// Stored data that breaks the schema's promises.
     #[error("unexpected stored data: {0}")]
     Malformed(&'static str),

@@ -21,7 +21,7 @@ use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS;
 use crate::domain::money::Money;
 use crate::domain::UserId;
-use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, RowSet};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue as P, PgError, QueryError, RowSet};
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
 pub const MIGRATIONS: &[(i64, &str)] = &[
@@ -85,7 +85,13 @@ const MIGRATION_LOCK: i64 = 0x6f72_6465_7273; // "orders"
 /// One pooled connection for this request; the schema is brought up to
 /// date before its first statement.
 pub struct Db {
-    conn: Connection,
+    url: String,
+    /// Replaced once by a fresh connection when the pooled one turns out
+    /// to be closed (the server restarted since it was pooled).
+    conn: std::cell::RefCell<Connection>,
+    /// Inside `BEGIN … COMMIT`: a lost connection lost the transaction, so
+    /// a statement is not tried again on another.
+    in_transaction: std::cell::Cell<bool>,
     /// Whether this request has seen the schema current (or made it so).
     schema_checked: std::cell::Cell<bool>,
     migrated_to: std::cell::Cell<Option<i64>>,
@@ -102,7 +108,11 @@ impl Db {
     /// first statement.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(Db {
-            conn: Connection::open(url).map_err(|e| StoreError::Postgres(Box::new(e)))?,
+            url: url.to_owned(),
+            conn: std::cell::RefCell::new(
+                Connection::open(url).map_err(|e| store_error(Box::new(e)))?,
+            ),
+            in_transaction: Default::default(),
             schema_checked: Default::default(),
             migrated_to: Default::default(),
             reconciliation_due_known: Default::default(),
@@ -121,9 +131,26 @@ impl Db {
 
     fn execute(&self, sql: &str, params: &[P]) -> Result<u64, StoreError> {
         self.ensure_schema()?;
-        self.conn
-            .execute(sql, params)
-            .map_err(|e| StoreError::Postgres(Box::new(e)))
+        self.call(|conn| conn.execute(sql, params).map_err(Box::new))
+    }
+
+    /// Runs `statement` on this request's connection. A connection found
+    /// closed outside a transaction (a pooled one, from before the server
+    /// restarted) is replaced by a fresh one and the statement run once
+    /// more; an outage is [`StoreError::Unavailable`].
+    fn call<T>(
+        &self,
+        statement: impl Fn(&Connection) -> Result<T, Box<PgError>>,
+    ) -> Result<T, StoreError> {
+        let first = statement(&self.conn.borrow());
+        match first {
+            Err(error) if connection_lost(&error) && !self.in_transaction.get() => {
+                let fresh = Connection::open(&self.url).map_err(|e| store_error(Box::new(e)))?;
+                *self.conn.borrow_mut() = fresh;
+                statement(&self.conn.borrow()).map_err(store_error)
+            }
+            other => other.map_err(store_error),
+        }
     }
 
     /// Runs `sql` so that it answers at least one row, and gives back the
@@ -175,10 +202,7 @@ impl Db {
     }
 
     fn send_query(&self, sql: &str, params: &[P]) -> Result<Vec<Row>, StoreError> {
-        let RowSet { rows, .. } = self
-            .conn
-            .query(sql, params)
-            .map_err(|e| StoreError::Postgres(Box::new(e)))?;
+        let RowSet { rows, .. } = self.call(|conn| conn.query(sql, params).map_err(Box::new))?;
         Ok(rows)
     }
 
@@ -207,13 +231,13 @@ impl Db {
         work: impl FnOnce(&Self) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.execute("BEGIN", &[])?;
-        match work(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value)) {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                let _ = self.execute("ROLLBACK", &[]);
-                Err(error)
-            }
+        self.in_transaction.set(true);
+        let done = work(self).and_then(|value| self.execute("COMMIT", &[]).map(|_| value));
+        if done.is_err() {
+            let _ = self.execute("ROLLBACK", &[]);
         }
+        self.in_transaction.set(false);
+        done
     }
 
     /// One read when the schema is current; else, under the advisory lock
@@ -400,6 +424,43 @@ fn reconciliation_due_expression(first: usize) -> String {
          OR EXISTS (SELECT 1 FROM events \
          WHERE published_at < now() - ${events}::bigint * interval '1 second'))"
     )
+}
+
+/// A failure of the database rather than of the statement: it is not
+/// reachable, starting up or shutting down, or the connection broke. The
+/// service answers 503 with `Retry-After`, as for an unreachable Catalog.
+fn store_error(error: Box<PgError>) -> StoreError {
+    let outage = match error.as_ref() {
+        // Unless the address is refused by `allowed_outbound_hosts` or
+        // not a PostgreSQL address: settings to fix, not an outage.
+        PgError::ConnectionFailed(text) => {
+            !text.contains("is not permitted") && !text.contains("kind: Config")
+        }
+        PgError::QueryFailed(QueryError::DbError(db)) => {
+            // 08: connection exception; 57P01..57P03: shutting down,
+            // crashed, starting up.
+            db.code.starts_with("08") || matches!(db.code.as_str(), "57P01" | "57P02" | "57P03")
+        }
+        _ => connection_lost(&error),
+    };
+    if outage {
+        StoreError::Unavailable(error)
+    } else {
+        StoreError::Postgres(error)
+    }
+}
+
+/// The connection itself is gone: closed by the server (`57P01` when it
+/// shuts down) or broken (the driver's `Closed`/`Io` error, which Spin
+/// passes on as text).
+fn connection_lost(error: &PgError) -> bool {
+    match error {
+        PgError::QueryFailed(QueryError::DbError(db)) => db.code == "57P01",
+        PgError::QueryFailed(QueryError::Text(text)) => {
+            text.contains("kind: Closed") || text.contains("kind: Io")
+        }
+        _ => false,
+    }
 }
 
 /// A shared statement's value as PostgreSQL binds it.
