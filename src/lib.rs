@@ -2,9 +2,10 @@
 //!
 //! Dependencies point one way: `api` → `orders` → {`catalog`,
 //! `orders::store`} → `domain`; `store` is private to `orders`, so the
-//! compiler keeps handlers off the database. `auth` and `config` serve `api` (and `orders`, for minted
-//! tokens and settings); `log`, `timing`, `clock` and `outbound` are leaves
-//! anyone may use; `domain` depends on nothing of the project.
+//! compiler keeps handlers off the database. `auth` and `config` serve
+//! `api` (and `orders`, for minted tokens and settings); `log`, `timing`,
+//! `clock` and `outbound` are leaves anyone may use; `domain` depends on
+//! nothing of the project.
 
 // The component is only ever run as wasm32-wasip2. Native builds exist for
 // the unit tests, where the Spin export (a symbol name the native linker

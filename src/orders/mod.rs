@@ -13,9 +13,10 @@
 //! - [`publish`]: the order events recorded by the others, sent to the
 //!   Redis stream.
 //!
-//! They call the Catalog ([`crate::catalog`]) and storage
-//! ([`crate::orders::store`]) and follow the rules of [`crate::domain`]; they know
-//! nothing of HTTP.
+//! They call the Catalog ([`crate::catalog`]) and storage (`store`,
+//! private to them: handlers reach the database only through a workflow)
+//! and apply the rules of [`crate::domain`]: every decision about stored
+//! state is made here, once for both databases. They know nothing of HTTP.
 
 pub mod cancel;
 pub mod idempotency;
