@@ -123,11 +123,10 @@ const OWN_TABLES: [&str; 3] = ["order_submissions", "sqlite_sequence", "schema_m
 
 /// SQLite keeps money and times as text: which of its text columns are
 /// which (from the migrations' comments and `Money`/`SQL_NOW`).
-fn sqlite_text_domain(table: &str, column: &str) -> Domain {
+fn sqlite_text_domain(column: &str) -> Domain {
     match column {
         "total_amount" | "price" | "amount" => Domain::Money,
         c if c.ends_with("_at") || c.ends_with("_until") => Domain::Time,
-        _ if table.is_empty() => unreachable!(),
         _ => Domain::Text,
     }
 }
@@ -164,7 +163,7 @@ fn sqlite_schema(app: &TestApp) -> Schema {
         for (name, declared, not_null, pk) in columns {
             let domain = match declared.to_uppercase().as_str() {
                 "INTEGER" => Domain::Int64,
-                "TEXT" => sqlite_text_domain(&table, &name),
+                "TEXT" => sqlite_text_domain(&name),
                 other => Domain::Other(other.to_owned()),
             };
             if pk > 0 {

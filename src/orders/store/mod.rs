@@ -378,19 +378,18 @@ impl Run for Tx<'_> {
         read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         match self {
-            Tx::Sqlite(db) => db
-                .run(&sql.sqlite, params)?
-                .rows
-                .iter()
-                .map(|r| read(r))
-                .collect(),
-            Tx::Postgres(db) => db
-                .run(&sql.postgres, params)?
-                .iter()
-                .map(|r| read(r))
-                .collect(),
+            Tx::Sqlite(db) => read_all(&db.run(&sql.sqlite, params)?.rows, read),
+            Tx::Postgres(db) => read_all(&db.run(&sql.postgres, params)?, read),
         }
     }
+}
+
+/// Each row of an answer, read with `read`.
+fn read_all<T>(
+    answer: &[impl rows::Columns],
+    read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    answer.iter().map(|row| read(row)).collect()
 }
 
 /// Outside a transaction: reads run as a transaction's statements do (a
@@ -421,18 +420,9 @@ impl Store {
         read: impl Fn(&dyn rows::Columns) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         match self {
-            Store::Sqlite(db) => db
-                .run_write(&sql.sqlite, params)
-                .await?
-                .rows
-                .iter()
-                .map(|r| read(r))
-                .collect(),
-            Store::Postgres(db) => db
-                .run(&sql.postgres, params)?
-                .iter()
-                .map(|r| read(r))
-                .collect(),
+            Store::Sqlite(db) => read_all(&db.run_write(&sql.sqlite, params).await?.rows, read),
+            // PostgreSQL's row locks wait for other writers themselves.
+            Store::Postgres(db) => Tx::Postgres(db).rows(sql, params, read),
         }
     }
 }
