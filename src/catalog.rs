@@ -98,10 +98,24 @@ impl CatalogClient {
         }
     }
 
-    /// `POST /products/<id>/reserve/`: atomically takes `quantity` units.
-    pub async fn reserve(&self, id: ProductId, quantity: u32) -> Result<(), CatalogError> {
+    /// `POST /products/<id>/reserve/`: atomically takes `quantity` units,
+    /// as `reservation` (sent as `Idempotency-Key`: a Catalog honouring
+    /// SPEC §4's extension applies it at most once and answers a repeat
+    /// with its first answer; the Django one ignores the header).
+    pub async fn reserve(
+        &self,
+        id: ProductId,
+        quantity: u32,
+        reservation: &str,
+    ) -> Result<(), CatalogError> {
+        let body = format!("{{\"quantity\": {quantity}}}");
         let reply = self
-            .stock_call("reserve", id, quantity, &self.authorization)
+            .call(
+                Method::Post,
+                &format!("/products/{id}/reserve/"),
+                Some((body.into_bytes(), Some(reservation))),
+                &self.authorization,
+            )
             .await?;
         match reply.status {
             200..=299 => confirm_stock_write(id, "reserve", &reply),
@@ -113,47 +127,47 @@ impl CatalogClient {
 
     /// `POST /products/<id>/release/` with the caller's token, or with
     /// `authorization` when given (a retry minting its own): gives
-    /// `quantity` units back. A Catalog without this extension answers
+    /// `quantity` units back, naming `reservation` when the units were
+    /// reserved under one. A Catalog without the release endpoint answers
     /// 404/405: `ReleaseUnsupported`.
     pub async fn release(
         &self,
         id: ProductId,
         quantity: u32,
+        reservation: Option<&str>,
         authorization: Option<&str>,
-    ) -> Result<(), CatalogError> {
+    ) -> Result<Released, CatalogError> {
         let authorization = authorization.unwrap_or(&self.authorization);
+        let body = match reservation {
+            Some(reservation) => {
+                serde_json::json!({"quantity": quantity, "reservation": reservation})
+            }
+            None => serde_json::json!({"quantity": quantity}),
+        };
         let reply = self
-            .stock_call("release", id, quantity, authorization)
+            .call(
+                Method::Post,
+                &format!("/products/{id}/release/"),
+                Some((body.to_string().into_bytes(), None)),
+                authorization,
+            )
             .await?;
         match reply.status {
-            200..=299 => confirm_stock_write(id, "release", &reply),
+            200..=299 => {
+                confirm_stock_write(id, "release", &reply)?;
+                Ok(released(&reply.body))
+            }
             status @ (404 | 405) => Err(CatalogError::ReleaseUnsupported(status)),
             status => Err(unexpected(status, &reply.body)),
         }
     }
 
-    async fn stock_call(
-        &self,
-        action: &str,
-        id: ProductId,
-        quantity: u32,
-        authorization: &str,
-    ) -> Result<outbound::Reply, CatalogError> {
-        let body = format!("{{\"quantity\": {quantity}}}");
-        self.call(
-            Method::Post,
-            &format!("/products/{id}/{action}/"),
-            Some(body.into_bytes()),
-            authorization,
-        )
-        .await
-    }
-
+    /// One request; a body goes with its `Idempotency-Key`, if any.
     async fn call(
         &self,
         method: Method,
         path: &str,
-        body: Option<Vec<u8>>,
+        body: Option<(Vec<u8>, Option<&str>)>,
         authorization: &str,
     ) -> Result<outbound::Reply, CatalogError> {
         let mut request = Request::builder();
@@ -165,7 +179,10 @@ impl CatalogClient {
         if !authorization.is_empty() {
             request.header("authorization", authorization);
         }
-        if let Some(body) = body {
+        if let Some((body, idempotency_key)) = body {
+            if let Some(key) = idempotency_key {
+                request.header("idempotency-key", key);
+            }
             // Django (WSGI) reads a body only through Content-Length: sent
             // chunked, which is what the SDK does without it, the body reads
             // as empty and the Catalog answers `400 Invalid quantity`.
@@ -209,6 +226,29 @@ impl CatalogError {
 #[derive(Deserialize)]
 struct StockBody {
     remaining_stock: i64,
+}
+
+/// What a confirmed release gave back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The units (what a Catalog without reservation ids always says).
+    Units,
+    /// Nothing: a Catalog honouring reservation ids never applied the
+    /// reservation (`"released": 0`), so nothing was owed.
+    NothingTaken,
+}
+
+/// `"released": 0` means the reservation was never applied; any other
+/// answer (or none, from a Catalog without the extension) gave units back.
+fn released(body: &[u8]) -> Released {
+    #[derive(Deserialize)]
+    struct ReleaseBody {
+        released: Option<i64>,
+    }
+    match serde_json::from_slice::<ReleaseBody>(body) {
+        Ok(ReleaseBody { released: Some(0) }) => Released::NothingTaken,
+        _ => Released::Units,
+    }
 }
 
 /// A 2xx to a stock write counts only with the contract's body.
@@ -396,6 +436,21 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+    }
+
+    #[test]
+    fn a_release_of_a_reservation_never_applied_gave_nothing_back() {
+        assert_eq!(
+            released(br#"{"remaining_stock": 4, "released": 0}"#),
+            Released::NothingTaken
+        );
+        for body in [
+            &br#"{"remaining_stock": 4, "released": 2}"#[..],
+            br#"{"remaining_stock": 4}"#,
+            br#"{"remaining_stock": 4, "released": null}"#,
+        ] {
+            assert_eq!(released(body), Released::Units);
         }
     }
 

@@ -10,6 +10,10 @@ pub struct Config {
     /// Catalog base URL without a trailing slash, e.g. `http://catalog-service:9001`.
     pub catalog_url: String,
     pub catalog_timeout: Duration,
+    /// The Catalog honours SPEC §4's reservation ids (the demo Catalog
+    /// does, the Django one does not): a reserve with an unclear outcome
+    /// is then asked again under the same id instead of given up.
+    pub catalog_honours_reservations: bool,
     /// How long a reservation intent may stay open before the reconciler
     /// treats its request as dead and releases the units.
     pub intent_lease: Duration,
@@ -151,6 +155,17 @@ impl Config {
         let timeout_ms = parse_number(&get("catalog_timeout_ms")?, 3000, 1..=MAX_TIMEOUT_MS)
             .map_err(|p| fail("catalog_timeout_ms", p))?;
 
+        let catalog_honours_reservations = match get("catalog_honours_reservations")?.as_str() {
+            "" | "false" => false,
+            "true" => true,
+            _ => {
+                return Err(fail(
+                    "catalog_honours_reservations",
+                    "must be true or false",
+                ))
+            }
+        };
+
         let lease_seconds = parse_number(&get("stock_intent_lease_seconds")?, 120, 1..=24 * 3600)
             .map_err(|p| fail("stock_intent_lease_seconds", p))?;
         if lease_seconds * 1000 < LEASE_PER_TIMEOUT * timeout_ms {
@@ -210,6 +225,7 @@ impl Config {
             },
             catalog_url,
             catalog_timeout: Duration::from_millis(timeout_ms),
+            catalog_honours_reservations,
             intent_lease: Duration::from_secs(lease_seconds),
             admin_token: optional(admin_token).map(Secret),
             database_url: optional(database_url.to_owned()).map(DatabaseUrl),
@@ -253,6 +269,22 @@ mod tests {
         ("jwt_signing_key", "a-key-of-thirty-bytes-for-test"),
         ("catalog_url", "http://catalog-service:9001/"),
     ];
+
+    #[test]
+    fn the_catalogs_reservation_ids_are_relied_on_only_when_said() {
+        assert!(!config(&REQUIRED).unwrap().catalog_honours_reservations);
+        let with = |value| {
+            let mut vars = REQUIRED.to_vec();
+            vars.push(("catalog_honours_reservations", value));
+            config(&vars).map(|c| c.catalog_honours_reservations)
+        };
+        assert_eq!(with("true"), Ok(true));
+        assert_eq!(with("false"), Ok(false));
+        assert_eq!(
+            with("yes").unwrap_err().name,
+            "catalog_honours_reservations"
+        );
+    }
 
     #[test]
     fn defaults_apply_when_optional_variables_are_unset() {

@@ -5,11 +5,18 @@
 //! - `POST /products/<id>/reserve/` `{"quantity": n}` (valid JWT required)
 //!   → 200 `{"remaining_stock"}`, 409 short, 404 missing, 400 bad quantity.
 //! - `POST /products/<id>/release/` `{"quantity": n}` → 200 (the extension).
+//! - Reservation ids (SPEC §4's extension for exact stock): a reserve with
+//!   `Idempotency-Key: <id>` and a release with `{"reservation": "<id>"}`
+//!   are applied at most once; a repeat gets the first answer; the release
+//!   of a reservation never applied answers `"released": 0`, and a reserve
+//!   arriving after its reservation was released is refused (409), so a
+//!   late request never takes units nobody will give back.
 //! - Paths without the trailing slash → 301, as Django's APPEND_SLASH.
 //!
 //! Test controls (not part of the Catalog contract): `GET /_state` (stock
 //! and call counts), `PUT /_faults` (latency, forced statuses, garbage
-//! bodies, a missing release endpoint, per-product reserve failures).
+//! bodies, a missing release endpoint, per-product reserve failures,
+//! connections dropped before or after a reserve or release is applied).
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -21,6 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
@@ -73,6 +81,64 @@ struct Faults {
     /// Apply reserves, then answer 200 with a body that is not the
     /// contract's (as a proxy page or a server answering 200 to anything).
     reserve_garbage: bool,
+    /// Close the connection without an answer, before or after applying
+    /// a reserve (as a crash or a network cut at either moment).
+    reserve_drop: Option<DropPoint>,
+    /// The same for releases.
+    release_drop: Option<DropPoint>,
+    /// How many reserves and releases the drops strike before they stop
+    /// (none: all of them).
+    drop_limit: Option<u64>,
+}
+
+/// When a dropped connection is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum DropPoint {
+    BeforeApply,
+    AfterApply,
+}
+
+/// What happened to one reservation id: the first answer, kept for repeats.
+#[derive(Debug, Clone)]
+enum Reservation {
+    /// Applied: `quantity` units of `product` taken.
+    Taken {
+        product: i64,
+        quantity: i64,
+        answer: Value,
+    },
+    /// Refused (short, missing, bad quantity): nothing taken.
+    Refused { status: u16, answer: Value },
+    /// Released (what was taken, maybe nothing): closed for good.
+    Released {
+        answer: Value,
+        /// Reserves under its id that arrived after it (refused).
+        late_reserves_refused: u64,
+    },
+}
+
+impl Reservation {
+    /// How `/_state` shows it.
+    fn describe(&self, id: &str) -> Value {
+        match self {
+            Reservation::Taken {
+                product, quantity, ..
+            } => json!({"id": id, "state": "taken", "product": product, "quantity": quantity}),
+            Reservation::Refused { status, .. } => {
+                json!({"id": id, "state": "refused", "status": status})
+            }
+            Reservation::Released {
+                answer,
+                late_reserves_refused,
+            } => json!({
+                "id": id,
+                "state": "released",
+                "released": answer["released"],
+                "late_reserves_refused": late_reserves_refused,
+            }),
+        }
+    }
 }
 
 #[derive(Default, serde::Serialize)]
@@ -82,12 +148,19 @@ struct Calls {
     release: u64,
     /// `X-Request-ID` of every /products request, in arrival order.
     request_ids: Vec<String>,
+    /// Connections dropped by the drop faults.
+    dropped: u64,
+    /// Reserves and releases answered from a reservation's first answer.
+    repeats: u64,
 }
 
 struct Catalog {
     products: Mutex<HashMap<i64, Product>>,
+    reservations: Mutex<HashMap<String, Reservation>>,
     faults: Mutex<Faults>,
     calls: Mutex<Calls>,
+    /// Drop faults struck since the faults were last set.
+    drops_struck: AtomicU64,
     key: HS256Key,
 }
 
@@ -102,8 +175,10 @@ async fn main() -> Result<()> {
     key.resize(key.len().max(12), 0); // HMAC zero-pads short keys anyway
     let catalog = Arc::new(Catalog {
         products: Mutex::new(products.into_iter().map(|p| (p.id, p)).collect()),
+        reservations: Mutex::default(),
         faults: Mutex::default(),
         calls: Mutex::default(),
+        drops_struck: AtomicU64::new(0),
         key: HS256Key::from_bytes(&key),
     });
 
@@ -119,14 +194,15 @@ async fn main() -> Result<()> {
                 let catalog = catalog.clone();
                 // Run each request to completion even if the client hangs
                 // up, as Django does: a reservation whose caller timed out
-                // still takes effect.
+                // still takes effect. No answer: the connection is closed
+                // (hyper closes it when the service fails).
                 async move {
                     let answer = tokio::spawn(async move { catalog.handle(request).await });
-                    Ok::<_, std::convert::Infallible>(
-                        answer
-                            .await
-                            .unwrap_or_else(|_| detail(500, "handler panicked")),
-                    )
+                    match answer.await {
+                        Ok(Some(reply)) => Ok(reply),
+                        Ok(None) => Err(DroppedConnection),
+                        Err(_) => Ok(detail(500, "handler panicked")),
+                    }
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -137,6 +213,18 @@ async fn main() -> Result<()> {
 }
 
 type Reply = Response<Full<Bytes>>;
+
+/// A drop fault struck: hyper closes the connection without an answer.
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped (injected)")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
 
 fn reply(status: u16, body: Value) -> Reply {
     reply_text(status, body.to_string())
@@ -167,14 +255,16 @@ fn with_nested_member(object: &Value, depth: usize) -> String {
 }
 
 impl Catalog {
-    async fn handle(&self, request: Request<Incoming>) -> Reply {
+    /// The answer, or `None` to drop the connection.
+    async fn handle(&self, request: Request<Incoming>) -> Option<Reply> {
         let path = request.uri().path().to_owned();
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        match (request.method(), segments.as_slice()) {
+        Some(match (request.method(), segments.as_slice()) {
             (&Method::GET, ["_state"]) => self.state(),
             (&Method::PUT, ["_faults"]) => match read_json::<Faults>(request).await {
                 Ok(faults) => {
                     *self.faults.lock().unwrap() = faults.clone();
+                    self.drops_struck.store(0, Ordering::SeqCst);
                     reply(200, json!(faults))
                 }
                 Err(_) => detail(400, "bad faults"),
@@ -188,7 +278,7 @@ impl Catalog {
             }
             (method, ["products", id, rest @ ..]) => {
                 let Ok(id) = id.parse::<i64>() else {
-                    return detail(404, "Not found.");
+                    return Some(detail(404, "Not found."));
                 };
                 if let Some(request_id) = request.headers().get("x-request-id") {
                     let request_id = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
@@ -199,24 +289,26 @@ impl Catalog {
                     tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
                 }
                 if let Some(status) = faults.status {
-                    return Response::builder()
-                        .status(status)
-                        .body(Full::new(Bytes::from_static(b"<h1>Server Error</h1>")))
-                        .expect("valid response");
+                    return Some(
+                        Response::builder()
+                            .status(status)
+                            .body(Full::new(Bytes::from_static(b"<h1>Server Error</h1>")))
+                            .expect("valid response"),
+                    );
                 }
                 match (method, rest) {
                     (&Method::GET, []) => self.get(id, &faults),
                     (&Method::POST, ["reserve"]) => {
-                        self.stock_change(request, id, &faults, false).await
+                        return self.stock_change(request, id, &faults, false).await
                     }
                     (&Method::POST, ["release"]) if !faults.no_release => {
-                        self.stock_change(request, id, &faults, true).await
+                        return self.stock_change(request, id, &faults, true).await
                     }
                     _ => detail(404, "Not found."),
                 }
             }
             _ => detail(404, "Not found."),
-        }
+        })
     }
 
     fn state(&self) -> Reply {
@@ -227,9 +319,21 @@ impl Catalog {
             .values()
             .map(|p| (p.id.to_string(), p.in_stock))
             .collect();
+        let mut reservations: Vec<Value> = self
+            .reservations
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, reservation)| reservation.describe(id))
+            .collect();
+        reservations.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         reply(
             200,
-            json!({ "stock": stock, "calls": *self.calls.lock().unwrap() }),
+            json!({
+                "stock": stock,
+                "calls": *self.calls.lock().unwrap(),
+                "reservations": reservations,
+            }),
         )
     }
 
@@ -252,24 +356,30 @@ impl Catalog {
         }
     }
 
+    /// A reserve or release; `None` drops the connection (a drop fault).
     async fn stock_change(
         &self,
         request: Request<Incoming>,
         id: i64,
         faults: &Faults,
         release: bool,
-    ) -> Reply {
+    ) -> Option<Reply> {
         let authorized = request
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .is_some_and(|token| self.valid_access_token(token));
-        if release {
+        let idempotency_key = request
+            .headers()
+            .get("idempotency-key")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let drop_point = if release {
             self.calls.lock().unwrap().release += 1;
             if let Some(status) = faults.release_status {
-                return detail(status, "release failed (injected)");
+                return Some(detail(status, "release failed (injected)"));
             }
+            faults.release_drop
         } else {
             self.calls.lock().unwrap().reserve += 1;
             if faults.reserve_latency_ms > 0 {
@@ -277,41 +387,154 @@ impl Catalog {
                 tokio::time::sleep(delay).await;
             }
             if let Some(status) = faults.reserve_status.get(&id) {
-                return detail(*status, "reserve failed (injected)");
+                return Some(detail(*status, "reserve failed (injected)"));
             }
+            faults.reserve_drop
+        };
+        let drop_point = drop_point.filter(|_| self.strike_drop(faults));
+        if drop_point == Some(DropPoint::BeforeApply) {
+            return self.dropped();
         }
         if !authorized {
-            return detail(401, "Authentication credentials were not provided.");
+            return Some(detail(401, "Authentication credentials were not provided."));
         }
-        let quantity = match read_json::<Value>(request)
-            .await
-            .ok()
-            .and_then(|b| b["quantity"].as_i64())
-        {
+        let body = read_json::<Value>(request).await.ok();
+        let quantity = match body.as_ref().and_then(|b| b["quantity"].as_i64()) {
             Some(q) if q >= 1 => q,
-            _ => return detail(400, "quantity must be a positive integer"),
+            _ => return Some(detail(400, "quantity must be a positive integer")),
         };
+        let (status, answer) = if release {
+            match body.as_ref().and_then(|b| b["reservation"].as_str()) {
+                Some(reservation) => self.release_reservation(id, reservation),
+                None => self.apply(id, quantity, true),
+            }
+        } else {
+            match idempotency_key {
+                Some(reservation) => self.reserve_once(id, quantity, &reservation),
+                None => self.apply(id, quantity, false),
+            }
+        };
+        if drop_point == Some(DropPoint::AfterApply) {
+            return self.dropped();
+        }
+        if faults.reserve_garbage && !release && status == 200 {
+            return Some(
+                Response::builder()
+                    .status(200)
+                    .header("content-type", "text/html")
+                    .body(Full::new(Bytes::from_static(
+                        b"<html><body>OK</body></html>",
+                    )))
+                    .expect("valid response"),
+            );
+        }
+        Some(reply(status, answer))
+    }
+
+    /// Whether a drop fault strikes this request (`drop_limit` not reached).
+    fn strike_drop(&self, faults: &Faults) -> bool {
+        let struck = self.drops_struck.fetch_add(1, Ordering::SeqCst);
+        faults.drop_limit.is_none_or(|limit| struck < limit)
+    }
+
+    fn dropped(&self) -> Option<Reply> {
+        self.calls.lock().unwrap().dropped += 1;
+        None
+    }
+
+    /// Takes (or gives back) `quantity` units of product `id`.
+    fn apply(&self, id: i64, quantity: i64, release: bool) -> (u16, Value) {
         let mut products = self.products.lock().unwrap();
         let Some(product) = products.get_mut(&id) else {
-            return detail(404, "Not found.");
+            return (404, json!({"detail": "Not found."}));
         };
         if release {
             product.in_stock += quantity;
         } else if product.in_stock < quantity {
-            return detail(409, "Insufficient stock");
+            return (409, json!({"detail": "Insufficient stock"}));
         } else {
             product.in_stock -= quantity;
         }
-        if faults.reserve_garbage && !release {
-            return Response::builder()
-                .status(200)
-                .header("content-type", "text/html")
-                .body(Full::new(Bytes::from_static(
-                    b"<html><body>OK</body></html>",
-                )))
-                .expect("valid response");
+        (200, json!({ "remaining_stock": product.in_stock }))
+    }
+
+    /// A reserve under a reservation id: applied the first time only.
+    fn reserve_once(&self, id: i64, quantity: i64, reservation: &str) -> (u16, Value) {
+        let mut reservations = self.reservations.lock().unwrap();
+        if let Some(known) = reservations.get_mut(reservation) {
+            self.calls.lock().unwrap().repeats += 1;
+            return match known {
+                Reservation::Taken {
+                    product,
+                    quantity: taken,
+                    answer,
+                } if *product == id && *taken == quantity => (200, answer.clone()),
+                Reservation::Taken { .. } => (
+                    400,
+                    json!({"detail": "reservation id reused for another product or quantity"}),
+                ),
+                Reservation::Refused { status, answer } => (*status, answer.clone()),
+                Reservation::Released {
+                    late_reserves_refused,
+                    ..
+                } => {
+                    *late_reserves_refused += 1;
+                    (409, json!({"detail": "reservation already released"}))
+                }
+            };
         }
-        reply(200, json!({ "remaining_stock": product.in_stock }))
+        let (status, answer) = self.apply(id, quantity, false);
+        let record = if status == 200 {
+            Reservation::Taken {
+                product: id,
+                quantity,
+                answer: answer.clone(),
+            }
+        } else {
+            Reservation::Refused {
+                status,
+                answer: answer.clone(),
+            }
+        };
+        reservations.insert(reservation.to_owned(), record);
+        (status, answer)
+    }
+
+    /// The release of a reservation: gives back what it took, once; one
+    /// never applied (or refused) gave nothing and is closed, so a late
+    /// reserve under its id is refused.
+    fn release_reservation(&self, id: i64, reservation: &str) -> (u16, Value) {
+        let mut reservations = self.reservations.lock().unwrap();
+        let released = match reservations.get(reservation) {
+            Some(Reservation::Released { answer, .. }) => {
+                self.calls.lock().unwrap().repeats += 1;
+                return (200, answer.clone());
+            }
+            Some(Reservation::Taken {
+                product, quantity, ..
+            }) => {
+                let (product, quantity) = (*product, *quantity);
+                let (status, answer) = self.apply(product, quantity, true);
+                if status != 200 {
+                    return (status, answer);
+                }
+                quantity
+            }
+            Some(Reservation::Refused { .. }) | None => 0,
+        };
+        let remaining = self.products.lock().unwrap().get(&id).map(|p| p.in_stock);
+        let Some(remaining) = remaining else {
+            return (404, json!({"detail": "Not found."}));
+        };
+        let answer = json!({"remaining_stock": remaining, "released": released});
+        reservations.insert(
+            reservation.to_owned(),
+            Reservation::Released {
+                answer: answer.clone(),
+                late_reserves_refused: 0,
+            },
+        );
+        (200, answer)
     }
 
     /// What the Django Catalog's SimpleJWT authentication accepts.

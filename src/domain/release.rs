@@ -1,5 +1,7 @@
 //! Stock owed back to the Catalog (SPEC §3/§4): why it is owed, and how an
-//! operator may close a release by hand.
+//! operator may close a release by hand; the reservation ids releases name.
+
+use super::ProductId;
 
 /// Why releases are owed: a create gave up after reserving…
 pub const RESERVATION_FAILED: &str = "reservation_failed";
@@ -37,4 +39,19 @@ impl Settlement {
             Settlement::WrittenOff => "written_off",
         }
     }
+}
+
+/// The reservation id of one line (SPEC §4's extension for exact stock):
+/// the create's random reservation key and the line's product, so every
+/// path that releases the line (a failed create, the reconciler, a cancel)
+/// names the same reservation. Lines are merged by product, so it is
+/// unique within the order.
+pub fn reservation_id(key: &str, product: ProductId) -> String {
+    format!("{key}-{product}")
+}
+
+/// A fresh reservation key: 128 random bits, so ids never repeat across
+/// databases sharing one Catalog (a wiped dev database, two deployments).
+pub fn new_reservation_key() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }

@@ -46,6 +46,7 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                         .iter()
                         .map(|l| (l.product_id, l.quantity.get()))
                         .collect();
+                    let reservation_key = tx.reservation_key(id)?;
                     // Claimed by this request, so two concurrent cancels
                     // (the second sees CANCELLED) release once.
                     releases = tx.insert_releases(&NewReleases {
@@ -54,6 +55,7 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                         reason: ORDER_CANCELLED,
                         order_id: Some(id),
                         lines: &lines,
+                        reservation_key: reservation_key.as_deref(),
                         claim: ReleaseClaim::ThisRequest { seconds: claim },
                     })?;
                 }

@@ -13,7 +13,9 @@ use crate::catalog::{CatalogError, Product};
 use crate::domain::events::OrderEvent;
 use crate::domain::order::{Order, PricedOrder, Refusal};
 use crate::domain::order_request::{OrderLine, OrderRequest};
-use crate::domain::release::{ORDER_NOT_PERSISTED, RESERVATION_FAILED};
+use crate::domain::release::{
+    new_reservation_key, reservation_id, ORDER_NOT_PERSISTED, RESERVATION_FAILED,
+};
 use crate::domain::{ProductId, UserId};
 use futures::future::join_all;
 use std::collections::HashMap;
@@ -43,16 +45,21 @@ pub async fn place_order(
         PricedOrder::new(lines, |id| products[&id].price).map_err(|_| OrderError::TotalTooLarge)?;
 
     let lease = deps.config.intent_lease.as_secs();
+    let reservation_key = new_reservation_key();
     let intent = deps
         .phases
         .timed(
             "intent",
-            deps.store.open_intent(user, deps.request_id, lines, lease),
+            deps.store
+                .open_intent(user, deps.request_id, lines, &reservation_key, lease),
         )
         .await?;
     let reserved = deps
         .phases
-        .timed("reserve", reserve_all(deps, user, lines, intent))
+        .timed(
+            "reserve",
+            reserve_all(deps, user, lines, intent, &reservation_key),
+        )
         .await;
     if let Err(error) = reserved {
         return refusal_or_error(error);
@@ -124,18 +131,20 @@ async fn check_products(
     Ok(products)
 }
 
-/// Reserves every line concurrently. If any reservation fails, the ones
-/// that were (or may have been) made are released before answering.
+/// Reserves every line concurrently, each under its reservation id. If any
+/// reservation fails, the ones that were (or may have been) made are
+/// released before answering.
 async fn reserve_all(
     deps: &Deps<'_>,
     user: UserId,
     lines: &[OrderLine],
     intent: IntentId,
+    reservation_key: &str,
 ) -> Result<(), CatalogError> {
     let outcomes = join_all(
         lines
             .iter()
-            .map(|l| deps.catalog.reserve(l.product_id, l.quantity.get())),
+            .map(|line| reserve_line(deps, line, reservation_key)),
     )
     .await;
     let mut first_error = None;
@@ -160,6 +169,27 @@ async fn reserve_all(
     }
 }
 
+/// Reserves one line. A Catalog that honours reservation ids answers a
+/// repeat with its first answer, so an unclear outcome (timeout, dropped
+/// connection, garbage) is asked again once under the same id rather than
+/// guessed (SPEC §4); without that promise a repeat could take the units
+/// twice, so the outcome stays unknown and the units are given back.
+async fn reserve_line(
+    deps: &Deps<'_>,
+    line: &OrderLine,
+    reservation_key: &str,
+) -> Result<(), CatalogError> {
+    let reservation = reservation_id(reservation_key, line.product_id);
+    let (product, quantity) = (line.product_id, line.quantity.get());
+    let first = deps.catalog.reserve(product, quantity, &reservation).await;
+    match first {
+        Err(error) if error.outcome_unknown() && deps.config.catalog_honours_reservations => {
+            deps.catalog.reserve(product, quantity, &reservation).await
+        }
+        other => other,
+    }
+}
+
 /// Closes the intent by turning `lines` into pending releases claimed by
 /// this request, in one transaction, then tries them at once. What fails
 /// stays stored. Nothing is claimed if the intent was already taken over.
@@ -178,15 +208,16 @@ async fn give_back(
     let recorded = deps
         .store
         .write(|tx| {
-            let Some((owner, request_id)) = tx.take_intent(intent)? else {
+            let Some(intent) = tx.take_intent(intent)? else {
                 return Ok(Vec::new()); // the reconciler owns these units now
             };
             tx.insert_releases(&NewReleases {
-                user: owner,
-                request_id: &request_id,
+                user: intent.user,
+                request_id: &intent.request_id,
                 reason,
                 order_id: None,
                 lines: &owed,
+                reservation_key: intent.reservation_key.as_deref(),
                 claim: ReleaseClaim::ThisRequest { seconds: claim },
             })
         })

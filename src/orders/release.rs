@@ -14,7 +14,7 @@ use super::store::{
 };
 use super::{publish, Deps, OrderError};
 use crate::auth;
-use crate::catalog::{CatalogClient, CatalogError};
+use crate::catalog::{CatalogClient, CatalogError, Released};
 use crate::config::Config;
 use crate::domain::events;
 use crate::domain::order_request::OrderLine;
@@ -131,7 +131,12 @@ pub async fn release_claimed<'a>(
             )
         });
         r.catalog
-            .release(release.product_id, release.quantity, minted.as_deref())
+            .release(
+                release.product_id,
+                release.quantity,
+                release.reservation.as_deref(),
+                minted.as_deref(),
+            )
             .await
     });
     let results = join_all(tries).await;
@@ -141,7 +146,10 @@ pub async fn release_claimed<'a>(
         .zip(results)
         .map(|(release, result)| {
             let outcome = match result {
-                Ok(()) => {
+                Ok(answer) => {
+                    if answer == Released::NothingTaken {
+                        log_nothing_taken(r.request_id, release);
+                    }
                     released += 1;
                     ReleaseOutcome::Released
                 }
@@ -219,6 +227,7 @@ async fn expire_intents(store: &Store, limit: u32) -> Result<usize, StoreError> 
                     reason: RESERVATION_ABANDONED,
                     order_id: None,
                     lines: &intent.lines,
+                    reservation_key: intent.reservation_key.as_deref(),
                     claim: ReleaseClaim::Nobody {
                         last_error: ABANDONED_DETAIL,
                     },
@@ -381,6 +390,23 @@ fn log_deferred(request_id: &str, release: &ClaimedRelease, error: &CatalogError
             "quantity": release.quantity,
             "attempts": release.attempts,
             "detail": detail,
+        }),
+    );
+}
+
+/// A release the Catalog answered with "never applied" (its reservation
+/// id was unknown to it): the reserve never took the units, so nothing was
+/// owed and the release is done.
+fn log_nothing_taken(request_id: &str, release: &ClaimedRelease) {
+    log::event(
+        Level::Info,
+        "release_nothing_taken",
+        Some(request_id),
+        json!({
+            "release_id": release.id,
+            "product_id": release.product_id.get(),
+            "quantity": release.quantity,
+            "reservation": release.reservation,
         }),
     );
 }

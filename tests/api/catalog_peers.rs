@@ -182,6 +182,7 @@ async fn no_release_endpoint(catalog: CatalogKind, backend: Backend) {
         ".pending[].request_id" => "[request id]",
         ".pending[].created_at" => "[time]",
         ".pending[].next_attempt_at" => "[time]",
+        ".pending[].reservation" => "[reservation id]",
     });
     let pending = &report["pending"][0];
 

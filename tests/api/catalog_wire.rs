@@ -167,6 +167,13 @@ async fn every_catalog_write_carries_content_length_and_no_chunking(backend: Bac
     assert!(reserve
         .header("authorization")
         .is_some_and(|value| value.starts_with("Bearer ")));
+    // SPEC §4's reservation id: the create's random key and the product.
+    let reservation = reserve.header("idempotency-key").expect("a reservation id");
+    let (key, product) = reservation.split_once('-').unwrap();
+    assert!(
+        key.len() == 32 && key.chars().all(|c| c.is_ascii_hexdigit()) && product == "1",
+        "{reservation}"
+    );
 
     // A cancel's release is a write with a body too.
     let id = json_body(response).await["id"].as_i64().unwrap();
@@ -183,8 +190,13 @@ async fn every_catalog_write_carries_content_length_and_no_chunking(backend: Bac
         .iter()
         .find(|r| r.head.starts_with("POST /products/1/release/ "))
         .expect("a release request");
-    assert_eq!(release.body, br#"{"quantity": 2}"#);
-    assert_eq!(release.header("content-length").as_deref(), Some("15"));
+    // …naming the reservation it gives back.
+    let expected = format!(r#"{{"quantity":2,"reservation":"{reservation}"}}"#);
+    assert_eq!(String::from_utf8_lossy(&release.body), expected);
+    assert_eq!(
+        release.header("content-length"),
+        Some(expected.len().to_string())
+    );
     assert_eq!(release.header("transfer-encoding"), None);
     // GETs carry no body and no framing headers.
     let get = requests

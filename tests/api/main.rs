@@ -18,6 +18,7 @@ mod create_order;
 mod errors;
 mod event_stream;
 mod events;
+mod exact_stock;
 mod gateway;
 mod health;
 mod helpers;

@@ -6,28 +6,27 @@
 
 use super::rows::{self, Columns};
 use super::sql::{sqlite_now, Param, Sql};
-use super::{ExpiredIntent, IntentId, Run, StoreError, Tx};
+use super::{IntentId, Run, StoreError, TakenIntent, Tx};
 use crate::domain::order_request::OrderLine;
-use crate::domain::UserId;
 
 const TAKE_INTENT: Sql = Sql::fixed(
-    "DELETE FROM stock_intents WHERE id = ?1 RETURNING user_id, request_id, items",
-    "DELETE FROM stock_intents WHERE id = $1 RETURNING user_id, request_id, items",
+    "DELETE FROM stock_intents WHERE id = ?1 RETURNING user_id, request_id, items, reservation_key",
+    "DELETE FROM stock_intents WHERE id = $1 RETURNING user_id, request_id, items, reservation_key",
 );
 const TAKE_EXPIRED_INTENTS: Sql = Sql::fixed(
     concat!(
         "DELETE FROM stock_intents WHERE id IN (SELECT id FROM stock_intents \
          WHERE lease_until < ",
         sqlite_now!(),
-        " ORDER BY lease_until LIMIT ?1) RETURNING user_id, request_id, items"
+        " ORDER BY lease_until LIMIT ?1) RETURNING user_id, request_id, items, reservation_key"
     ),
     "DELETE FROM stock_intents WHERE id IN (SELECT id FROM stock_intents \
      WHERE lease_until < now() ORDER BY lease_until LIMIT $1 FOR UPDATE SKIP LOCKED) \
-     RETURNING user_id, request_id, items",
+     RETURNING user_id, request_id, items, reservation_key",
 );
 
 /// The units an intent names, as stored: JSON pairs of product id and
-/// quantity (read back by [`ExpiredIntent`]).
+/// quantity (read back by [`TakenIntent`]).
 pub(super) fn intent_items(lines: &[OrderLine]) -> String {
     let pairs: Vec<[i64; 2]> = lines
         .iter()
@@ -37,23 +36,20 @@ pub(super) fn intent_items(lines: &[OrderLine]) -> String {
 }
 
 impl Tx<'_> {
-    /// Deletes open intent `intent`, returning whose it was; `None` when
-    /// the reconciler took it over (its lease ran out).
-    pub fn take_intent(&self, intent: IntentId) -> Result<Option<(UserId, String)>, StoreError> {
+    /// Deletes open intent `intent` and returns it; `None` when the
+    /// reconciler took it over (its lease ran out).
+    pub fn take_intent(&self, intent: IntentId) -> Result<Option<TakenIntent>, StoreError> {
         let taken = self.rows(
             &TAKE_INTENT,
             &[Param::Int(intent.0)],
             |row: &dyn Columns| rows::intent(row),
         )?;
-        Ok(taken
-            .into_iter()
-            .next()
-            .map(|intent| (intent.user, intent.request_id)))
+        Ok(taken.into_iter().next())
     }
 
     /// Deletes up to `limit` intents whose lease ran out (not those another
     /// instance is taking) and returns them.
-    pub fn take_expired_intents(&self, limit: u32) -> Result<Vec<ExpiredIntent>, StoreError> {
+    pub fn take_expired_intents(&self, limit: u32) -> Result<Vec<TakenIntent>, StoreError> {
         self.rows(
             &TAKE_EXPIRED_INTENTS,
             &[Param::Int(i64::from(limit))],

@@ -101,6 +101,8 @@ pub struct ClaimedRelease {
     pub quantity: u32,
     /// Tries so far, this one included.
     pub attempts: i64,
+    /// The reservation id it releases, sent along (SPEC §4).
+    pub reservation: Option<String>,
 }
 
 /// A pending release as operators see it.
@@ -117,6 +119,8 @@ pub struct PendingRelease {
     pub last_error: String,
     pub created_at: String,
     pub next_attempt_at: String,
+    /// What to name at the Catalog to release it by hand.
+    pub reservation: Option<String>,
 }
 
 /// A release an operator settled: the audit row.
@@ -132,6 +136,7 @@ pub struct SettledRelease {
     pub settled_by: String,
     pub note: String,
     pub settled_at: String,
+    pub reservation: Option<String>,
 }
 
 /// A new order as its workflow decided it: what the one-statement create
@@ -160,6 +165,9 @@ pub struct NewReleases<'a> {
     pub reason: &'static str,
     pub order_id: Option<i64>,
     pub lines: &'a [(ProductId, u32)],
+    /// The key the lines were reserved under: each release then carries
+    /// its line's reservation id. `None` for reservations made before.
+    pub reservation_key: Option<&'a str>,
     pub claim: ReleaseClaim<'a>,
 }
 
@@ -198,25 +206,32 @@ impl ReleaseClaim<'_> {
     }
 }
 
-/// An intent whose request ended without closing it.
+/// An intent taken back: by its own request after a failure, or by the
+/// reconciler once its request ended without closing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpiredIntent {
+pub struct TakenIntent {
     pub user: UserId,
     pub request_id: String,
     pub lines: Vec<(ProductId, u32)>,
+    /// Its reservations' key (SPEC §4's reservation ids); `None` for an
+    /// intent opened before they existed.
+    pub reservation_key: Option<String>,
 }
 
-impl ExpiredIntent {
-    /// From a row's `user_id`, `request_id` and `items` (JSON pairs of
-    /// product id and quantity, as `open_intent` wrote them).
+impl TakenIntent {
+    /// From a row's `user_id`, `request_id`, `items` (JSON pairs of
+    /// product id and quantity, as `open_intent` wrote them) and
+    /// `reservation_key`.
     fn from_row(
         user: Option<i64>,
         request_id: Option<&str>,
         items: Option<&str>,
+        reservation_key: Option<&str>,
     ) -> Result<Self, StoreError> {
         let malformed = || StoreError::Malformed("stock_intents row");
         let pairs: Vec<(i64, u32)> = serde_json::from_str(items.ok_or_else(malformed)?)?;
-        Ok(ExpiredIntent {
+        Ok(TakenIntent {
+            reservation_key: reservation_key.map(str::to_owned),
             user: user.and_then(UserId::new).ok_or_else(malformed)?,
             request_id: request_id.ok_or_else(malformed)?.to_owned(),
             lines: pairs
@@ -323,16 +338,18 @@ impl Store {
         }
     }
 
-    /// Records the intent to reserve `lines`, valid for `lease_seconds`.
+    /// Records the intent to reserve `lines` under `reservation_key`,
+    /// valid for `lease_seconds`.
     pub async fn open_intent(
         &self,
         user: UserId,
         request_id: &str,
         lines: &[OrderLine],
+        reservation_key: &str,
         lease_seconds: u64,
     ) -> Result<IntentId, StoreError> {
         let items = intents::intent_items(lines);
-        dispatch!(Store: self.open_intent(user, request_id, &items, lease_seconds).await)
+        dispatch!(Store: self.open_intent(user, request_id, &items, reservation_key, lease_seconds).await)
     }
 
     /// In one statement: closes the intent, writes the order and its

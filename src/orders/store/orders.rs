@@ -43,6 +43,11 @@ const SET_STATUS: Sql = Sql::fixed(
      RETURNING id",
 );
 
+const RESERVATION_KEY: Sql = Sql::fixed(
+    "SELECT reservation_key FROM orders WHERE id = ?1",
+    "SELECT reservation_key FROM orders WHERE id = $1",
+);
+
 impl Store {
     /// `user`'s order `id`, or `None` (also when it is someone else's).
     pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
@@ -74,6 +79,15 @@ impl Tx<'_> {
     /// Order `id` (anyone's), locked until the transaction ends.
     pub fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
         Ok(with_items(self, &LOCK_ORDER, &[Param::Int(id)])?.pop())
+    }
+
+    /// The key order `id`'s lines were reserved under (SPEC §4's
+    /// reservation ids); `None` for an order placed before they existed.
+    pub fn reservation_key(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let keys = self.rows(&RESERVATION_KEY, &[Param::Int(id)], |row: &dyn Columns| {
+            Ok(row.text(0).map(str::to_owned))
+        })?;
+        Ok(keys.into_iter().flatten().next())
     }
 
     /// Moves order `id` from `from` to `to`. Guarded by `from` as well as

@@ -49,6 +49,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_wide_counters.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_reservation_ids.sql"),
+    ),
 ];
 
 /// The version the last migration file records.
@@ -75,7 +79,8 @@ fn schema_behind(error: &StoreError) -> bool {
 /// this hot statement needs no [`Db::query_as_is`] wrapper, which costs
 /// the server about 0.2 ms a statement (bench/README, issue 18).
 const OPEN_INTENT: &str = "WITH i AS (INSERT INTO stock_intents (user_id, request_id, items, \
-     created_at, lease_until) SELECT $1, $2, $3, now(), now() + $4::bigint * interval '1 second' \
+     reservation_key, created_at, lease_until) SELECT $1, $2, $3, $6, now(), \
+     now() + $4::bigint * interval '1 second' \
      WHERE (SELECT max(version) FROM schema_migrations) >= $5::bigint RETURNING id) \
      SELECT (SELECT id FROM i)";
 
@@ -292,6 +297,7 @@ impl Db {
         user: UserId,
         request_id: &str,
         items: &str,
+        reservation_key: &str,
         lease_seconds: u64,
     ) -> Result<IntentId, StoreError> {
         let params = [
@@ -300,6 +306,7 @@ impl Db {
             P::Str(items.to_owned()),
             seconds(lease_seconds),
             P::Int64(latest_version()),
+            P::Str(reservation_key.to_owned()),
         ];
         if !self.schema_checked.get() {
             // The schema check rides on the write, which inserts only on a
@@ -343,9 +350,9 @@ impl Db {
             })
             .collect();
         let sql = format!(
-            "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id), \
-             o AS (INSERT INTO orders (user_id, total_amount, status, created_at, updated_at) \
-                   SELECT $2::bigint, $3::numeric, $10::text, date_trunc('second', now()), now() FROM intent \
+            "WITH intent AS (DELETE FROM stock_intents WHERE id = $1::bigint RETURNING id, reservation_key), \
+             o AS (INSERT INTO orders (user_id, total_amount, status, reservation_key, created_at, updated_at) \
+                   SELECT $2::bigint, $3::numeric, $10::text, intent.reservation_key, date_trunc('second', now()), now() FROM intent \
                    RETURNING id, created_at, \
                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS shown), \
              items AS (INSERT INTO order_items (order_id, product_id, quantity, price) \

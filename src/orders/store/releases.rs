@@ -9,26 +9,26 @@ use super::sql::{pg_now_plus, sqlite_now, sqlite_now_plus, Param, Sql};
 use super::{
     ClaimedRelease, NewReleases, PendingRelease, Run, SettledRelease, Store, StoreError, Tx,
 };
-use crate::domain::release::Settlement;
+use crate::domain::release::{reservation_id, Settlement};
 
 const INSERT_RELEASE: Sql = Sql::fixed(
     concat!(
         "INSERT INTO pending_releases (user_id, product_id, quantity, reason, request_id, \
-         order_id, attempts, last_error, created_at, next_attempt_at, claimed_until) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ",
+         order_id, attempts, last_error, reservation, created_at, next_attempt_at, claimed_until) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?9, ",
         sqlite_now!(),
         ", ",
         sqlite_now!(),
         ", ",
         sqlite_now_plus!(8),
-        ") RETURNING id, user_id, product_id, quantity, attempts"
+        ") RETURNING id, user_id, product_id, quantity, attempts, reservation"
     ),
     concat!(
         "INSERT INTO pending_releases (user_id, product_id, quantity, reason, request_id, \
-         order_id, attempts, last_error, created_at, next_attempt_at, claimed_until) \
-         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, now(), now(), ",
+         order_id, attempts, last_error, reservation, created_at, next_attempt_at, claimed_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $9, now(), now(), ",
         pg_now_plus!(8),
-        ") RETURNING id, user_id, product_id, quantity, attempts"
+        ") RETURNING id, user_id, product_id, quantity, attempts, reservation"
     ),
 );
 const DELETE_RELEASE: Sql = Sql::fixed(
@@ -63,10 +63,11 @@ const COUNT_PENDING: Sql = Sql::fixed(
 );
 const LIST_PENDING: Sql = Sql::fixed(
     "SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
-     last_error, created_at, next_attempt_at FROM pending_releases ORDER BY id LIMIT ?1",
+     last_error, created_at, next_attempt_at, reservation FROM pending_releases \
+     ORDER BY id LIMIT ?1",
     "SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
-     last_error, created_at AT TIME ZONE 'UTC', next_attempt_at AT TIME ZONE 'UTC' \
-     FROM pending_releases ORDER BY id LIMIT $1",
+     last_error, created_at AT TIME ZONE 'UTC', next_attempt_at AT TIME ZONE 'UTC', \
+     reservation FROM pending_releases ORDER BY id LIMIT $1",
 );
 /// SQLite: copy under the write lock, then [`DELETE_RELEASE`];
 /// PostgreSQL: one data-modifying CTE (it cannot be nested in the
@@ -74,23 +75,24 @@ const LIST_PENDING: Sql = Sql::fixed(
 const MOVE_TO_SETTLED: Sql = Sql::fixed(
     concat!(
         "INSERT INTO settled_releases (id, user_id, product_id, quantity, order_id, reason, \
-         request_id, attempts, last_error, created_at, outcome, settled_by, note, settled_at) \
-         SELECT id, user_id, product_id, quantity, order_id, reason, request_id, attempts, \
-         last_error, created_at, ?1, ?2, ?3, ",
+         request_id, attempts, last_error, created_at, outcome, settled_by, note, settled_at, \
+         reservation) SELECT id, user_id, product_id, quantity, order_id, reason, request_id, \
+         attempts, last_error, created_at, ?1, ?2, ?3, ",
         sqlite_now!(),
-        " FROM pending_releases WHERE id = ?4 AND claimed_until < ",
+        ", reservation FROM pending_releases WHERE id = ?4 AND claimed_until < ",
         sqlite_now!(),
         " RETURNING id, user_id, product_id, quantity, order_id, reason, outcome, \
-         settled_by, note, settled_at"
+         settled_by, note, settled_at, reservation"
     ),
     "WITH moved AS (DELETE FROM pending_releases WHERE id = $4 \
      AND claimed_until < now() RETURNING *), \
      settled AS (INSERT INTO settled_releases (id, user_id, product_id, quantity, \
      order_id, reason, request_id, attempts, last_error, created_at, outcome, \
-     settled_by, note, settled_at) SELECT id, user_id, product_id, quantity, \
+     settled_by, note, settled_at, reservation) SELECT id, user_id, product_id, quantity, \
      order_id, reason, request_id, attempts, last_error, created_at, $1, $2, $3, \
-     now() FROM moved RETURNING id, user_id, product_id, quantity, order_id, reason, \
-     outcome, settled_by, note, settled_at AT TIME ZONE 'UTC' AS settled_at) \
+     now(), reservation FROM moved RETURNING id, user_id, product_id, quantity, order_id, \
+     reason, outcome, settled_by, note, settled_at AT TIME ZONE 'UTC' AS settled_at, \
+     reservation) \
      SELECT settled.* FROM (SELECT 1) AS one LEFT JOIN settled ON true",
 );
 
@@ -104,6 +106,7 @@ impl Tx<'_> {
         let last_error = new.claim.last_error();
         let mut claimed = Vec::with_capacity(new.lines.len());
         for (product, quantity) in new.lines {
+            let reservation = new.reservation_key.map(|key| reservation_id(key, *product));
             let params = [
                 Param::Int(new.user.get()),
                 Param::Int(product.get()),
@@ -113,6 +116,7 @@ impl Tx<'_> {
                 Param::OptInt(new.order_id),
                 Param::Text(&last_error),
                 Param::Seconds(new.claim.offset_seconds()),
+                Param::OptText(reservation.as_deref()),
             ];
             claimed.extend(self.rows(&INSERT_RELEASE, &params, |row: &dyn Columns| {
                 rows::claimed_release(row)
@@ -217,7 +221,7 @@ impl Store {
                      WHERE claimed_until < ",
                     sqlite_now!(),
                     " {} ORDER BY next_attempt_at LIMIT ?2) \
-                     RETURNING id, user_id, product_id, quantity, attempts"
+                     RETURNING id, user_id, product_id, quantity, attempts, reservation"
                 ),
                 sqlite_due
             )
@@ -228,7 +232,7 @@ impl Store {
                     pg_now_plus!(1),
                     ", attempts = attempts + 1 WHERE id IN (SELECT id FROM pending_releases \
                      WHERE claimed_until < now() {} ORDER BY next_attempt_at LIMIT $2 \
-                     FOR UPDATE SKIP LOCKED) RETURNING id, user_id, product_id, quantity, attempts"
+                     FOR UPDATE SKIP LOCKED) RETURNING id, user_id, product_id, quantity, attempts, reservation"
                 ),
                 postgres_due
             )

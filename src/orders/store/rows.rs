@@ -70,12 +70,12 @@ pub(super) fn one_flag(row: &(impl Columns + ?Sized)) -> Result<bool, StoreError
     row.flag(0).ok_or(StoreError::Malformed("a boolean"))
 }
 
-/// `user_id, request_id, items` of an intent taken back.
-pub(super) fn intent(row: &(impl Columns + ?Sized)) -> Result<super::ExpiredIntent, StoreError> {
-    super::ExpiredIntent::from_row(row.int(0), row.text(1), row.text(2))
+/// `user_id, request_id, items, reservation_key` of an intent taken back.
+pub(super) fn intent(row: &(impl Columns + ?Sized)) -> Result<super::TakenIntent, StoreError> {
+    super::TakenIntent::from_row(row.int(0), row.text(1), row.text(2), row.text(3))
 }
 
-/// `id, user_id, product_id, quantity, attempts`.
+/// `id, user_id, product_id, quantity, attempts, reservation`.
 pub(super) fn claimed_release(row: &(impl Columns + ?Sized)) -> Result<ClaimedRelease, StoreError> {
     let bad = malformed("pending_releases row");
     Ok(ClaimedRelease {
@@ -87,11 +87,12 @@ pub(super) fn claimed_release(row: &(impl Columns + ?Sized)) -> Result<ClaimedRe
             .and_then(|q| u32::try_from(q).ok())
             .ok_or_else(&bad)?,
         attempts: row.int(4).ok_or_else(&bad)?,
+        reservation: row.text(5).map(str::to_owned),
     })
 }
 
 /// `id, user_id, product_id, quantity, order_id, reason, request_id,
-/// attempts, last_error, created_at, next_attempt_at`.
+/// attempts, last_error, created_at, next_attempt_at, reservation`.
 pub(super) fn pending_release(row: &(impl Columns + ?Sized)) -> Result<PendingRelease, StoreError> {
     let bad = malformed("pending_releases row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
@@ -107,11 +108,12 @@ pub(super) fn pending_release(row: &(impl Columns + ?Sized)) -> Result<PendingRe
         last_error: text(8)?,
         created_at: row.time(9).ok_or_else(&bad)?,
         next_attempt_at: row.time(10).ok_or_else(&bad)?,
+        reservation: row.text(11).map(str::to_owned),
     })
 }
 
 /// `id, user_id, product_id, quantity, order_id, reason, outcome,
-/// settled_by, note, settled_at`.
+/// settled_by, note, settled_at, reservation`.
 pub(super) fn settled_release(row: &(impl Columns + ?Sized)) -> Result<SettledRelease, StoreError> {
     let bad = malformed("settled_releases row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
@@ -126,6 +128,7 @@ pub(super) fn settled_release(row: &(impl Columns + ?Sized)) -> Result<SettledRe
         settled_by: text(7)?,
         note: text(8)?,
         settled_at: row.time(9).ok_or_else(&bad)?,
+        reservation: row.text(10).map(str::to_owned),
     })
 }
 

@@ -20,17 +20,19 @@ impl Db {
         user: UserId,
         request_id: &str,
         items: &str,
+        reservation_key: &str,
         lease_seconds: u64,
     ) -> Result<IntentId, StoreError> {
         let sql = format!(
-            "INSERT INTO stock_intents (user_id, request_id, items, created_at, lease_until) \
-             VALUES (?, ?, ?, {SQL_NOW}, {SQL_NOW_PLUS}) RETURNING id"
+            "INSERT INTO stock_intents (user_id, request_id, items, reservation_key, created_at, \
+             lease_until) VALUES (?, ?, ?, ?, {SQL_NOW}, {SQL_NOW_PLUS}) RETURNING id"
         );
         let lease = super::seconds_from_now(i64::try_from(lease_seconds).unwrap_or(i64::MAX));
         let params = [
             Value::Integer(user.get()),
             Value::Text(request_id.to_owned()),
             Value::Text(items.to_owned()),
+            Value::Text(reservation_key.to_owned()),
             lease,
         ];
         let inserted = self.write_statement(&sql, &params).await?;

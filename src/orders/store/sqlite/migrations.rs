@@ -44,6 +44,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../../migrations/sqlite/0009_item_and_intent_ids.sql"),
     ),
+    (
+        10,
+        include_str!("../../../../migrations/sqlite/0010_reservation_ids.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
