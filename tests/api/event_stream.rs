@@ -7,7 +7,7 @@
 //! Redis.
 
 use crate::helpers::{eventually, spawn_app_with, AppOptions, Backend, TestApp};
-use crate::redis_server::{Entry, RedisServer};
+use crate::helpers::{Entry, RedisServer};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::time::Duration;

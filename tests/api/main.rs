@@ -32,6 +32,5 @@ mod persistence;
 mod pg_types;
 mod postgres;
 mod reconcile;
-mod redis_server;
 mod routing;
 mod storage_parity;

@@ -4,11 +4,11 @@
 //! for the last units, for one Idempotency-Key, for the same cancels and
 //! the same owed releases, and one of them killed half-way.
 
-use crate::gateway::{nginx_binary, Gateway};
 use crate::helpers::{
     json_body, order, pg_server, products, psql, spawn_app_on, spawn_app_with, token, AppOptions,
     Backend, ADMIN_TOKEN,
 };
+use crate::helpers::{nginx_binary, Gateway};
 use futures::future::join_all;
 use reqwest::{Client, Method};
 use serde_json::{json, Value};

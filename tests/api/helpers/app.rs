@@ -31,6 +31,9 @@ pub struct AppOptions {
     pub backend: Backend,
     /// The demo Catalog's products, instead of `catalog/seed.json`.
     pub catalog_products: Option<Value>,
+    /// Where to serve (a free loopback port unless said), so a restarted
+    /// instance comes back where a gateway expects it.
+    pub listen: Option<String>,
 }
 
 /// One running Order Service with its own Catalog and database.
@@ -134,7 +137,8 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     )
     .unwrap();
 
-    let mut command = up_command(data_dir);
+    let listen = options.listen.as_deref().unwrap_or("127.0.0.1:0");
+    let mut command = up_command_on(data_dir, listen);
     command.args(["--runtime-config-file", "runtime-config.toml"]);
     for (name, _) in std::env::vars() {
         if name.starts_with("SPIN_VARIABLE_") {
@@ -163,9 +167,14 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
 /// apart in their log files (`start_app` reads them), not mixed on Spin's
 /// stderr, and compiled code is cached once per run under target/.
 pub fn up_command(data_dir: &Path) -> Command {
+    up_command_on(data_dir, "127.0.0.1:0")
+}
+
+/// [`up_command`] serving on `listen`.
+pub fn up_command_on(data_dir: &Path, listen: &str) -> Command {
     let mut command = Command::new(runtime_bin());
     command
-        .args(["up", "--listen", "127.0.0.1:0", "--from", "spin.toml"])
+        .args(["up", "--listen", listen, "--from", "spin.toml"])
         .current_dir(data_dir);
     if runtime() == Runtime::Spin {
         command

@@ -9,7 +9,9 @@ mod app;
 mod artifacts;
 mod catalog;
 mod databases;
+mod gateway;
 mod process;
+mod redis;
 mod state;
 mod tokens;
 
@@ -17,7 +19,9 @@ pub use app::*;
 pub use artifacts::*;
 pub use catalog::*;
 pub use databases::*;
+pub use gateway::*;
 pub use process::*;
+pub use redis::*;
 pub use state::SettledAudit;
 pub use tokens::*;
 

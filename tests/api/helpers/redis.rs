@@ -1,7 +1,7 @@
 //! A private, throwaway Redis server per test (Debian's `redis-server`,
-//! provisioned by `./dev test`): no persistence, loopback only, its own
-//! port, killed when dropped. It can be stopped and started again on the
-//! same port ("Redis down, then back").
+//! provisioned by `./dev test`): loopback only, its own port, killed when
+//! dropped, without persistence unless asked. It can be stopped and
+//! started again on the same port ("Redis down, then back").
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -11,6 +11,9 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// Every write in an append-only file synced at once, so a SIGKILL
+    /// loses nothing acknowledged (the chaos run restarts Redis).
+    durable: bool,
 }
 
 /// One stream entry: its id and fields.
@@ -30,6 +33,17 @@ impl Entry {
 
 impl RedisServer {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// One whose stream survives [`Self::stop`] and [`Self::resume`] (the
+    /// chaos run's).
+    #[allow(dead_code)]
+    pub fn start_durable() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -39,6 +53,7 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            durable,
         };
         server.resume();
         server
@@ -65,12 +80,14 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port (empty: no persistence).
+    /// Starts the server again on the same port (empty, unless durable).
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let append_only = if self.durable { "yes" } else { "no" };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", "", "--appendonly", append_only])
+            .args(["--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
             .stdout(Stdio::null())

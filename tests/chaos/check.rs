@@ -1,0 +1,604 @@
+//! After the run: heal, let the service reconcile until nothing is owed or
+//! unpublished, then check the invariants over the history and the final
+//! state — the Catalog's stock, the database, the event stream — and print
+//! each with its numbers.
+
+use crate::faults::Window;
+use crate::helpers::{psql, Backend, ADMIN_TOKEN};
+use crate::system::{System, INTENT_LEASE_SECONDS, STOCK};
+use crate::workload::{Kind, Op, Outcome};
+use crate::Settings;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+/// The stream the service publishes to (its default).
+const STREAM: &str = "orders.events";
+/// Longest the service may take to drain what is owed once healed.
+const QUIESCE_LIMIT: Duration = Duration::from_secs(120);
+
+/// One invariant's verdict and the numbers behind it.
+struct Line {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Default)]
+pub struct Report {
+    summary: String,
+    lines: Vec<Line>,
+}
+
+impl Report {
+    fn check(&mut self, name: &'static str, ok: bool, detail: String) {
+        self.lines.push(Line { name, ok, detail });
+    }
+
+    pub fn violations(&self) -> Vec<&'static str> {
+        self.lines
+            .iter()
+            .filter(|l| !l.ok)
+            .map(|l| l.name)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.summary)?;
+        for line in &self.lines {
+            let verdict = if line.ok { "ok      " } else { "VIOLATED" };
+            writeln!(f, "chaos: {verdict} {}: {}", line.name, line.detail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The database, read directly (SQL is this checker's subject).
+enum Db {
+    Sqlite(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// Every row of `sql` as text (NULL as "").
+    fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match self {
+            Db::Sqlite(path) => {
+                let connection = rusqlite::Connection::open(path).unwrap();
+                let mut statement = connection.prepare(sql).unwrap();
+                let columns = statement.column_count();
+                statement
+                    .query_map([], |row| {
+                        (0..columns)
+                            .map(|i| {
+                                Ok(match row.get_ref(i)? {
+                                    rusqlite::types::ValueRef::Null => String::new(),
+                                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                                    rusqlite::types::ValueRef::Real(x) => x.to_string(),
+                                    rusqlite::types::ValueRef::Text(t) => {
+                                        String::from_utf8_lossy(t).into_owned()
+                                    }
+                                    rusqlite::types::ValueRef::Blob(_) => "<blob>".to_owned(),
+                                })
+                            })
+                            .collect()
+                    })
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            }
+            Db::Postgres(url) => {
+                let text = psql(url, &format!("COPY ({sql}) TO STDOUT")).unwrap();
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(|l| {
+                        l.split('\t')
+                            .map(|v| {
+                                if v == "\\N" {
+                                    String::new()
+                                } else {
+                                    v.to_owned()
+                                }
+                            })
+                            .collect()
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn count(&self, table: &str) -> i64 {
+        self.rows(&format!("SELECT count(*) FROM {table}"))[0][0]
+            .parse()
+            .unwrap()
+    }
+}
+
+/// An amount as hundredths, whichever way a backend prints it.
+fn cents(text: &str) -> i64 {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let fraction = format!("{fraction:0<2}");
+    whole.parse::<i64>().unwrap() * 100 + fraction[..2].parse::<i64>().unwrap()
+}
+
+pub async fn quiesce_and_check(
+    settings: &Settings,
+    system: &System,
+    ops: &[Op],
+    windows: &[Window],
+) -> Report {
+    let mut report = Report::default();
+    let db = match settings.backend {
+        Backend::Sqlite => Db::Sqlite(system.sqlite_file()),
+        Backend::Postgres => Db::Postgres(system.postgres.as_ref().unwrap().database_url()),
+    };
+    summarise(&mut report, ops, windows);
+    let drained = quiesce(system, &db).await;
+    report.check("quiesced", drained.is_ok(), drained.unwrap_or_else(|e| e));
+
+    check_answers(&mut report, ops, windows);
+    check_stock(&mut report, system, &db).await;
+    check_orders(&mut report, ops, &db);
+    check_keys(&mut report, ops, &db);
+    check_transitions(&mut report, &db);
+    check_payments(&mut report, &db);
+    check_stream(&mut report, system, &db);
+    report
+}
+
+fn summarise(report: &mut Report, ops: &[Op], windows: &[Window]) {
+    let mut by_kind: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
+    for op in ops {
+        let outcome = match &op.outcome {
+            Outcome::Answer { status, .. } => status.to_string(),
+            Outcome::TimedOut => "timeout".to_owned(),
+            Outcome::Broken(_) => "broken".to_owned(),
+        };
+        *by_kind
+            .entry(op.kind.name())
+            .or_default()
+            .entry(outcome)
+            .or_default() += 1;
+    }
+    let mut text = format!(
+        "chaos: {} operations, {} faults\n",
+        ops.len(),
+        windows.len()
+    );
+    for (kind, outcomes) in by_kind {
+        let total: usize = outcomes.values().sum();
+        let shown: Vec<String> = outcomes.iter().map(|(o, n)| format!("{o}×{n}")).collect();
+        let _ = writeln!(text, "chaos:   {kind:<6} {total:>6}  {}", shown.join(" "));
+    }
+    let mut faults: BTreeMap<String, usize> = BTreeMap::new();
+    for window in windows {
+        *faults.entry(window.fault.clone()).or_default() += 1;
+    }
+    let shown: Vec<String> = faults.iter().map(|(f, n)| format!("{f}×{n}")).collect();
+    let _ = writeln!(text, "chaos:   faults {}", shown.join(", "));
+    report.summary = text;
+}
+
+/// Heals and reconciles until nothing is owed, pending or unpublished.
+async fn quiesce(system: &System, db: &Db) -> Result<String, String> {
+    system.catalog.set_faults(serde_json::json!({})).await;
+    // Intents of requests cut off by a kill expire after their lease.
+    tokio::time::sleep(Duration::from_secs(INTENT_LEASE_SECONDS + 1)).await;
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    let mut passes = 0;
+    loop {
+        passes += 1;
+        let answer = client
+            .post(format!("{}/orders/admin/reconcile/", system.nodes[0].url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await;
+        let report: Value = match answer {
+            Ok(response) if response.status() == 200 => response.json().await.unwrap(),
+            Ok(response) => Value::String(format!("HTTP {}", response.status())),
+            Err(error) => Value::String(error.to_string()),
+        };
+        let intents = db.count("stock_intents");
+        let pending = report["pending_total"].as_i64();
+        let unpublished = report["events_unpublished"].as_i64();
+        if pending == Some(0) && unpublished == Some(0) && intents == 0 {
+            return Ok(format!(
+                "nothing owed, pending or unpublished after {passes} reconcile pass(es), {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if started.elapsed() > QUIESCE_LIMIT {
+            return Err(format!(
+                "still owed after {:.0} s: releases {pending:?}, unpublished events \
+                 {unpublished:?}, open intents {intents}; last report {report}",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// No 500 ever; 5xx, timeouts and cut connections only while a fault was
+/// in force (or in its aftermath).
+fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
+    let mut internal = Vec::new();
+    let mut outside = Vec::new();
+    let mut inside = 0;
+    for op in ops {
+        let status = op.outcome.status();
+        if status == Some(500) {
+            internal.push(describe(op));
+            continue;
+        }
+        if !op.outcome.unclear() {
+            continue;
+        }
+        if windows.iter().any(|w| w.covers(op.started, op.ended)) {
+            inside += 1;
+        } else {
+            outside.push(describe(op));
+        }
+    }
+    report.check(
+        "no 500 ever",
+        internal.is_empty(),
+        format!("{} answered 500 {:?}", internal.len(), first(&internal)),
+    );
+    report.check(
+        "5xx, timeouts and cut connections only during a fault",
+        outside.is_empty(),
+        format!(
+            "{inside} during a fault, {} outside {:?}",
+            outside.len(),
+            first(&outside)
+        ),
+    );
+}
+
+fn describe(op: &Op) -> String {
+    let outcome = match &op.outcome {
+        Outcome::Answer { status, body } => format!("{status} {body}"),
+        Outcome::TimedOut => "no answer in time".to_owned(),
+        Outcome::Broken(error) => format!("connection failed: {error}"),
+    };
+    format!("user {} {:?}: {outcome}", op.user, op.kind)
+}
+
+fn first(items: &[String]) -> Vec<&String> {
+    items.iter().take(3).collect()
+}
+
+/// For every product: units taken at the Catalog = units of live orders +
+/// units still owed back (none after quiescing).
+async fn check_stock(report: &mut Report, system: &System, db: &Db) {
+    let mut held: HashMap<i64, i64> = HashMap::new();
+    for row in db.rows(
+        "SELECT i.product_id, i.quantity FROM order_items i JOIN orders o ON o.id = i.order_id \
+         WHERE o.status <> 'CANCELLED'",
+    ) {
+        *held.entry(row[0].parse().unwrap()).or_default() += row[1].parse::<i64>().unwrap();
+    }
+    let mut owed: HashMap<i64, i64> = HashMap::new();
+    for row in db.rows("SELECT product_id, quantity FROM pending_releases") {
+        *owed.entry(row[0].parse().unwrap()).or_default() += row[1].parse::<i64>().unwrap();
+    }
+    let mut details = Vec::new();
+    let mut exact = true;
+    for (product, initial) in STOCK {
+        let now = system.catalog.stock(product).await;
+        let taken = initial - now;
+        let accounted =
+            held.get(&product).copied().unwrap_or(0) + owed.get(&product).copied().unwrap_or(0);
+        exact &= taken == accounted;
+        details.push(format!(
+            "p{product} taken {taken} = held {} + owed {}{}",
+            held.get(&product).copied().unwrap_or(0),
+            owed.get(&product).copied().unwrap_or(0),
+            if taken == accounted { "" } else { " ✗" }
+        ));
+    }
+    report.check(
+        "stock exact (taken = live orders + owed)",
+        exact,
+        details.join("; "),
+    );
+}
+
+struct StoredOrder {
+    user: i64,
+    total: i64,
+    status: String,
+    items: BTreeMap<i64, i64>,
+}
+
+fn stored_orders(db: &Db) -> BTreeMap<i64, StoredOrder> {
+    let mut orders: BTreeMap<i64, StoredOrder> = db
+        .rows("SELECT id, user_id, total_amount, status FROM orders")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].parse().unwrap(),
+                StoredOrder {
+                    user: r[1].parse().unwrap(),
+                    total: cents(&r[2]),
+                    status: r[3].clone(),
+                    items: BTreeMap::new(),
+                },
+            )
+        })
+        .collect();
+    for row in db.rows("SELECT order_id, product_id, quantity FROM order_items") {
+        if let Some(order) = orders.get_mut(&row[0].parse().unwrap()) {
+            *order.items.entry(row[1].parse().unwrap()).or_default() +=
+                row[2].parse::<i64>().unwrap();
+        }
+    }
+    orders
+}
+
+/// Every 201 is a stored order with the same items and total; an order
+/// nobody saw a 201 for exists only where its client saw no clear answer.
+fn check_orders(report: &mut Report, ops: &[Op], db: &Db) {
+    let orders = stored_orders(db);
+    let mut acknowledged = BTreeSet::new();
+    let mut wrong = Vec::new();
+    let mut unclear_creates: HashMap<i64, usize> = HashMap::new();
+    for op in ops {
+        let Kind::Create { items, .. } = &op.kind else {
+            continue;
+        };
+        match &op.outcome {
+            Outcome::Answer { status: 201, body } => {
+                let id = body["id"].as_i64().unwrap_or_default();
+                acknowledged.insert(id);
+                let expected: BTreeMap<i64, i64> = items.iter().copied().collect();
+                let total = body["total_amount"].as_str().map(cents);
+                match orders.get(&id) {
+                    Some(order)
+                        if order.user == op.user
+                            && order.items == expected
+                            && Some(order.total) == total => {}
+                    Some(_) => wrong.push(format!("order {id} differs from its 201")),
+                    None => wrong.push(format!("order {id} acknowledged but not stored")),
+                }
+            }
+            outcome if outcome.unclear() => *unclear_creates.entry(op.user).or_default() += 1,
+            _ => {}
+        }
+    }
+    report.check(
+        "every 201 is a stored order with its items and total",
+        wrong.is_empty(),
+        format!(
+            "{} acknowledged, {} wrong {:?}",
+            acknowledged.len(),
+            wrong.len(),
+            first(&wrong)
+        ),
+    );
+    let mut unexplained = Vec::new();
+    let mut silent = 0;
+    let mut per_user: HashMap<i64, usize> = HashMap::new();
+    for (id, order) in &orders {
+        if !acknowledged.contains(id) {
+            silent += 1;
+            *per_user.entry(order.user).or_default() += 1;
+        }
+    }
+    for (user, count) in &per_user {
+        let unclear = unclear_creates.get(user).copied().unwrap_or(0);
+        if *count > unclear {
+            unexplained.push(format!(
+                "user {user}: {count} orders without a 201, {unclear} unclear creates"
+            ));
+        }
+    }
+    report.check(
+        "orders without a 201 only after an unclear create",
+        unexplained.is_empty(),
+        format!(
+            "{silent} without a 201, {} creates unclear to their client {:?}",
+            unclear_creates.values().sum::<usize>(),
+            first(&unexplained)
+        ),
+    );
+}
+
+/// No Idempotency-Key made two orders: all its 201s name one order, and
+/// the stored key names that order.
+fn check_keys(report: &mut Report, ops: &[Op], db: &Db) {
+    let mut answered: BTreeMap<(i64, String), BTreeSet<i64>> = BTreeMap::new();
+    for op in ops {
+        if let (Kind::Create { key: Some(key), .. }, Outcome::Answer { status: 201, body }) =
+            (&op.kind, &op.outcome)
+        {
+            answered
+                .entry((op.user, key.clone()))
+                .or_default()
+                .insert(body["id"].as_i64().unwrap_or_default());
+        }
+    }
+    let stored: HashMap<(i64, String), String> = db
+        .rows("SELECT user_id, key, order_id FROM idempotency_keys")
+        .into_iter()
+        .map(|r| ((r[0].parse().unwrap(), r[1].clone()), r[2].clone()))
+        .collect();
+    let mut bad = Vec::new();
+    for ((user, key), ids) in &answered {
+        if ids.len() > 1 {
+            bad.push(format!("user {user} key {key}: orders {ids:?}"));
+        }
+        let stored_id = stored
+            .get(&(*user, key.clone()))
+            .cloned()
+            .unwrap_or_default();
+        if ids.len() == 1 && !ids.contains(&stored_id.parse().unwrap_or(-1)) {
+            bad.push(format!(
+                "user {user} key {key}: answered {ids:?}, stored {stored_id:?}"
+            ));
+        }
+    }
+    let repeated = ops
+        .iter()
+        .filter(|op| matches!(&op.kind, Kind::Create { key: Some(_), .. }))
+        .count();
+    report.check(
+        "no Idempotency-Key made two orders",
+        bad.is_empty(),
+        format!(
+            "{} keys answered 201 over {repeated} keyed requests, {} bad {:?}",
+            answered.len(),
+            bad.len(),
+            first(&bad)
+        ),
+    );
+}
+
+/// Each order's events tell a path of the state machine (created, then at
+/// most one of paid / cancelled), ending in its stored status.
+fn check_transitions(report: &mut Report, db: &Db) {
+    let orders = stored_orders(db);
+    let mut events: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    for row in db.rows("SELECT order_id, seq, type FROM events") {
+        events
+            .entry(row[0].parse().unwrap())
+            .or_default()
+            .push((row[1].parse().unwrap(), row[2].clone()));
+    }
+    let mut bad = Vec::new();
+    for (id, order) in &orders {
+        let mut seen = events.remove(id).unwrap_or_default();
+        seen.sort();
+        let types: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+        let gapless = seen
+            .iter()
+            .enumerate()
+            .all(|(i, (seq, _))| *seq == i as i64 + 1);
+        let status_changes: Vec<&str> = types
+            .iter()
+            .copied()
+            .filter(|t| *t == "order.paid" || *t == "order.cancelled")
+            .collect();
+        let expected_status = match status_changes.as_slice() {
+            [] => Some("CREATED"),
+            ["order.paid"] => Some("PAID"),
+            ["order.cancelled"] => Some("CANCELLED"),
+            _ => None,
+        };
+        if types.first() != Some(&"order.created")
+            || !gapless
+            || expected_status != Some(order.status.as_str())
+        {
+            bad.push(format!("order {id} {}: {types:?}", order.status));
+        }
+    }
+    bad.extend(
+        events
+            .keys()
+            .map(|id| format!("events of order {id}, which does not exist")),
+    );
+    report.check(
+        "status changes follow the state machine",
+        bad.is_empty(),
+        format!(
+            "{} orders, {} bad {:?}",
+            orders.len(),
+            bad.len(),
+            first(&bad)
+        ),
+    );
+}
+
+/// A payment that made an order PAID was for exactly its total.
+fn check_payments(report: &mut Report, db: &Db) {
+    let orders = stored_orders(db);
+    let mut paid = 0;
+    let mut refused = 0;
+    let mut bad = Vec::new();
+    let mut paid_per_order: HashMap<i64, usize> = HashMap::new();
+    for row in db.rows("SELECT payment_id, order_id, amount, outcome FROM payments") {
+        let order: i64 = row[1].parse().unwrap();
+        if row[3] == "paid" {
+            paid += 1;
+            *paid_per_order.entry(order).or_default() += 1;
+            match orders.get(&order) {
+                Some(o) if o.total == cents(&row[2]) && o.status == "PAID" => {}
+                _ => bad.push(format!(
+                    "payment {} of {} for order {order}",
+                    row[0], row[2]
+                )),
+            }
+        } else {
+            refused += 1;
+        }
+    }
+    bad.extend(
+        paid_per_order
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(order, n)| format!("order {order} paid {n} times")),
+    );
+    report.check(
+        "a paid amount equals its order's total",
+        bad.is_empty(),
+        format!(
+            "{paid} paid, {refused} refused (refund recorded), {} bad {:?}",
+            bad.len(),
+            first(&bad)
+        ),
+    );
+}
+
+/// Every recorded event is on the stream (copies of one event id counted:
+/// publishing is at least once), nothing else is, and each order's events
+/// first appear in their order.
+fn check_stream(report: &mut Report, system: &System, db: &Db) {
+    let recorded: HashMap<String, (i64, i64)> = db
+        .rows("SELECT event_id, order_id, seq FROM events")
+        .into_iter()
+        .map(|r| (r[0].clone(), (r[1].parse().unwrap(), r[2].parse().unwrap())))
+        .collect();
+    let entries = system.redis.entries(STREAM);
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    let mut last_seq: HashMap<i64, i64> = HashMap::new();
+    let mut strangers = 0;
+    let mut out_of_order = Vec::new();
+    for entry in &entries {
+        let event_id = entry.field("event_id").to_owned();
+        let count = copies.entry(event_id.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            continue;
+        }
+        let Some((order, seq)) = recorded.get(&event_id) else {
+            strangers += 1;
+            continue;
+        };
+        let last = last_seq.entry(*order).or_default();
+        if *seq != *last + 1 {
+            out_of_order.push(format!("order {order}: seq {seq} after {last}"));
+        }
+        *last = (*last).max(*seq);
+    }
+    let missing = recorded
+        .keys()
+        .filter(|id| !copies.contains_key(*id))
+        .count();
+    let duplicated = copies.values().filter(|n| **n > 1).count();
+    report.check(
+        "every event on the stream, in order per order",
+        missing == 0 && strangers == 0 && out_of_order.is_empty(),
+        format!(
+            "{} recorded, {} entries, {missing} missing, {duplicated} published more than once \
+             (at-least-once, counted), {strangers} unknown, {} out of order {:?}",
+            recorded.len(),
+            entries.len(),
+            out_of_order.len(),
+            first(&out_of_order)
+        ),
+    );
+}
