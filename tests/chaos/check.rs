@@ -4,7 +4,7 @@
 //! each with its numbers.
 
 use crate::faults::Window;
-use crate::helpers::{psql, Backend, ADMIN_TOKEN};
+use crate::helpers::{sql_rows, Backend, ADMIN_TOKEN};
 use crate::system::{System, INTENT_LEASE_SECONDS, STOCK};
 use crate::workload::{Kind, Op, Outcome};
 use crate::Settings;
@@ -57,57 +57,15 @@ impl std::fmt::Display for Report {
 }
 
 /// The database, read directly (SQL is this checker's subject).
-enum Db {
-    Sqlite(std::path::PathBuf),
-    Postgres(String),
+struct Db {
+    postgres_url: Option<String>,
+    sqlite_file: std::path::PathBuf,
 }
 
 impl Db {
-    /// Every row of `sql` as text (NULL as "").
+    /// Every row of `sql`, columns as text (NULL as "").
     fn rows(&self, sql: &str) -> Vec<Vec<String>> {
-        match self {
-            Db::Sqlite(path) => {
-                let connection = rusqlite::Connection::open(path).unwrap();
-                let mut statement = connection.prepare(sql).unwrap();
-                let columns = statement.column_count();
-                statement
-                    .query_map([], |row| {
-                        (0..columns)
-                            .map(|i| {
-                                Ok(match row.get_ref(i)? {
-                                    rusqlite::types::ValueRef::Null => String::new(),
-                                    rusqlite::types::ValueRef::Integer(n) => n.to_string(),
-                                    rusqlite::types::ValueRef::Real(x) => x.to_string(),
-                                    rusqlite::types::ValueRef::Text(t) => {
-                                        String::from_utf8_lossy(t).into_owned()
-                                    }
-                                    rusqlite::types::ValueRef::Blob(_) => "<blob>".to_owned(),
-                                })
-                            })
-                            .collect()
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-            }
-            Db::Postgres(url) => {
-                let text = psql(url, &format!("COPY ({sql}) TO STDOUT")).unwrap();
-                text.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(|l| {
-                        l.split('\t')
-                            .map(|v| {
-                                if v == "\\N" {
-                                    String::new()
-                                } else {
-                                    v.to_owned()
-                                }
-                            })
-                            .collect()
-                    })
-                    .collect()
-            }
-        }
+        sql_rows(self.postgres_url.as_deref(), &self.sqlite_file, sql)
     }
 
     fn count(&self, table: &str) -> i64 {
@@ -131,9 +89,10 @@ pub async fn quiesce_and_check(
     windows: &[Window],
 ) -> Report {
     let mut report = Report::default();
-    let db = match settings.backend {
-        Backend::Sqlite => Db::Sqlite(system.sqlite_file()),
-        Backend::Postgres => Db::Postgres(system.postgres.as_ref().unwrap().database_url()),
+    let db = Db {
+        postgres_url: (settings.backend == Backend::Postgres)
+            .then(|| system.postgres.as_ref().unwrap().database_url()),
+        sqlite_file: system.sqlite_file(),
     };
     summarise(&mut report, ops, windows);
     let drained = quiesce(system, &db).await;
@@ -227,12 +186,16 @@ async fn quiesce(system: &System, db: &Db) -> Result<String, String> {
 fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
     let mut internal = Vec::new();
     let mut outside = Vec::new();
+    let mut unexpected = Vec::new();
     let mut inside = 0;
     for op in ops {
         let status = op.outcome.status();
         if status == Some(500) {
             internal.push(describe(op));
             continue;
+        }
+        if status.is_some_and(|s| s < 500 && !expected(&op.kind, s)) {
+            unexpected.push(describe(op));
         }
         if !op.outcome.unclear() {
             continue;
@@ -249,6 +212,11 @@ fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
         format!("{} answered 500 {:?}", internal.len(), first(&internal)),
     );
     report.check(
+        "every other answer one SPEC gives for the request",
+        unexpected.is_empty(),
+        format!("{} unexpected {:?}", unexpected.len(), first(&unexpected)),
+    );
+    report.check(
         "5xx, timeouts and cut connections only during a fault",
         outside.is_empty(),
         format!(
@@ -257,6 +225,18 @@ fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
             first(&outside)
         ),
     );
+}
+
+/// The answers below 500 a well-formed request of this kind can get: the
+/// success, and 409 for a refusal (out of stock, a key in use, a paid
+/// order's cancel, a refused payment). Anything else (400, 401, 404, …)
+/// means the service misread a valid request.
+fn expected(kind: &Kind, status: u16) -> bool {
+    match kind {
+        Kind::Create { .. } => matches!(status, 201 | 409),
+        Kind::Cancel { .. } | Kind::Pay { .. } => matches!(status, 200 | 409),
+        Kind::Read { .. } | Kind::List => status == 200,
+    }
 }
 
 fn describe(op: &Op) -> String {

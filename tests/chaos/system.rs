@@ -5,8 +5,8 @@
 //! project's NGINX gateway in front of them.
 
 use crate::helpers::{
-    host_command, nginx_binary, products, psql, start_app, AppOptions, Backend, Gateway, Output,
-    Process, RedisServer, TestCatalog,
+    host_command, nginx_binary, postgres_bin, postgres_command, postgres_dir, products, psql,
+    start_app, AppOptions, Backend, Gateway, Output, Process, RedisServer, TestCatalog,
 };
 use crate::Settings;
 use serde_json::Value;
@@ -171,27 +171,12 @@ pub struct PgCluster {
 
 impl PgCluster {
     fn start() -> Self {
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .expect("PostgreSQL server binaries (./dev test installs them)")
-            .filter_map(|v| v.ok().map(|v| v.path().join("bin")))
-            .filter(|bin| bin.join("pg_ctl").exists())
-            .max()
-            .expect("pg_ctl");
-        let dir = std::env::temp_dir().join(format!(
+        let bin = postgres_bin();
+        let dir = postgres_dir(&format!(
             "order-service-chaos-pg-{}-{}",
             std::process::id(),
             free_port()
         ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        if is_root() {
-            let chown = std::process::Command::new("chown")
-                .arg("postgres:postgres")
-                .arg(&dir)
-                .status()
-                .unwrap();
-            assert!(chown.success());
-        }
         let cluster = PgCluster {
             bin,
             dir,
@@ -216,23 +201,7 @@ impl PgCluster {
     }
 
     fn command(&self, program: &str) -> std::process::Command {
-        let mut command = if is_root() {
-            let mut c = std::process::Command::new("setpriv");
-            c.args([
-                "--reuid",
-                "postgres",
-                "--regid",
-                "postgres",
-                "--init-groups",
-                "--",
-            ]);
-            c.arg(self.bin.join(program));
-            c
-        } else {
-            std::process::Command::new(self.bin.join(program))
-        };
-        command.current_dir(&self.dir);
-        command
+        postgres_command(&self.bin, program, &self.dir)
     }
 
     fn pg_ctl_start(&self) {
@@ -295,8 +264,4 @@ impl Drop for PgCluster {
             .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }

@@ -107,7 +107,6 @@ struct Placed {
 
 struct ClientState {
     user: i64,
-    token: String,
     rng: Rng,
     http: Client,
     urls: Urls,
@@ -122,7 +121,6 @@ pub async fn run_clients(settings: &Settings, urls: &Urls, history: &History, ru
         let user = 1000 + c as i64;
         let mut state = ClientState {
             user,
-            token: token(user),
             rng: Rng::new(settings.seed.wrapping_add(c as u64 * 7919)),
             http: Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap(),
             urls: urls.clone(),
@@ -257,6 +255,8 @@ impl ClientState {
     /// Sends one operation; returns when it started and what came back.
     fn request(&self, kind: &Kind) -> impl std::future::Future<Output = (Instant, Outcome)> {
         let gateway = &self.urls.gateway;
+        // Minted per request: an access token lives 5 minutes, a run longer.
+        let token = token(self.user);
         let builder = match kind {
             Kind::Create { items, key } => {
                 let body = json!({"items": items.iter()
@@ -265,7 +265,7 @@ impl ClientState {
                 let mut builder = self
                     .http
                     .post(format!("{gateway}/orders/orders/"))
-                    .bearer_auth(&self.token)
+                    .bearer_auth(&token)
                     .json(&body);
                 if let Some(key) = key {
                     builder = builder.header("idempotency-key", key);
@@ -275,15 +275,15 @@ impl ClientState {
             Kind::Cancel { order } => self
                 .http
                 .post(format!("{gateway}/orders/orders/{order}/cancel/"))
-                .bearer_auth(&self.token),
+                .bearer_auth(&token),
             Kind::Read { order } => self
                 .http
                 .get(format!("{gateway}/orders/orders/{order}/"))
-                .bearer_auth(&self.token),
+                .bearer_auth(&token),
             Kind::List => self
                 .http
                 .request(Method::GET, format!("{gateway}/orders/orders/?limit=20"))
-                .bearer_auth(&self.token),
+                .bearer_auth(&token),
             Kind::Pay {
                 order,
                 payment_id,

@@ -49,8 +49,9 @@ pub fn pg_server() -> &'static PgServer {
     })
 }
 
-fn start_private_pg() -> PgServer {
-    let bin = std::fs::read_dir("/usr/lib/postgresql")
+/// The newest of Debian's PostgreSQL server binary folders.
+pub fn postgres_bin() -> PathBuf {
+    std::fs::read_dir("/usr/lib/postgresql")
         .ok()
         .and_then(|versions| {
             versions
@@ -58,33 +59,15 @@ fn start_private_pg() -> PgServer {
                 .filter(|bin| bin.join("postgres").exists())
                 .max()
         })
-        .expect("no PostgreSQL server binaries: ./dev test installs Debian's postgresql");
-    let dir = std::env::temp_dir().join(format!("order-service-pg-{}", std::process::id()));
+        .expect("no PostgreSQL server binaries: ./dev test installs Debian's postgresql")
+}
+
+/// A fresh folder for a cluster, owned by `postgres` when we are root.
+pub fn postgres_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // PostgreSQL refuses to run as root: as root, it runs as `postgres`.
-    let as_root =
-        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
-    let command = |program: &str| {
-        let mut command = if as_root {
-            let mut c = std::process::Command::new("setpriv");
-            c.args([
-                "--reuid",
-                "postgres",
-                "--regid",
-                "postgres",
-                "--init-groups",
-                "--",
-            ]);
-            c.arg(bin.join(program));
-            c
-        } else {
-            std::process::Command::new(bin.join(program))
-        };
-        command.current_dir(&dir);
-        command
-    };
-    if as_root {
+    if running_as_root() {
         let status = std::process::Command::new("chown")
             .args(["postgres:postgres"])
             .arg(&dir)
@@ -92,6 +75,39 @@ fn start_private_pg() -> PgServer {
             .unwrap();
         assert!(status.success());
     }
+    dir
+}
+
+/// `program` of `bin`, run in `dir`; PostgreSQL refuses to run as root:
+/// as root, it runs as `postgres`.
+pub fn postgres_command(bin: &Path, program: &str, dir: &Path) -> std::process::Command {
+    let mut command = if running_as_root() {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid",
+            "postgres",
+            "--regid",
+            "postgres",
+            "--init-groups",
+            "--",
+        ]);
+        c.arg(bin.join(program));
+        c
+    } else {
+        std::process::Command::new(bin.join(program))
+    };
+    command.current_dir(dir);
+    command
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
+fn start_private_pg() -> PgServer {
+    let bin = postgres_bin();
+    let dir = postgres_dir(&format!("order-service-pg-{}", std::process::id()));
+    let command = |program: &str| postgres_command(&bin, program, &dir);
     let data = dir.join("data");
     let initdb = command("initdb")
         .arg("-D")

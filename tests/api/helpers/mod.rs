@@ -22,7 +22,8 @@ pub use databases::*;
 pub use gateway::*;
 pub use process::*;
 pub use redis::*;
-pub use state::SettledAudit;
+#[allow(unused_imports)] // sql_rows: the chaos run's
+pub use state::{sql_rows, SettledAudit};
 pub use tokens::*;
 
 pub(crate) use jwt_simple::prelude::*;

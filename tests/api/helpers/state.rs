@@ -14,6 +14,43 @@ pub struct StoredRelease {
     pub last_error: String,
 }
 
+/// The rows of `sql` in PostgreSQL at `database_url`, or else in the
+/// SQLite file `sqlite_file`: each column as text, NULL as "" (psql's
+/// unaligned output, so no column may hold a `|`).
+pub fn sql_rows(database_url: Option<&str>, sqlite_file: &Path, sql: &str) -> Vec<Vec<String>> {
+    match database_url {
+        Some(url) => psql(url, sql)
+            .unwrap()
+            .lines()
+            .map(|line| line.split('|').map(str::to_owned).collect())
+            .collect(),
+        None => {
+            let db = rusqlite::Connection::open(sqlite_file).unwrap();
+            let mut statement = db.prepare(sql).unwrap();
+            let columns = statement.column_count();
+            statement
+                .query_map([], |row| {
+                    (0..columns)
+                        .map(|i| {
+                            Ok(match row.get_ref(i)? {
+                                rusqlite::types::ValueRef::Null => String::new(),
+                                rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                                rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                                rusqlite::types::ValueRef::Text(t) => {
+                                    String::from_utf8_lossy(t).into_owned()
+                                }
+                                rusqlite::types::ValueRef::Blob(_) => "<blob>".into(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        }
+    }
+}
+
 impl TestApp {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.path().join("db.sqlite3")
@@ -37,34 +74,10 @@ impl TestApp {
     /// The rows of `sql`, each as its columns joined by `|`, whichever the
     /// backend.
     pub fn rows(&self, sql: &str) -> Vec<String> {
-        match &self.database_url {
-            Some(url) => psql(url, sql).unwrap().lines().map(str::to_owned).collect(),
-            None => {
-                let db = self.db();
-                let mut statement = db.prepare(sql).unwrap();
-                let columns = statement.column_count();
-                statement
-                    .query_map([], |row| {
-                        (0..columns)
-                            .map(|i| {
-                                Ok(match row.get_ref(i)? {
-                                    rusqlite::types::ValueRef::Null => String::new(),
-                                    rusqlite::types::ValueRef::Integer(v) => v.to_string(),
-                                    rusqlite::types::ValueRef::Real(v) => v.to_string(),
-                                    rusqlite::types::ValueRef::Text(t) => {
-                                        String::from_utf8_lossy(t).into_owned()
-                                    }
-                                    rusqlite::types::ValueRef::Blob(_) => "<blob>".into(),
-                                })
-                            })
-                            .collect::<rusqlite::Result<Vec<_>>>()
-                            .map(|values| values.join("|"))
-                    })
-                    .unwrap()
-                    .collect::<Result<_, _>>()
-                    .unwrap()
-            }
-        }
+        sql_rows(self.database_url.as_deref(), &self.db_path(), sql)
+            .into_iter()
+            .map(|columns| columns.join("|"))
+            .collect()
     }
 
     /// The releases still owed to the Catalog, oldest first.
