@@ -7,6 +7,7 @@
 use crate::domain::money::Money;
 use crate::domain::ProductId;
 use crate::outbound::{self, OutboundError};
+use crate::trace::TraceContext;
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request};
 use std::time::Duration;
@@ -60,6 +61,8 @@ pub struct CatalogClient {
     /// The caller's `Authorization` header (empty: none).
     authorization: String,
     request_id: String,
+    /// Each request is a child span of this request's.
+    trace: TraceContext,
 }
 
 #[derive(Deserialize)]
@@ -72,12 +75,19 @@ struct ProductBody {
 }
 
 impl CatalogClient {
-    pub fn new(base_url: &str, timeout: Duration, authorization: &str, request_id: &str) -> Self {
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        authorization: &str,
+        request_id: &str,
+        trace: TraceContext,
+    ) -> Self {
         Self {
             base_url: base_url.to_owned(),
             timeout,
             authorization: authorization.to_owned(),
             request_id: request_id.to_owned(),
+            trace,
         }
     }
 
@@ -176,6 +186,9 @@ impl CatalogClient {
             .uri(format!("{}{path}", self.base_url))
             .header("accept", "application/json")
             .header("x-request-id", &self.request_id);
+        for (name, value) in self.trace.outbound_headers() {
+            request.header(name, value);
+        }
         if !authorization.is_empty() {
             request.header("authorization", authorization);
         }

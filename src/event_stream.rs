@@ -67,10 +67,10 @@ impl<'a> EventStream<'a> {
     }
 }
 
-/// `XADD <stream> MAXLEN ~ <n> * event_id … payload …`.
+/// `XADD <stream> MAXLEN ~ <n> * event_id … payload … [traceparent …]`.
 fn xadd_arguments(stream: &str, event: &OutboxEvent) -> Vec<RedisParameter> {
     let text = |value: &str| RedisParameter::Binary(value.as_bytes().to_vec());
-    vec![
+    let mut arguments = vec![
         text(stream),
         text("MAXLEN"),
         text("~"),
@@ -88,7 +88,11 @@ fn xadd_arguments(stream: &str, event: &OutboxEvent) -> Vec<RedisParameter> {
         text(&event.created_at),
         text("payload"),
         text(&event.payload),
-    ]
+    ];
+    if let Some(traceparent) = &event.traceparent {
+        arguments.extend([text("traceparent"), text(traceparent)]);
+    }
+    arguments
 }
 
 #[cfg(test)]
@@ -105,18 +109,30 @@ mod tests {
             kind: "order.paid".into(),
             payload: r#"{"order_id":42}"#.into(),
             created_at: "2026-11-26T10:00:00Z".into(),
+            traceparent: None,
         };
-        let rendered: Vec<String> = xadd_arguments("orders.events", &event)
-            .into_iter()
-            .map(|p| match p {
-                RedisParameter::Binary(b) => String::from_utf8(b).unwrap(),
-                RedisParameter::Int64(n) => n.to_string(),
-            })
-            .collect();
+        let rendered = |event: &OutboxEvent| {
+            xadd_arguments("orders.events", event)
+                .into_iter()
+                .map(|p| match p {
+                    RedisParameter::Binary(b) => String::from_utf8(b).unwrap(),
+                    RedisParameter::Int64(n) => n.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let fields = "orders.events MAXLEN ~ 1000000 * event_id e-1 type order.paid order_id 42 \
+                      seq 2 occurred_at 2026-11-26T10:00:00Z payload {\"order_id\":42}";
+        // Recorded before events carried their request's trace: without it.
+        assert_eq!(rendered(&event), fields);
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let traced = OutboxEvent {
+            traceparent: Some(traceparent.into()),
+            ..event
+        };
         assert_eq!(
-            rendered.join(" "),
-            "orders.events MAXLEN ~ 1000000 * event_id e-1 type order.paid order_id 42 seq 2 \
-             occurred_at 2026-11-26T10:00:00Z payload {\"order_id\":42}"
+            rendered(&traced),
+            format!("{fields} traceparent {traceparent}")
         );
     }
 }

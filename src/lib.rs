@@ -40,6 +40,8 @@ mod outbound;
 mod payment_signature;
 /// Per-phase durations for the access log.
 mod timing;
+/// W3C Trace Context: the trace a request belongs to (a leaf).
+mod trace;
 
 use spin_sdk::http::{IncomingRequest, OutgoingResponse, ResponseOutparam};
 

@@ -4,7 +4,30 @@
 //! a token, a key or a body.
 
 use serde_json::{json, Value};
+use std::cell::RefCell;
 use std::io::Write;
+
+thread_local! {
+    /// The trace of the request this instance serves: Spin gives each
+    /// request an instance of its own, so it is set once, at the start,
+    /// and every line after (the follow-up's too) carries it.
+    static TRACE: RefCell<Option<(String, String)>> = const { RefCell::new(None) };
+}
+
+/// Every line from now on carries `trace_id` and `span_id`, so the logs
+/// of the services a trace crossed can be joined.
+pub fn set_trace(trace_id: &str, span_id: &str) {
+    TRACE.with(|trace| *trace.borrow_mut() = Some((trace_id.to_owned(), span_id.to_owned())));
+}
+
+fn add_trace(line: &mut Value) {
+    TRACE.with(|trace| {
+        if let Some((trace_id, span_id)) = &*trace.borrow() {
+            line["trace_id"] = json!(trace_id);
+            line["span_id"] = json!(span_id);
+        }
+    });
+}
 
 /// How bad an event is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +62,9 @@ fn write_line(mut out: impl Write, line: &Value) {
 
 /// The per-request access log line (SPEC §6).
 pub fn request(line: &Value) {
-    write_line(std::io::stdout().lock(), line);
+    let mut line = line.clone();
+    add_trace(&mut line);
+    write_line(std::io::stdout().lock(), &line);
 }
 
 /// An event: `level`, `event` and `request_id` (when there is one), then
@@ -49,6 +74,7 @@ pub fn event(level: Level, name: &str, request_id: Option<&str>, fields: Value) 
     if let Some(request_id) = request_id {
         line["request_id"] = json!(request_id);
     }
+    add_trace(&mut line);
     if let Value::Object(fields) = fields {
         for (key, value) in fields {
             line[key] = value;

@@ -148,6 +148,8 @@ struct Calls {
     release: u64,
     /// `X-Request-ID` of every /products request, in arrival order.
     request_ids: Vec<String>,
+    /// Its `traceparent` and `tracestate` ("" when absent), in the same order.
+    traces: Vec<[String; 2]>,
     /// Connections dropped by the drop faults.
     dropped: u64,
     /// Reserves and releases answered from a reservation's first answer.
@@ -280,9 +282,19 @@ impl Catalog {
                 let Ok(id) = id.parse::<i64>() else {
                     return Some(detail(404, "Not found."));
                 };
-                if let Some(request_id) = request.headers().get("x-request-id") {
-                    let request_id = String::from_utf8_lossy(request_id.as_bytes()).into_owned();
-                    self.calls.lock().unwrap().request_ids.push(request_id);
+                let header = |name: &str| {
+                    request
+                        .headers()
+                        .get(name)
+                        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                };
+                if let Some(request_id) = header("x-request-id") {
+                    let mut calls = self.calls.lock().unwrap();
+                    calls.request_ids.push(request_id);
+                    calls.traces.push([
+                        header("traceparent").unwrap_or_default(),
+                        header("tracestate").unwrap_or_default(),
+                    ]);
                 }
                 let faults = self.faults.lock().unwrap().clone();
                 if faults.latency_ms > 0 {

@@ -22,6 +22,7 @@ mod session;
 use crate::log::{self, Level};
 use crate::orders::release::FollowUp;
 use crate::timing::Phases;
+use crate::trace::TraceContext;
 use error::ApiError;
 use routes::{NoRoute, Route};
 use serde_json::{json, Value};
@@ -32,6 +33,8 @@ use std::time::Instant;
 /// What the request says besides its body; set once, read by handlers.
 pub struct RequestFacts {
     pub request_id: String,
+    /// The trace this request belongs to (W3C `traceparent`).
+    pub trace: TraceContext,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
     pub content_length: Option<String>,
@@ -88,6 +91,10 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         request_id: header("x-request-id")
             .filter(|id| is_acceptable_request_id(id))
             .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+        trace: TraceContext::from_headers(
+            header("traceparent").as_deref(),
+            header("tracestate").as_deref(),
+        ),
         authorization: header("authorization"),
         content_type: header("content-type"),
         content_length: header("content-length"),
@@ -95,6 +102,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         payment_signature: header("payment-signature"),
         query,
     };
+    log::set_trace(&facts.trace.trace_id, &facts.trace.span_id);
     let access = AccessLog::default();
 
     let result: Result<Reply, ApiError> = match routes::resolve(&method, &path) {
@@ -133,6 +141,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         "status": *response.status(),
         "duration_ms": millis(started.elapsed()),
         "request_id": facts.request_id,
+        "parent_span_id": facts.trace.parent_id,
         "user_id": access.user_id.get(),
         "order_id": access.order_id.get(),
     });

@@ -65,6 +65,15 @@ pub async fn dependencies<'a>(
         config.catalog_timeout,
         facts.authorization.as_deref().unwrap_or_default(),
         &facts.request_id,
+        facts.trace.clone(),
     );
-    Ok(Deps::open(config, catalog, &facts.request_id, &access.phases).await?)
+    let traceparent = facts.trace.traceparent();
+    Ok(Deps::open(
+        config,
+        catalog,
+        &facts.request_id,
+        traceparent,
+        &access.phases,
+    )
+    .await?)
 }

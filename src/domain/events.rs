@@ -46,16 +46,22 @@ pub struct EventRecord {
     pub kind: &'static str,
     /// JSON.
     pub payload: String,
+    /// The W3C `traceparent` of the request that caused it, published
+    /// with it so a consumer continues the trace (as CloudEvents'
+    /// distributed-tracing extension carries it).
+    pub traceparent: String,
 }
 
 impl OrderEvent {
-    /// The event with a new id, ready to be recorded.
-    pub fn record(&self) -> EventRecord {
+    /// The event with a new id, caused by the request whose span
+    /// `traceparent` names, ready to be recorded.
+    pub fn record(&self, traceparent: &str) -> EventRecord {
         EventRecord {
             event_id: uuid::Uuid::new_v4().to_string(),
             order_id: self.order_id(),
             kind: self.kind(),
             payload: self.payload().to_string(),
+            traceparent: traceparent.to_owned(),
         }
     }
 

@@ -39,7 +39,7 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                             order_id: id,
                             user_id: user.get(),
                         }
-                        .record(),
+                        .record(&deps.traceparent),
                     )?;
                     let lines: Vec<_> = order
                         .lines

@@ -52,6 +52,8 @@ pub struct Deps<'a> {
     /// The Catalog, with the caller's `Authorization` and the request id.
     pub catalog: CatalogClient,
     pub request_id: &'a str,
+    /// This request's span as a W3C `traceparent`: what its events carry.
+    pub traceparent: String,
     /// Where the phases of the request are recorded for its log line.
     pub phases: &'a Phases,
 }
@@ -65,6 +67,7 @@ impl<'a> Deps<'a> {
         config: Config,
         catalog: CatalogClient,
         request_id: &'a str,
+        traceparent: String,
         phases: &'a Phases,
     ) -> Result<Self, StoreError> {
         let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
@@ -74,6 +77,7 @@ impl<'a> Deps<'a> {
             store,
             catalog,
             request_id,
+            traceparent,
             phases,
         })
     }

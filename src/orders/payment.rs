@@ -47,7 +47,7 @@ pub async fn confirm_payment(
             Ok(()) => OrderEvent::paid(payment),
             Err(reason) => OrderEvent::refund_required(payment, reason),
         };
-        tx.append_event(&event.record())?;
+        tx.append_event(&event.record(&deps.traceparent))?;
         Ok(PaymentResult::Recorded(PaymentRecord {
             payment_id: payment.payment_id.clone(),
             order_id: payment.order_id,

@@ -67,7 +67,7 @@ pub async fn place_order(
     // The order as the API will show it, and its event; the database
     // fills in the two fields it assigns.
     let mut order = priced.unsaved(user);
-    let created = OrderEvent::Created(order.clone()).record();
+    let created = OrderEvent::Created(order.clone()).record(&deps.traceparent);
     let stored = deps
         .phases
         .timed(

@@ -9,6 +9,62 @@ use crate::helpers::{
 use reqwest::Method;
 use std::time::Duration;
 
+/// W3C Trace Context through the gateway (issue 22): a client's
+/// `traceparent` reaches the service untouched; without one, NGINX starts
+/// the trace from its `$request_id` (health only: no storage).
+#[tokio::test]
+async fn the_gateway_passes_a_trace_on_or_starts_one() {
+    let app = spawn_app().await;
+    let gateway = Gateway::start(nginx_binary(), &app.address).await;
+    let client = reqwest::Client::new();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent = "00f067aa0ba902b7";
+    let passed = client
+        .get(format!("{}/orders/health/", gateway.url))
+        .header("x-request-id", "traced-through-the-gateway")
+        .header("traceparent", format!("00-{trace}-{parent}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(passed.status(), 200);
+    let started = client
+        .get(format!("{}/orders/health/", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    let nginx_request_id = started.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let line = |request_id: String| {
+        let app = &app;
+        async move {
+            let mut found = None;
+            for _ in 0..50 {
+                found = app
+                    .request_logs()
+                    .into_iter()
+                    .find(|line| line["request_id"] == request_id.as_str());
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            found.expect("the service's access line")
+        }
+    };
+    let passed = line("traced-through-the-gateway".to_owned()).await;
+    assert_eq!(passed["trace_id"], trace, "{passed}");
+    assert_eq!(passed["parent_span_id"], parent, "{passed}");
+    let started = line(nginx_request_id.clone()).await;
+    assert_eq!(started["trace_id"], nginx_request_id.as_str(), "{started}");
+    assert_eq!(
+        started["parent_span_id"],
+        &nginx_request_id[16..],
+        "the gateway's span: {started}"
+    );
+}
+
 /// On SQLite (one instance); PostgreSQL through the gateway is
 /// `postgres::two_instances_behind_the_gateway_share_one_database_safely`
 /// and the Django-Catalog flow below, on both.

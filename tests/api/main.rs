@@ -34,3 +34,4 @@ mod postgres;
 mod reconcile;
 mod routing;
 mod storage_parity;
+mod tracing;

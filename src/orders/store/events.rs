@@ -9,13 +9,13 @@ use crate::domain::events::EventRecord;
 
 const APPEND_EVENT: Sql = Sql::fixed(
     concat!(
-        "INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
-         SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ",
+        "INSERT INTO events (event_id, order_id, seq, type, payload, traceparent, created_at) \
+         SELECT ?1, ?2, coalesce(max(seq), 0) + 1, ?3, ?4, ?5, ",
         sqlite_now!(),
         " FROM events WHERE order_id = ?2 RETURNING seq"
     ),
-    "INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
-     SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, now() \
+    "INSERT INTO events (event_id, order_id, seq, type, payload, traceparent, created_at) \
+     SELECT $1, $2, coalesce(max(seq), 0) + 1, $3, $4, $5, now() \
      FROM events WHERE order_id = $2 RETURNING seq",
 );
 /// The oldest unclaimed events, at most the earliest unpublished one of
@@ -32,7 +32,7 @@ const CLAIM_EVENTS: Sql = Sql::fixed(
         " AND NOT EXISTS (SELECT 1 FROM events p WHERE p.order_id = e.order_id \
          AND p.seq < e.seq AND p.published_at IS NULL) \
          ORDER BY e.id LIMIT ?2) \
-         RETURNING id, event_id, order_id, seq, type, payload, created_at"
+         RETURNING id, event_id, order_id, seq, type, payload, created_at, traceparent"
     ),
     concat!(
         "UPDATE events SET claimed_until = ",
@@ -42,7 +42,8 @@ const CLAIM_EVENTS: Sql = Sql::fixed(
          AND NOT EXISTS (SELECT 1 FROM events p WHERE p.order_id = e.order_id \
          AND p.seq < e.seq AND p.published_at IS NULL) \
          ORDER BY e.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, event_id, order_id, seq, type, payload, created_at AT TIME ZONE 'UTC'"
+         RETURNING id, event_id, order_id, seq, type, payload, created_at AT TIME ZONE 'UTC', \
+         traceparent"
     ),
 );
 const PURGE_EVENTS: Sql = Sql::fixed(
@@ -71,6 +72,7 @@ impl Tx<'_> {
             Param::Int(event.order_id),
             Param::Text(event.kind),
             Param::Text(&event.payload),
+            Param::Text(&event.traceparent),
         ];
         self.rows(&APPEND_EVENT, &params, |_| Ok(()))?;
         Ok(())

@@ -290,6 +290,9 @@ pub struct OutboxEvent {
     /// JSON.
     pub payload: String,
     pub created_at: String,
+    /// The request that caused it (`None` for events recorded before
+    /// events carried it).
+    pub traceparent: Option<String>,
 }
 
 /// The database of this request, whichever backend it is.

@@ -53,6 +53,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../../migrations/postgres/0007_reservation_ids.sql"),
     ),
+    (
+        8,
+        include_str!("../../../migrations/postgres/0008_event_traceparent.sql"),
+    ),
 ];
 
 /// The version the last migration file records.
@@ -360,10 +364,10 @@ impl Db {
                    jsonb_to_recordset($4::text::jsonb) AS i(product_id bigint, quantity integer, price numeric)), \
              k AS (UPDATE idempotency_keys SET state = 'done', body = NULL, order_id = o.id FROM o \
                    WHERE user_id = $2 AND key = $5::text AND state = 'in_flight'), \
-             e AS (INSERT INTO events (event_id, order_id, seq, type, payload, created_at) \
+             e AS (INSERT INTO events (event_id, order_id, seq, type, payload, traceparent, created_at) \
                    SELECT $6::text, o.id, 1, $11::text, \
                    jsonb_set(jsonb_set($7::text::jsonb, '{{id}}', to_jsonb(o.id)), '{{created_at}}', to_jsonb(o.shown))::text, \
-                   o.created_at FROM o) \
+                   $12::text, o.created_at FROM o) \
              SELECT o.id, o.created_at AT TIME ZONE 'UTC', {due} \
              FROM (SELECT 1) AS one LEFT JOIN o ON true",
             due = reconciliation_due_expression(8),
@@ -383,6 +387,7 @@ impl Db {
                 seconds(EVENT_RETENTION),
                 P::Str(new.status.as_str().to_owned()),
                 P::Str(new.created.kind.to_owned()),
+                P::Str(new.created.traceparent.clone()),
             ],
         )?;
         // No order row: the intent was gone (the lease was lost).

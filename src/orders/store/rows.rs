@@ -158,7 +158,7 @@ pub(super) fn payment(row: &(impl Columns + ?Sized)) -> Result<PaymentRecord, St
     })
 }
 
-/// `id, event_id, order_id, seq, type, payload, created_at`.
+/// `id, event_id, order_id, seq, type, payload, created_at, traceparent`.
 pub(super) fn outbox_event(row: &(impl Columns + ?Sized)) -> Result<OutboxEvent, StoreError> {
     let bad = malformed("events row");
     let text = |i| row.text(i).map(str::to_owned).ok_or_else(&bad);
@@ -170,5 +170,6 @@ pub(super) fn outbox_event(row: &(impl Columns + ?Sized)) -> Result<OutboxEvent,
         kind: text(4)?,
         payload: text(5)?,
         created_at: row.time(6).ok_or_else(&bad)?,
+        traceparent: row.text(7).map(str::to_owned),
     })
 }

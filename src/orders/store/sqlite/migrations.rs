@@ -48,6 +48,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../../migrations/sqlite/0010_reservation_ids.sql"),
     ),
+    (
+        11,
+        include_str!("../../../../migrations/sqlite/0011_event_traceparent.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

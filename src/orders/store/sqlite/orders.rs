@@ -29,9 +29,9 @@ impl Db {
             .collect();
         let sql = format!(
             "INSERT INTO order_submissions (id, intent_id, user_id, total_amount, items, key, \
-             event_id, event_payload, status, event_type, created_at) \
+             event_id, event_payload, status, event_type, traceparent, created_at) \
              VALUES (coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'orders'), 0) + 1, \
-             ?, ?, ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at, ({due})",
+             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {SQL_NOW}) RETURNING id, created_at, ({due})",
             due = super::releases::reconciliation_due_expression(),
         );
         let params = [
@@ -45,6 +45,7 @@ impl Db {
             Value::Text(new.created.payload.clone()),
             Value::Text(new.status.as_str().to_owned()),
             Value::Text(new.created.kind.to_owned()),
+            Value::Text(new.created.traceparent.clone()),
         ];
         let inserted = match self.write_statement(&sql, &params).await {
             Err(StoreError::Sqlite(SqliteError::Io(text))) if text.contains(LEASE_LOST) => {

@@ -1,0 +1,33 @@
+-- 0011: an order event carries the W3C traceparent of the request that
+-- caused it (issue 22), published with it so a consumer continues the
+-- trace. Events recorded before carry NULL (published without it). The
+-- create's trigger writes the new order's event, so it takes the value
+-- from its submission row (SQLite cannot alter a trigger: dropped and
+-- created, otherwise as 0010 left it).
+-- Runnable by hand after 0010: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0011_event_traceparent.sql
+
+ALTER TABLE events ADD COLUMN traceparent TEXT;
+ALTER TABLE order_submissions ADD COLUMN traceparent TEXT;
+
+DROP TRIGGER order_submitted;
+CREATE TRIGGER order_submitted AFTER INSERT ON order_submissions
+BEGIN
+    SELECT RAISE(ABORT, 'stock intent lease lost')
+    WHERE NOT EXISTS (SELECT 1 FROM stock_intents WHERE id = NEW.intent_id);
+    INSERT INTO orders (id, user_id, total_amount, status, reservation_key, created_at, updated_at)
+    SELECT NEW.id, NEW.user_id, NEW.total_amount, NEW.status, reservation_key, NEW.created_at, NEW.created_at
+    FROM stock_intents WHERE id = NEW.intent_id;
+    DELETE FROM stock_intents WHERE id = NEW.intent_id;
+    INSERT INTO order_items (order_id, product_id, quantity, price)
+    SELECT NEW.id, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each(NEW.items);
+    UPDATE idempotency_keys SET state = 'done', body = NULL, order_id = NEW.id
+    WHERE NEW.key IS NOT NULL AND user_id = NEW.user_id AND key = NEW.key AND state = 'in_flight';
+    INSERT INTO events (event_id, order_id, seq, type, payload, traceparent, created_at)
+    VALUES (NEW.event_id, NEW.id, 1, NEW.event_type,
+            json_set(NEW.event_payload, '$.id', NEW.id, '$.created_at', NEW.created_at),
+            NEW.traceparent, NEW.created_at);
+    DELETE FROM order_submissions WHERE id = NEW.id;
+END;
+
+PRAGMA user_version = 11;
