@@ -11,6 +11,10 @@ pub struct RedisServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    /// While stopped: the port, bound and not listening, so connecting is
+    /// refused and no other test's server takes the port meanwhile (CI
+    /// saw one do so: the restarted Redis could not bind).
+    placeholder: Option<PortPlaceholder>,
     /// Every write in an append-only file synced at once, so a SIGKILL
     /// loses nothing acknowledged (the chaos run restarts Redis).
     durable: bool,
@@ -53,6 +57,7 @@ impl RedisServer {
             port,
             dir: tempfile::tempdir().unwrap(),
             child: None,
+            placeholder: None,
             durable,
         };
         server.resume();
@@ -77,12 +82,14 @@ impl RedisServer {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            self.placeholder = PortPlaceholder::bind(self.port);
         }
     }
 
     /// Starts the server again on the same port (empty, unless durable).
     pub fn resume(&mut self) {
         assert!(self.child.is_none(), "already running");
+        self.placeholder = None; // frees the port for the server
         let append_only = if self.durable { "yes" } else { "no" };
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -139,5 +146,52 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A TCP socket bound to a loopback port without listening: connections
+/// to the port are refused (RST), and the port is not free for others.
+struct PortPlaceholder(libc::c_int);
+
+impl PortPlaceholder {
+    fn bind(port: u16) -> Option<Self> {
+        // SAFETY: plain socket calls on a descriptor this value owns and
+        // closes in `drop`.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            if fd < 0 {
+                return None;
+            }
+            let placeholder = PortPlaceholder(fd);
+            let on: libc::c_int = 1;
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_REUSEADDR,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            let address = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: port.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let bound = libc::bind(
+                fd,
+                (&address as *const libc::sockaddr_in).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+            (bound == 0).then_some(placeholder)
+        }
+    }
+}
+
+impl Drop for PortPlaceholder {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is ours and closed once.
+        unsafe { libc::close(self.0) };
     }
 }
