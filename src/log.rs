@@ -61,8 +61,7 @@ fn write_line(mut out: impl Write, line: &Value) {
 }
 
 /// The per-request access log line (SPEC §6).
-pub fn request(line: &Value) {
-    let mut line = line.clone();
+pub fn request(mut line: Value) {
     add_trace(&mut line);
     write_line(std::io::stdout().lock(), &line);
 }

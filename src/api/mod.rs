@@ -153,7 +153,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
             .collect();
         line["phases"] = Value::Object(phases);
     }
-    log::request(&line);
+    log::request(line);
     (response, follow_up)
 }
 
