@@ -2,8 +2,8 @@
 //! the error-to-response mapping, and the access log line.
 //!
 //! - [`routes`]: the route table (404/405 before authentication).
-//! - [`health`], [`orders`], [`admin`], [`payments`], [`openapi`]: the
-//!   handlers.
+//! - [`health`], [`orders`], [`admin`], [`metrics`], [`payments`],
+//!   [`openapi`]: the handlers.
 //! - [`error`]: the one API error type.
 //! - [`body`]: bounded JSON body reading.
 //! - [`session`]: configuration, authentication and the workflows'
@@ -13,6 +13,7 @@ mod admin;
 mod body;
 mod error;
 mod health;
+mod metrics;
 mod openapi;
 mod orders;
 mod payments;
@@ -115,6 +116,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         Ok(Route::GetOrder(id)) => orders::get(&facts, &access, id).await,
         Ok(Route::CancelOrder(id)) => orders::cancel(&facts, &access, id).await,
         Ok(Route::Reconcile) => admin::reconcile(&facts, &access).await,
+        Ok(Route::Metrics) => metrics::get(&facts, &access).await,
         Ok(Route::SettleRelease(id)) => admin::settle_release(&facts, &access, request, id).await,
         Ok(Route::ConfirmPayment) => payments::confirm(&facts, &access, request).await,
     };

@@ -15,6 +15,7 @@ pub enum Route {
     GetOrder(i64),
     CancelOrder(i64),
     Reconcile,
+    Metrics,
     SettleRelease(i64),
     ConfirmPayment,
 }
@@ -41,6 +42,7 @@ pub const ROUTES: &[RouteTemplate] = &[
     ("/orders/orders/{id}/", "GET", Route::GetOrder),
     ("/orders/orders/{id}/cancel/", "POST", Route::CancelOrder),
     ("/orders/admin/reconcile/", "POST", |_| Route::Reconcile),
+    ("/orders/admin/metrics", "GET", |_| Route::Metrics),
     (
         "/orders/admin/releases/{id}/settle/",
         "POST",

@@ -38,6 +38,13 @@ pub struct InvalidTransition {
 }
 
 impl OrderStatus {
+    /// Every status, in the order of an order's life.
+    pub const ALL: [OrderStatus; 3] = [
+        OrderStatus::Created,
+        OrderStatus::Paid,
+        OrderStatus::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OrderStatus::Created => "CREATED",

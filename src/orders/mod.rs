@@ -28,10 +28,12 @@ pub mod release;
 mod store;
 
 pub use payment::PaymentResult;
+pub use store::metrics::Gauges;
 pub use store::{OutboxEvent, PaymentRecord, StoreError};
 
 /// The SQL the tests check against the real schema.
 pub mod checked_sql {
+    pub use super::store::metrics::{GAUGES_POSTGRES, GAUGES_SQLITE};
     pub use super::store::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
     pub use super::store::sqlite::migrations::MIGRATIONS as SQLITE_MIGRATIONS;
 }

@@ -1,7 +1,7 @@
 //! Reading the caller's orders: one, or a page of the list (keyset, newest
 //! first). Someone else's order is as good as missing.
 
-use super::{Deps, OrderError};
+use super::{Deps, Gauges, OrderError};
 use crate::domain::order::Order;
 use crate::domain::page::PageRequest;
 use crate::domain::UserId;
@@ -23,5 +23,11 @@ pub fn page(
     let found = deps.phases.timed_sync("db_read", || {
         deps.store.list_orders(user, page.before_id, page.limit)
     });
+    Ok(found?)
+}
+
+/// The service's own gauges, for the operator's metrics.
+pub fn gauges(deps: &Deps<'_>) -> Result<Gauges, OrderError> {
+    let found = deps.phases.timed_sync("db_read", || deps.store.gauges());
     Ok(found?)
 }

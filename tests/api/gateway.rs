@@ -128,15 +128,21 @@ async fn orders_flow_through_the_nginx_gateway() {
     assert_eq!(list["results"][0]["total_amount"], "1999.98");
     assert_eq!(list["next"], serde_json::Value::Null);
 
-    // The operator endpoint is not reachable from outside, even with its token.
-    let admin = client
-        .post(format!("{}/orders/admin/reconcile/", gateway.url))
-        .bearer_auth(crate::helpers::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(admin.status(), 404);
-    assert_eq!(json_body(admin).await["code"], "not_found");
+    // The operator endpoints are not reachable from outside, even with
+    // their token: neither the pass nor the metrics.
+    for (method, path) in [
+        (reqwest::Method::POST, "/orders/admin/reconcile/"),
+        (reqwest::Method::GET, "/orders/admin/metrics"),
+    ] {
+        let admin = client
+            .request(method, format!("{}{path}", gateway.url))
+            .bearer_auth(crate::helpers::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(admin.status(), 404, "{path}");
+        assert_eq!(json_body(admin).await["code"], "not_found");
+    }
     // Nor is the Payment Service's confirmation endpoint.
     let payments = client
         .post(format!("{}/orders/payments/", gateway.url))

@@ -26,6 +26,7 @@ mod host;
 mod hosted;
 mod idempotency;
 mod lifecycle;
+mod metrics;
 mod openapi;
 mod payments;
 mod persistence;

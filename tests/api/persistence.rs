@@ -47,7 +47,7 @@ async fn racing_first_requests_migrate_once_and_all_succeed() {
 }
 
 /// Every `migrations/sqlite/*.sql` file, in order.
-fn migration_files() -> Vec<String> {
+pub(crate) fn migration_files() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .unwrap()

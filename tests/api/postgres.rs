@@ -31,7 +31,7 @@ fn schema(url: &str) -> String {
     .join("\n")
 }
 
-fn migration_files() -> Vec<std::path::PathBuf> {
+pub(crate) fn migration_files() -> Vec<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -43,7 +43,7 @@ fn migration_files() -> Vec<std::path::PathBuf> {
 }
 
 /// Runs migration files by hand, as an operator would.
-fn apply_by_hand(url: &str, files: &[std::path::PathBuf]) {
+pub(crate) fn apply_by_hand(url: &str, files: &[std::path::PathBuf]) {
     for file in files {
         let status = std::process::Command::new("psql")
             .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction"])

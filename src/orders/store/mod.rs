@@ -24,6 +24,7 @@
 mod events;
 mod intents;
 mod keys;
+pub mod metrics;
 pub mod orders;
 mod payments;
 pub mod postgres;

@@ -57,6 +57,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../migrations/postgres/0008_event_traceparent.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/postgres/0009_metrics.sql"),
+    ),
 ];
 
 /// The version the last migration file records.

@@ -28,7 +28,7 @@ pub struct TestCatalog {
 
 /// The venv holding the Django stack, made by `./dev test`
 /// (`DJANGO_VENV` overrides where it is).
-fn django_python() -> PathBuf {
+pub fn django_python() -> PathBuf {
     let venv = std::env::var_os("DJANGO_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| artifacts().root.join("target/django-venv"));

@@ -52,6 +52,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../../../migrations/sqlite/0011_event_traceparent.sql"),
     ),
+    (
+        12,
+        include_str!("../../../../migrations/sqlite/0012_metrics.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
@@ -104,20 +108,28 @@ fn user_version(store: &Db) -> Result<i64, StoreError> {
 
 /// Splits a migration file into statements (Spin runs only the first
 /// statement of a string): `;` at the end of a line ends a statement, but
-/// a `CREATE TRIGGER` ends only at a line `END;`; `--` comment lines
-/// before a statement are dropped.
+/// a trigger's body (from a line `BEGIN`) ends only at a line `END;`, and
+/// nothing inside `$$` quotes (a PostgreSQL function's body) ends one;
+/// `--` comment lines before a statement are dropped.
 pub fn statements(sql: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut offset = 0;
-    let mut in_trigger = false;
+    let mut in_trigger_body = false;
+    let mut in_dollar_quote = false;
     for line in sql.split_inclusive('\n') {
         offset += line.len();
         let code = line.trim();
-        if !in_trigger && code.to_ascii_uppercase().starts_with("CREATE TRIGGER") {
-            in_trigger = true;
+        if code.matches("$$").count() % 2 == 1 {
+            in_dollar_quote = !in_dollar_quote;
         }
-        let ends = if in_trigger {
+        if in_dollar_quote {
+            continue;
+        }
+        if code.eq_ignore_ascii_case("BEGIN") {
+            in_trigger_body = true;
+        }
+        let ends = if in_trigger_body {
             code.eq_ignore_ascii_case("END;")
         } else {
             code.ends_with(';')
@@ -125,7 +137,7 @@ pub fn statements(sql: &str) -> Vec<&str> {
         if ends {
             push_statement(&mut out, &sql[start..offset]);
             start = offset;
-            in_trigger = false;
+            in_trigger_body = false;
         }
     }
     push_statement(&mut out, &sql[start..]);
@@ -179,6 +191,19 @@ mod tests {
                 "CREATE TABLE t (x);",
                 "CREATE TRIGGER g AFTER INSERT ON t\nBEGIN\n    DELETE FROM t;\n    SELECT 1;\nEND;",
                 "PRAGMA user_version = 7;"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_dollar_quoted_function_is_one_statement() {
+        let sql = "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n    IF x THEN\n        RETURN NULL;\n    END IF;\n    RETURN NULL;\nEND\n$$ LANGUAGE plpgsql;\nCREATE TRIGGER g AFTER INSERT ON t\nFOR EACH ROW EXECUTE FUNCTION f();\nSELECT 1;\n";
+        assert_eq!(
+            statements(sql),
+            [
+                "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n    IF x THEN\n        RETURN NULL;\n    END IF;\n    RETURN NULL;\nEND\n$$ LANGUAGE plpgsql;",
+                "CREATE TRIGGER g AFTER INSERT ON t\nFOR EACH ROW EXECUTE FUNCTION f();",
+                "SELECT 1;"
             ]
         );
     }

@@ -1,0 +1,156 @@
+//! `GET /orders/admin/metrics`: what only this service knows, in the
+//! Prometheus text exposition format (0.0.4), for alerting. Request rates
+//! and latencies are Spin's and the gateway's to measure (README,
+//! "Observing it"). Protected by the operator token like the other admin
+//! paths, and off the gateway.
+//!
+//! Written by hand: nine gauges read in one statement per scrape have no
+//! state to keep between requests, which is what metric libraries manage.
+
+use super::error::ApiError;
+use super::session::{authenticate_operator, dependencies};
+use super::{AccessLog, Reply, RequestFacts};
+use crate::domain::order::OrderStatus;
+use crate::orders::{read, Gauges};
+use spin_sdk::http::Response;
+use std::fmt::Write;
+
+/// The exposition format's content type.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub async fn get(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
+    let config = authenticate_operator(facts)?;
+    let deps = dependencies(facts, access, config).await?;
+    let gauges = read::gauges(&deps);
+    deps.log_if_migrated();
+    let body = render(&gauges?);
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", CONTENT_TYPE)
+        .header("cache-control", "no-store")
+        .body(body)
+        .build()
+        .into())
+}
+
+/// The exposition text: `# HELP`, `# TYPE` and the samples of each gauge.
+pub fn render(gauges: &Gauges) -> String {
+    let mut text = String::with_capacity(2048);
+    let mut orders: Vec<(&str, i64)> = OrderStatus::ALL
+        .iter()
+        .map(|status| (status.as_str(), 0))
+        .collect();
+    for (status, count) in &gauges.orders_by_status {
+        match orders.iter_mut().find(|(known, _)| known == status) {
+            Some(entry) => entry.1 = *count,
+            None => orders.push((status, *count)),
+        }
+    }
+    family(
+        &mut text,
+        "order_service_orders",
+        "Orders stored, by status.",
+    );
+    for (status, count) in orders {
+        let _ = writeln!(
+            text,
+            "order_service_orders{{status=\"{}\"}} {count}",
+            label_value(status)
+        );
+    }
+    let single: [(&str, &str, i64); 8] = [
+        (
+            "order_service_releases_owed",
+            "Stock releases owed to the Catalog, not yet confirmed.",
+            gauges.releases_owed,
+        ),
+        (
+            "order_service_releases_owed_oldest_age_seconds",
+            "Age of the oldest release owed (0 when none).",
+            gauges.releases_owed_oldest_seconds,
+        ),
+        (
+            "order_service_intents_expired",
+            "Reservation intents of creates that died, waiting for the reconciler to give their stock back.",
+            gauges.intents_expired,
+        ),
+        (
+            "order_service_events_unpublished",
+            "Order events recorded and not yet published to the stream.",
+            gauges.events_unpublished,
+        ),
+        (
+            "order_service_events_unpublished_oldest_age_seconds",
+            "Age of the oldest unpublished order event (0 when none).",
+            gauges.events_unpublished_oldest_seconds,
+        ),
+        (
+            "order_service_refunds_owed",
+            "Refused payments (refund_required) awaiting their refund.",
+            gauges.refunds_owed,
+        ),
+        (
+            "order_service_refunds_owed_oldest_age_seconds",
+            "Age of the oldest refund owed (0 when none).",
+            gauges.refunds_owed_oldest_seconds,
+        ),
+        (
+            "order_service_idempotency_keys",
+            "Idempotency-Keys stored (kept for their retention window).",
+            gauges.idempotency_keys,
+        ),
+    ];
+    for (name, help, value) in single {
+        family(&mut text, name, help);
+        let _ = writeln!(text, "{name} {value}");
+    }
+    text
+}
+
+fn family(text: &mut String, name: &str, help: &str) {
+    let _ = writeln!(text, "# HELP {name} {help}");
+    let _ = writeln!(text, "# TYPE {name} gauge");
+}
+
+/// A label value as the format quotes it: `\`, `"` and newlines escaped.
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', r"\\")
+        .replace('"', "\\\"")
+        .replace('\n', r"\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_is_shown_and_label_values_are_escaped() {
+        let gauges = Gauges {
+            orders_by_status: vec![("PAID".into(), 3), ("ODD\"\\\n".into(), 1)],
+            releases_owed: 2,
+            releases_owed_oldest_seconds: 61,
+            ..Gauges::default()
+        };
+        let text = render(&gauges);
+        assert!(
+            text.contains("order_service_orders{status=\"CREATED\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("order_service_orders{status=\"PAID\"} 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("order_service_orders{status=\"CANCELLED\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"order_service_orders{status="ODD\"\\\n"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("order_service_releases_owed 2\n"), "{text}");
+        assert!(text.contains("order_service_releases_owed_oldest_age_seconds 61\n"));
+        assert_eq!(text.matches("# TYPE").count(), 9);
+    }
+}
