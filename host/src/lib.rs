@@ -6,6 +6,7 @@
 //! - [`variables`]: application/component variables (`SPIN_VARIABLE_*`).
 //! - [`routes`]: trigger routes and the `spin-*` request headers.
 //! - [`outbound`]: `allowed_outbound_hosts` enforcement.
+//! - [`telemetry`]: OpenTelemetry export, as Spin's (`OTEL_*`).
 //! - [`sqlite`], [`postgres`], [`redis`], [`spin_variables`]: the Spin host
 //!   interfaces, each interface's `Host` implementation in its own file;
 //!   [`resources`]: the resources they hand out (a leaf, named by
@@ -27,4 +28,5 @@ pub mod server;
 mod spin_variables;
 mod sqlite;
 mod state;
+pub mod telemetry;
 pub mod variables;

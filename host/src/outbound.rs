@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// One `allowed_outbound_hosts` entry: `scheme://host[:port]`, where scheme,
@@ -247,12 +249,26 @@ type SendResult = Result<
 >;
 
 impl WasiHttpHooks for OutboundPolicy {
+    /// Each request is a client span, as Spin's `spin_outbound_http.send_request`
+    /// (named by its method; `url.full`, `server.address`, `server.port`,
+    /// the status and the bodies' lengths), and carries that span's
+    /// `traceparent` when exporting.
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let span = tracing::info_span!(
+            "spin_outbound_http.send_request",
+            otel.kind = "client",
+            url.full = %request.uri(),
+            http.request.method = %request.method(),
+            otel.name = %request.method(),
+            http.response.status_code = tracing::field::Empty,
+            server.address = tracing::field::Empty,
+            server.port = tracing::field::Empty,
+        );
         if !self.allowed.iter().any(|a| a.allows(request.uri())) {
             let uri = request.uri();
             let port = uri
@@ -266,6 +282,47 @@ impl WasiHttpHooks for OutboundPolicy {
             ));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        span.in_scope(|| {
+            crate::telemetry::inject_trace_context(request.headers_mut());
+            if let Some(authority) = request.uri().authority() {
+                span.record("server.address", authority.host());
+                if let Some(port) = authority.port_u16() {
+                    span.record("server.port", tracing::field::display(port));
+                }
+            }
+            if let Some(length) = content_length(request.headers()) {
+                span.set_attribute("http.request.header.content-length", length);
+            }
+        });
+        let sent = self.send(request, options);
+        let recorded = span.clone();
+        Box::new(
+            async move {
+                let sent = Box::into_pin(sent).await;
+                if let Ok((response, _)) = &sent {
+                    recorded.record(
+                        "http.response.status_code",
+                        tracing::field::display(response.status().as_u16()),
+                    );
+                    if let Some(length) = content_length(response.headers()) {
+                        recorded.set_attribute("http.response.header.content-length", length);
+                    }
+                }
+                sent
+            }
+            .instrument(span),
+        )
+    }
+}
+
+impl OutboundPolicy {
+    /// Sends an allowed request: plain HTTP through the shared pool,
+    /// anything else through Wasmtime's one-shot sender.
+    fn send(
+        &self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
         if request.uri().scheme_str() != Some("http") {
             return Box::new(async move {
                 let (response, io) =
@@ -291,6 +348,14 @@ impl WasiHttpHooks for OutboundPolicy {
             Ok((response, io))
         })
     }
+}
+
+/// A `content-length` header's value, as Spin's spans record it.
+fn content_length(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ use crate::bindings::spin::postgres::postgres::{
 use crate::outbound::AllowedHost;
 use crate::resources::{PgConnection, PgPools};
 use crate::state::HostState;
+use crate::telemetry;
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+use tracing::field::Empty;
 use wasmtime::component::Resource;
 use wasmtime::Result;
 
@@ -54,7 +56,79 @@ impl PgPools {
 impl pg::Host for HostState {}
 
 impl pg::HostConnection for HostState {
+    #[tracing::instrument(name = "spin_outbound_pg.open", skip(self, address), fields(
+        otel.kind = "client", db.system.name = "postgresql", server.address = Empty,
+        server.port = Empty, db.namespace = Empty))]
     async fn open(&mut self, address: String) -> Result<Result<Resource<PgConnection>, Error>> {
+        record_address_fields(&address);
+        let opened = self.open_postgres(address).await;
+        record_pg_error(&opened);
+        opened
+    }
+
+    #[tracing::instrument(name = "spin_outbound_pg.query", skip(self, connection, params),
+        fields(otel.kind = "client", db.system.name = "postgresql"))]
+    async fn query(
+        &mut self,
+        connection: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> Result<Result<RowSet, Error>> {
+        let rows = self.run_query(connection, statement, params).await;
+        record_pg_error(&rows);
+        rows
+    }
+
+    #[tracing::instrument(name = "spin_outbound_pg.execute", skip(self, connection, params),
+        fields(otel.kind = "client", db.system.name = "postgresql"))]
+    async fn execute(
+        &mut self,
+        connection: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> Result<Result<u64, Error>> {
+        let changed = self.run_execute(connection, statement, params).await;
+        record_pg_error(&changed);
+        changed
+    }
+
+    async fn drop(&mut self, connection: Resource<PgConnection>) -> Result<()> {
+        // Back to the pool, which recycles it before the next use.
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}
+
+/// What Spin's spans say of a failed call: an `error` event, the status,
+/// and whose fault it was (`mark_as_error` with its blame).
+fn record_pg_error<T>(result: &Result<Result<T, Error>>) {
+    telemetry::record_error(result);
+    if let Ok(Err(error)) = result {
+        let blame = match error {
+            Error::ConnectionFailed(_) | Error::BadParameter(_) | Error::QueryFailed(_) => "guest",
+            _ => "host",
+        };
+        telemetry::blame(blame, error);
+    }
+}
+
+/// `server.address`, `server.port` (0 when not given) and `db.namespace`
+/// (the database) of the span, from the connection URL (Spin's
+/// `record_address_fields`).
+fn record_address_fields(address: &str) {
+    if let Ok(url) = url::Url::parse(address) {
+        let span = tracing::Span::current();
+        span.record("server.address", url.host_str().unwrap_or_default());
+        span.record("server.port", url.port().unwrap_or(0));
+        span.record("db.namespace", url.path().trim_start_matches('/'));
+    }
+}
+
+impl HostState {
+    async fn open_postgres(
+        &mut self,
+        address: String,
+    ) -> Result<Result<Resource<PgConnection>, Error>> {
         if let Err(error) = check_allowed(&address, &self.outbound.allowed) {
             return Ok(Err(error));
         }
@@ -68,7 +142,7 @@ impl pg::HostConnection for HostState {
         }
     }
 
-    async fn query(
+    async fn run_query(
         &mut self,
         connection: Resource<PgConnection>,
         statement: String,
@@ -112,7 +186,7 @@ impl pg::HostConnection for HostState {
         })
     }
 
-    async fn execute(
+    async fn run_execute(
         &mut self,
         connection: Resource<PgConnection>,
         statement: String,
@@ -133,12 +207,6 @@ impl pg::HostConnection for HostState {
             .execute(&statement, &refs)
             .await
             .map_err(query_failed))
-    }
-
-    async fn drop(&mut self, connection: Resource<PgConnection>) -> Result<()> {
-        // Back to the pool, which recycles it before the next use.
-        self.table.delete(connection)?;
-        Ok(())
     }
 }
 

@@ -13,30 +13,26 @@ use crate::bindings::fermyon::spin::redis::{self as r, Error, RedisParameter, Re
 use crate::outbound::AllowedHost;
 use crate::resources::RedisConnection;
 use crate::state::HostState;
+use crate::telemetry;
 use redis::Value;
+use tracing::field::Empty;
 use wasmtime::component::Resource;
 use wasmtime::Result;
 
 impl r::Host for HostState {}
 
 impl r::HostConnection for HostState {
+    #[tracing::instrument(name = "spin_outbound_redis.open_connection", skip(self, address),
+        fields(otel.kind = "client", db.system.name = "redis", server.address = Empty,
+        server.port = Empty, db.namespace = Empty))]
     async fn open(&mut self, address: String) -> Result<Result<Resource<RedisConnection>, Error>> {
-        if !is_allowed(&address, &self.outbound.allowed) {
-            if let Some(destination) = destination(&address) {
-                crate::outbound::warn_disallowed(&destination);
-            }
-            return Ok(Err(Error::InvalidAddress));
-        }
-        let client = match redis::Client::open(address.as_str()) {
-            Ok(client) => client,
-            Err(_) => return Ok(Err(Error::InvalidAddress)),
-        };
-        match client.get_multiplexed_async_connection().await {
-            Ok(connection) => Ok(Ok(self.table.push(RedisConnection { connection })?)),
-            Err(error) => Ok(Err(Error::Other(error.to_string()))),
-        }
+        let opened = self.open_redis(address).await;
+        telemetry::record_error(&opened);
+        opened
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.publish", skip(self, connection, payload),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("PUBLISH {channel}")))]
     async fn publish(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -48,6 +44,8 @@ impl r::HostConnection for HostState {
         Ok(self.run::<()>(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.get", skip(self, connection),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("GET {key}")))]
     async fn get(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -58,6 +56,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.set", skip(self, connection, value),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("SET {key}")))]
     async fn set(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -69,6 +69,8 @@ impl r::HostConnection for HostState {
         Ok(self.run::<()>(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.incr", skip(self, connection),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("INCRBY {key} 1")))]
     async fn incr(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -79,6 +81,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.del", skip(self, connection),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("DEL {}", keys.join(" "))))]
     async fn del(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -89,6 +93,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.sadd", skip(self, connection, values),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("SADD {key} {}", values.join(" "))))]
     async fn sadd(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -100,6 +106,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.smembers", skip(self, connection),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("SMEMBERS {key}")))]
     async fn smembers(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -110,6 +118,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.srem", skip(self, connection, values),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %format!("SREM {key} {}", values.join(" "))))]
     async fn srem(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -121,6 +131,8 @@ impl r::HostConnection for HostState {
         Ok(self.run(&connection, cmd).await)
     }
 
+    #[tracing::instrument(name = "spin_outbound_redis.execute", skip(self, connection, arguments),
+        fields(otel.kind = "client", db.system.name = "redis", otel.name = %command))]
     async fn execute(
         &mut self,
         connection: Resource<RedisConnection>,
@@ -148,6 +160,26 @@ impl r::HostConnection for HostState {
 }
 
 impl HostState {
+    async fn open_redis(
+        &mut self,
+        address: String,
+    ) -> Result<Result<Resource<RedisConnection>, Error>> {
+        if !is_allowed(&address, &self.outbound.allowed) {
+            if let Some(destination) = destination(&address) {
+                crate::outbound::warn_disallowed(&destination);
+            }
+            return Ok(Err(Error::InvalidAddress));
+        }
+        let client = match redis::Client::open(address.as_str()) {
+            Ok(client) => client,
+            Err(_) => return Ok(Err(Error::InvalidAddress)),
+        };
+        match client.get_multiplexed_async_connection().await {
+            Ok(connection) => Ok(Ok(self.table.push(RedisConnection { connection })?)),
+            Err(error) => Ok(Err(Error::Other(error.to_string()))),
+        }
+    }
+
     /// Runs `cmd` on the connection; a failure is `other(message)`, as in
     /// Spin (which answers `type-error` only for `sadd`).
     async fn run<T: redis::FromRedisValue>(
@@ -163,9 +195,15 @@ impl HostState {
                 ))
             }
         };
-        cmd.query_async(&mut conn)
+        let result = cmd
+            .query_async(&mut conn)
             .await
-            .map_err(|error| Error::Other(error.to_string()))
+            .map_err(|error| Error::Other(error.to_string()));
+        if let Err(error) = &result {
+            // The command's span fails, as Spin's `err` instrumentation does.
+            tracing::info!(error = ?error);
+        }
+        result
     }
 }
 

@@ -32,6 +32,17 @@ pub enum SqliteLocation {
     InMemory,
 }
 
+impl SqliteLocation {
+    /// How Spin's exported spans name the database (`sqlite.backend`):
+    /// the file's path as Rust debug-prints it.
+    pub fn summary(&self) -> String {
+        match self {
+            SqliteLocation::File(path) => format!("{path:?}"),
+            SqliteLocation::InMemory => "in-memory".to_owned(),
+        }
+    }
+}
+
 /// A directory given on the command line or in the runtime config: unset
 /// by an empty value, else the given path, else Spin's default.
 pub fn user_path(flag: Option<&str>, toml: Option<&str>) -> Option<Option<PathBuf>> {

@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tracing::field::Empty;
+use tracing::Instrument;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::WasiCtx;
@@ -69,8 +71,12 @@ struct Server {
 /// Loads the app, binds, prints the routes like `spin up` and serves until
 /// interrupted.
 pub async fn up(options: Options) -> Result<()> {
+    let telemetry = crate::telemetry::init().context("Failed to initialize telemetry")?;
     let server = load(&options)?;
-    serve(Arc::new(server), &options.listen).await
+    let served = serve(Arc::new(server), &options.listen).await;
+    // Spans still batched go out before the process ends.
+    tokio::task::spawn_blocking(move || drop(telemetry)).await?;
+    served
 }
 
 /// Everything `spin up` does before it listens, in Spin's order: the
@@ -280,7 +286,7 @@ async fn serve(server: Arc<Server>, listen: &str) -> Result<()> {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |request| {
                         let server = server.clone();
-                        async move { server.handle(request, client).await }
+                        async move { server.handle_in_span(request, client).await }
                     });
                     if let Err(error) = http1::Builder::new()
                         .keep_alive(true)
@@ -396,19 +402,82 @@ async fn shutdown_signal() {
 }
 
 impl Server {
+    /// [`Self::handle`] inside Spin's request span
+    /// (`spin_trigger_http.handle_http_request`, a server span named
+    /// `<method> <route>`, continuing the caller's `traceparent`).
+    async fn handle_in_span(
+        &self,
+        request: hyper::Request<Incoming>,
+        client: SocketAddr,
+    ) -> Result<hyper::Response<HyperOutgoingBody>> {
+        let span = tracing::info_span!(
+            "spin_trigger_http.handle_http_request",
+            otel.kind = "server",
+            http.request.method = %request.method(),
+            network.peer.address = %client.ip(),
+            network.peer.port = %client.port(),
+            network.protocol.name = "http",
+            url.path = request.uri().path(),
+            url.query = request.uri().query().unwrap_or(""),
+            url.scheme = request.uri().scheme_str().unwrap_or(""),
+            client.address = request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|value| value.to_str().ok()),
+            error.type = Empty,
+            http.response.status_code = Empty,
+            http.route = Empty,
+            otel.name = Empty,
+        );
+        let method = request.method().to_string();
+        async move {
+            let response = self.handle(request, client).await;
+            let span = tracing::Span::current();
+            match &response {
+                Ok(response) => {
+                    span.record(
+                        "http.response.status_code",
+                        tracing::field::display(response.status().as_u16()),
+                    );
+                    tracing::info!(
+                        "Request finished, sending response with status code {}",
+                        response.status()
+                    );
+                }
+                Err(error) => {
+                    span.record("error.type", tracing::field::debug(error));
+                    span.record("http.response.status_code", "500");
+                    span.record("otel.name", method.as_str());
+                }
+            }
+            response
+        }
+        .instrument(span)
+        .await
+    }
+
     async fn handle(
         &self,
         mut request: hyper::Request<Incoming>,
         client: SocketAddr,
     ) -> Result<hyper::Response<HyperOutgoingBody>> {
         let path = request.uri().path().to_owned();
+        tracing::info!("Processing request on path '{path}'");
+        crate::telemetry::extract_trace_context(request.headers());
+        let span = tracing::Span::current();
         let Some((served, path_info)) = self
             .served
             .iter()
             .find_map(|s| s.route.path_info(&path).map(|info| (s, info.to_owned())))
         else {
+            span.record("otel.name", tracing::field::display(request.method()));
             return Ok(plain(404, "Not Found"));
         };
+        span.record("http.route", served.route.raw());
+        span.record(
+            "otel.name",
+            tracing::field::display(format_args!("{} {}", request.method(), served.route.raw())),
+        );
 
         // Spin turns the request's headers into strings before any
         // component runs (`spin_trigger_http::headers::
@@ -480,6 +549,10 @@ impl Server {
         // response, so it runs in its own task.
         let log_timing = self.log_timing;
         let log_calls = self.log_calls.then(|| path_info.clone());
+        let execute = tracing::info_span!(
+            "spin_trigger_http.execute_wasm",
+            otel.name = %format_args!("execute_wasm_component {component_name}"),
+        );
         let task = tokio::spawn(async move {
             let started = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
@@ -500,8 +573,12 @@ impl Server {
                     usage.host_calls, usage.peak_memory_bytes
                 );
             }
+            if let Err(error) = &result {
+                // As Spin's `err(level = INFO)`: the execution span fails.
+                tracing::info!(error = %error);
+            }
             result
-        });
+        }.instrument(execute));
 
         match receiver.await {
             Ok(Ok(response)) => Ok(response),

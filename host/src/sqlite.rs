@@ -11,6 +11,7 @@ use crate::bindings::spin::sqlite::sqlite::{self, Error, QueryResult, RowResult,
 use crate::resources::SqliteConnection;
 use crate::runtime_config::SqliteLocation;
 use crate::state::{AppState, HostState};
+use crate::telemetry;
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::Resource;
 use wasmtime::Result;
@@ -41,45 +42,29 @@ impl SqliteConnection {
 impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
+    #[tracing::instrument(name = "spin_sqlite.open", skip(self), fields(otel.kind = "client",
+        db.system.name = "sqlite", sqlite.backend = tracing::field::Empty))]
     async fn open(
         &mut self,
         database: String,
     ) -> Result<Result<Resource<SqliteConnection>, Error>> {
-        let location =
-            match database_location(&self.app, &self.component, &database).and_then(|location| {
-                reserve_connection(&mut self.sqlite_connections).map(|()| location)
-            }) {
-                Ok(location) => location,
-                Err(error) => return Ok(Err(error)),
-            };
-        Ok(Ok(self.table.push(SqliteConnection {
-            location,
-            conn: OnceLock::new(),
-            refused_pragmas: self.app.refused_pragmas.clone(),
-        })?))
+        let opened = self.open_sqlite(&database);
+        telemetry::record_error(&opened);
+        opened
     }
 
+    #[tracing::instrument(name = "spin_sqlite.execute", skip(self, connection, statement, parameters),
+        fields(otel.kind = "client", db.system.name = "sqlite", query = %statement,
+        sqlite.backend = tracing::field::Empty))]
     async fn execute(
         &mut self,
         connection: Resource<SqliteConnection>,
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<Result<QueryResult, Error>> {
-        let handle = self.table.get(&connection)?;
-        if let Some(pragma) = refused_pragma(&statement, &handle.refused_pragmas) {
-            return Ok(Err(Error::Io(format!(
-                "SQL not allowed: PRAGMA {pragma} is not supported by this database"
-            ))));
-        }
-        let conn = match handle.connection() {
-            Ok(conn) => conn,
-            Err(error) => return Ok(Err(error)),
-        };
-        Ok(tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().expect("sqlite connection mutex poisoned");
-            query(&conn, &statement, parameters).map_err(|e| Error::Io(e.to_string()))
-        })
-        .await?)
+        let result = self.run_statement(connection, statement, parameters).await;
+        telemetry::record_error(&result);
+        result
     }
 
     async fn last_insert_rowid(&mut self, connection: Resource<SqliteConnection>) -> Result<i64> {
@@ -112,6 +97,48 @@ impl sqlite::HostConnection for HostState {
         self.table.delete(connection)?;
         self.sqlite_connections = self.sqlite_connections.saturating_sub(1);
         Ok(())
+    }
+}
+
+impl HostState {
+    fn open_sqlite(&mut self, database: &str) -> Result<Result<Resource<SqliteConnection>, Error>> {
+        let location =
+            match database_location(&self.app, &self.component, database).and_then(|location| {
+                reserve_connection(&mut self.sqlite_connections).map(|()| location)
+            }) {
+                Ok(location) => location,
+                Err(error) => return Ok(Err(error)),
+            };
+        tracing::Span::current().record("sqlite.backend", location.summary());
+        Ok(Ok(self.table.push(SqliteConnection {
+            location,
+            conn: OnceLock::new(),
+            refused_pragmas: self.app.refused_pragmas.clone(),
+        })?))
+    }
+
+    async fn run_statement(
+        &mut self,
+        connection: Resource<SqliteConnection>,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<Result<QueryResult, Error>> {
+        let handle = self.table.get(&connection)?;
+        tracing::Span::current().record("sqlite.backend", handle.location.summary());
+        if let Some(pragma) = refused_pragma(&statement, &handle.refused_pragmas) {
+            return Ok(Err(Error::Io(format!(
+                "SQL not allowed: PRAGMA {pragma} is not supported by this database"
+            ))));
+        }
+        let conn = match handle.connection() {
+            Ok(conn) => conn,
+            Err(error) => return Ok(Err(error)),
+        };
+        Ok(tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().expect("sqlite connection mutex poisoned");
+            query(&conn, &statement, parameters).map_err(|e| Error::Io(e.to_string()))
+        })
+        .await?)
     }
 }
 

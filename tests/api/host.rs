@@ -34,7 +34,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_denied() {
 }
 
 /// Runs `spin-host up` expecting it to refuse to start; returns its stderr.
-async fn failed_start(options: AppOptions, remove_env: Option<&str>) -> String {
+pub(crate) async fn failed_start(options: AppOptions, remove_env: Option<&str>) -> String {
     let catalog = TestCatalog::spawn(CatalogKind::Demo).await;
     let dir = tempfile::tempdir().unwrap();
     let mut command = host_command(&options, &catalog.url, dir.path());

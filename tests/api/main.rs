@@ -35,4 +35,5 @@ mod postgres;
 mod reconcile;
 mod routing;
 mod storage_parity;
+mod telemetry;
 mod tracing;

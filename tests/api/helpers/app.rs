@@ -141,7 +141,9 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
     let mut command = up_command_on(data_dir, listen);
     command.args(["--runtime-config-file", "runtime-config.toml"]);
     for (name, _) in std::env::vars() {
-        if name.starts_with("SPIN_VARIABLE_") {
+        // The test's settings only: no variable, and no telemetry export
+        // unless the test asks (tests/api/telemetry.rs).
+        if name.starts_with("SPIN_VARIABLE_") || name.starts_with("OTEL_") {
             command.env_remove(name);
         }
     }

@@ -10,6 +10,7 @@ mod artifacts;
 mod catalog;
 mod databases;
 mod gateway;
+mod otlp;
 mod process;
 mod redis;
 mod state;
@@ -20,6 +21,8 @@ pub use artifacts::*;
 pub use catalog::*;
 pub use databases::*;
 pub use gateway::*;
+#[allow(unused_imports)] // the chaos run exports nothing
+pub use otlp::*;
 pub use process::*;
 pub use redis::*;
 #[allow(unused_imports)] // sql_rows: the chaos run's
