@@ -96,6 +96,27 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
     spin_rss_mib = round(int(spin_rss) / 1024, 1) if spin_rss else None
     wasm_mib = int(wasm_bytes) / 2**20
     checks.append({"scenario": ".wasm size", "max_mib": 1.5, "mib": round(wasm_mib, 3), "met": wasm_mib <= 1.5})
+    # Each create beside its compared twin: medians over the rounds.
+    pairs = []
+    for scenario, twin in (("create-1-item", "create-1-item@compare"),
+                           ("create-5-items", "create-5-items@compare"),
+                           ("create-1-item@pg", "create-1-item@pg-compare"),
+                           ("create-5-items@pg", "create-5-items@pg-compare")):
+        for c in sorted({r["concurrency"] for r in runs}):
+            mine = [r for r in runs if r["scenario"] == scenario and r["concurrency"] == c]
+            theirs = [r for r in runs if r["scenario"] == twin and r["concurrency"] == c]
+            if not mine or not theirs:
+                continue
+            median = lambda rs, key: statistics.median(key(r) for r in rs)
+            rps = lambda r: r["result"]["rps"]
+            cpu = lambda r: r["host_cpu_us"] or 0
+            pairs.append({
+                "scenario": scenario, "concurrency": c, "rounds": min(len(mine), len(theirs)),
+                "rps": round(median(mine, rps)), "rps_compare": round(median(theirs, rps)),
+                "rps_ratio": round(median(mine, rps) / median(theirs, rps), 3),
+                "cpu_us": round(median(mine, cpu)), "cpu_us_compare": round(median(theirs, cpu)),
+                "cpu_ratio": round(median(mine, cpu) / max(median(theirs, cpu), 1), 3),
+            })
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.platform()}",
@@ -112,6 +133,7 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
         "spin_peak_rss_mib": spin_rss_mib,
         "wasm_bytes": int(wasm_bytes),
         "targets": checks,
+        "compare_pairs": pairs,
     }
 
 
@@ -139,6 +161,13 @@ def table(path):
           f"real Spin {report.get('spin_peak_rss_mib')} MiB; .wasm {report['wasm_bytes']} bytes\n")
     for t in report["targets"]:
         print(("MET   " if t["met"] else "MISSED") + " " + json.dumps(t))
+    if report.get("compare_pairs"):
+        print("\nmedians over the rounds, current vs @compare (ratios current / compare):")
+        print("| scenario | conc | rounds | req/s | @compare | ratio | CPU µs/req | @compare | ratio |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for p in report["compare_pairs"]:
+            print(f"| {p['scenario']} | {p['concurrency']} | {p['rounds']} | {p['rps']} | {p['rps_compare']} "
+                  f"| {p['rps_ratio']:.2f} | {p['cpu_us']} | {p['cpu_us_compare']} | {p['cpu_ratio']:.2f} |")
 
 
 if __name__ == "__main__":

@@ -119,6 +119,9 @@ fn service_name(env: impl Fn(&str) -> Option<String>) -> String {
 /// Makes the current span a child of the trace in `headers`' `traceparent`
 /// (Spin's `extract_trace_context`).
 pub fn extract_trace_context(headers: &http::HeaderMap) {
+    if tracing::Span::current().is_disabled() {
+        return; // not exporting: nothing to parent
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&opentelemetry_http::HeaderExtractor(headers))
     });
@@ -129,6 +132,9 @@ pub fn extract_trace_context(headers: &http::HeaderMap) {
 /// component's (Spin's `inject_trace_context`); nothing when the span has
 /// no context (export off).
 pub fn inject_trace_context(headers: &mut http::HeaderMap) {
+    if tracing::Span::current().is_disabled() {
+        return; // not exporting: the component's own header stands
+    }
     let context = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut opentelemetry_http::HeaderInjector(headers));

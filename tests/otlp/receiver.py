@@ -7,7 +7,9 @@ with the `opentelemetry-proto` package from PyPI and keeps every span.
 hex, kind as OTLP's name (SPAN_KIND_SERVER, ...), attributes as a flat
 object, status, service.name and the instrumentation scope.
 
-Usage: python receiver.py [port]
+Usage: python receiver.py [port] [--discard]
+(--discard: answer every export without decoding or keeping it, for
+benchmarks that export at full load: bench/README.md "Issue 22".)
 """
 
 import gzip
@@ -26,6 +28,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 SPANS = []
 LOCK = threading.Lock()
 MAX_BODY = 16 * 1024 * 1024
+DISCARD = "--discard" in sys.argv
 
 
 def value(any_value):
@@ -81,6 +84,8 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             return self.answer(413, b"", "text/plain")
         body = self.rfile.read(length)
+        if DISCARD:
+            return self.answer(200, b"", "application/x-protobuf")
         if self.headers.get("content-encoding") == "gzip":
             body = gzip.decompress(body)
         if self.headers.get("content-type") != "application/x-protobuf":
@@ -113,7 +118,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    arguments = [a for a in sys.argv[1:] if a != "--discard"]
+    port = int(arguments[0]) if arguments else 0
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     print(server.server_address[1], flush=True)
     server.serve_forever()
