@@ -29,7 +29,14 @@ impl Checker {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         assert!(response.headers().contains_key("x-request-id"));
-        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         let operation = format!(
             "/paths/{}/{}",
             escape(template),
@@ -41,7 +48,14 @@ impl Checker {
             .unwrap_or_else(|| {
                 panic!("{method} {template}: status {status} not documented: {body}")
             });
-        if documented.get("content").is_some() {
+        let content = documented.get("content").and_then(Value::as_object);
+        if let Some(other) = content.filter(|c| !c.contains_key("application/json")) {
+            // Not JSON (the Prometheus text): the type is one documented.
+            assert!(
+                other.contains_key(&content_type) && !text.is_empty(),
+                "{method} {template} {status}: {content_type} not in {other:?}"
+            );
+        } else if content.is_some() {
             let mut schema = self.doc.clone();
             // A URI fragment: `{`/`}` of path templates are percent-encoded.
             let pointer =
@@ -93,6 +107,7 @@ async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
     exercise_read(c, &app, &created).await;
     exercise_cancel(c, &app, &created).await;
     exercise_reconcile(c, &app).await;
+    exercise_metrics(c, &app).await;
     exercise_settle(c, &app).await;
     exercise_payments(c, &app).await;
 
@@ -392,6 +407,25 @@ async fn exercise_reconcile(c: &mut Checker, app: &TestApp) {
             .0,
         401
     );
+}
+
+/// `GET /orders/admin/metrics`: the operator's, in the Prometheus format.
+async fn exercise_metrics(c: &mut Checker, app: &TestApp) {
+    let path = "/orders/admin/metrics";
+    let get = || app.request(Method::GET, path);
+    assert_eq!(
+        c.check(path, Method::GET, get().bearer_auth(ADMIN_TOKEN))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        c.check(path, Method::GET, authed(app, Method::GET, path, 42))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(c.check(path, Method::GET, get()).await.0, 401);
 }
 
 /// `POST /orders/payments/`: signed by the Payment Service.
