@@ -1,7 +1,9 @@
 #!/bin/sh
 # The container's entrypoint. Reads secret variables from Docker/Compose
 # secret files when mounted, so they never sit in the image or in
-# `docker inspect` output: the JWT key (required) and the operator token of
+# `docker inspect` output: the JWT key (the shared HS* key, or the Auth
+# Service's public keys with an asymmetric jwt_algorithm: one of the two is
+# required), the service token for retried releases, the operator token of
 # /orders/admin/, the PostgreSQL connection string (optional: without it,
 # orders live in SQLite on /app/data) and the event stream's Redis URL
 # (optional: without it, events are recorded, not published). Fails loudly, before Spin starts, when a secret
@@ -31,7 +33,12 @@ read_secret() {
     fi
 }
 
-read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" required
+read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" optional
+read_secret SPIN_VARIABLE_JWT_VERIFYING_KEY "${JWT_VERIFYING_KEY_FILE:-/run/secrets/jwt_verifying_key}" optional
+if [ -z "${SPIN_VARIABLE_JWT_SIGNING_KEY:-}" ] && [ -z "${SPIN_VARIABLE_JWT_VERIFYING_KEY:-}" ]; then
+    fail "SPIN_VARIABLE_JWT_SIGNING_KEY is not set and ${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key} does not exist: mount the secret (see docker-compose.yml), or the Auth Service's public key as jwt_verifying_key with an asymmetric SPIN_VARIABLE_JWT_ALGORITHM"
+fi
+read_secret SPIN_VARIABLE_CATALOG_SERVICE_TOKEN "${CATALOG_SERVICE_TOKEN_FILE:-/run/secrets/catalog_service_token}" optional
 read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional
 read_secret SPIN_VARIABLE_DATABASE_URL "${DATABASE_URL_FILE:-/run/secrets/database_url}" optional
 read_secret SPIN_VARIABLE_EVENTS_REDIS_URL "${EVENTS_REDIS_URL_FILE:-/run/secrets/events_redis_url}" optional

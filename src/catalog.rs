@@ -53,6 +53,11 @@ pub enum CatalogError {
     /// so a reservation counts as maybe taken and a release as not done.
     #[error("catalog write not confirmed: {0}")]
     Unconfirmed(String),
+    /// A release retried after its request needs a token for the Catalog,
+    /// and with public keys only this service cannot mint one: set
+    /// `catalog_service_token` (not sent, so nothing was applied).
+    #[error("no credential for a release without its caller: set catalog_service_token")]
+    NoCredential,
 }
 
 pub struct CatalogClient {

@@ -1,6 +1,7 @@
 //! Typed settings read from Spin application variables (SPEC §1), once per
 //! request (each request is a fresh instance under Spin).
 
+use crate::auth::keys::{self, HmacKey, JwtAlgorithm, JwtKeys};
 use std::time::Duration;
 
 /// Everything the service needs to know about its environment.
@@ -62,23 +63,35 @@ impl std::fmt::Debug for Secret {
 /// How access tokens are verified.
 #[derive(Clone)]
 pub struct JwtConfig {
-    pub signing_key: Vec<u8>,
+    pub algorithm: JwtAlgorithm,
+    /// The shared key (HS*) or the Auth Service's public keys.
+    pub keys: JwtKeys,
+    /// Length of the shared key (0 with public keys), for the weak-key
+    /// warning.
+    pub signing_key_bytes: usize,
     pub audience: Option<String>,
     pub issuer: Option<String>,
     pub leeway_seconds: u64,
+    /// A token the Auth Service issued for this service, sent with
+    /// releases retried after their request (it cannot mint one with
+    /// public keys).
+    pub service_token: Option<Secret>,
 }
 
 impl std::fmt::Debug for JwtConfig {
-    /// Never prints the key.
+    /// Never prints a key or token.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = match &self.keys {
+            JwtKeys::Hmac(_) => format!("<shared key, {} bytes>", self.signing_key_bytes),
+            JwtKeys::Public(keys) => format!("<{} public keys>", keys.len()),
+        };
         f.debug_struct("JwtConfig")
-            .field(
-                "signing_key",
-                &format_args!("<{} bytes>", self.signing_key.len()),
-            )
+            .field("algorithm", &self.algorithm)
+            .field("keys", &keys)
             .field("audience", &self.audience)
             .field("issuer", &self.issuer)
             .field("leeway_seconds", &self.leeway_seconds)
+            .field("service_token", &self.service_token.is_some())
             .finish()
     }
 }
@@ -129,14 +142,46 @@ impl Config {
             problem: problem.to_owned(),
         };
 
-        let signing_key = get("jwt_signing_key")?;
-        if signing_key.is_empty() {
-            return Err(fail("jwt_signing_key", "is required and must not be empty"));
-        }
         let algorithm = get("jwt_algorithm")?;
-        if !(algorithm.is_empty() || algorithm == "HS256") {
-            return Err(fail("jwt_algorithm", "only HS256 is supported"));
-        }
+        let algorithm = if algorithm.is_empty() {
+            JwtAlgorithm::HS256
+        } else {
+            JwtAlgorithm::parse(&algorithm).ok_or_else(|| {
+                fail(
+                    "jwt_algorithm",
+                    "must be one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, \
+                     PS512, ES256, ES384, EdDSA",
+                )
+            })?
+        };
+        let signing_key = get("jwt_signing_key")?;
+        let verifying_key = get("jwt_verifying_key")?;
+        let keys = if algorithm.is_hmac() {
+            if signing_key.is_empty() {
+                return Err(fail(
+                    "jwt_signing_key",
+                    "is required with an HS* algorithm and must not be empty",
+                ));
+            }
+            JwtKeys::Hmac(
+                HmacKey::new(algorithm, signing_key.as_bytes())
+                    .ok_or_else(|| fail("jwt_algorithm", "has no shared key"))?,
+            )
+        } else {
+            if !signing_key.is_empty() {
+                return Err(fail(
+                    "jwt_signing_key",
+                    "must be empty with an asymmetric algorithm: this service takes the \
+                     Auth Service's public keys (jwt_verifying_key), never its private key",
+                ));
+            }
+            JwtKeys::Public(
+                keys::parse_bundle(algorithm, &verifying_key)
+                    .map_err(|problem| fail("jwt_verifying_key", &problem))?,
+            )
+        };
+        let service_token = get("catalog_service_token")?;
+        let service_token = (!service_token.is_empty()).then_some(Secret(service_token));
         let optional = |value: String| (!value.is_empty()).then_some(value);
         let leeway_seconds = parse_number(&get("jwt_leeway_seconds")?, 0, 0..=MAX_LEEWAY_SECONDS)
             .map_err(|p| fail("jwt_leeway_seconds", p))?;
@@ -218,7 +263,10 @@ impl Config {
 
         Ok(Config {
             jwt: JwtConfig {
-                signing_key: signing_key.into_bytes(),
+                algorithm,
+                keys,
+                signing_key_bytes: signing_key.len(),
+                service_token,
                 audience: optional(get("jwt_audience")?),
                 issuer: optional(get("jwt_issuer")?),
                 leeway_seconds,
@@ -363,10 +411,13 @@ mod tests {
             vars.push(extra);
             config(&vars)
         };
-        assert_eq!(
-            with(("jwt_algorithm", "RS256")).unwrap_err().name,
-            "jwt_algorithm"
-        );
+        for refused in ["none", "hs256", "ES512", "ES256K", "RS-256"] {
+            assert_eq!(
+                with(("jwt_algorithm", refused)).unwrap_err().name,
+                "jwt_algorithm",
+                "{refused}"
+            );
+        }
         assert_eq!(
             with(("jwt_leeway_seconds", "-1")).unwrap_err().name,
             "jwt_leeway_seconds"
@@ -398,6 +449,64 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(!printed.contains("thirty-bytes"));
         assert!(!printed.contains("operator-secret"));
+    }
+
+    #[test]
+    fn asymmetric_algorithms_take_public_keys_only() {
+        use jwt_simple::prelude::*;
+        let pair = ES256KeyPair::generate();
+        let public = pair.public_key().to_pem().unwrap();
+        let private = pair.to_pem().unwrap();
+        let bundle = format!("kid: 2026-12\n{public}");
+        let base = [
+            ("catalog_url", "http://catalog:9001"),
+            ("jwt_algorithm", "ES256"),
+        ];
+        let with = |extra: &[(&'static str, &str)]| {
+            let mut vars: Vec<(&str, &str)> = base.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        let taken = with(&[("jwt_verifying_key", &bundle)]).unwrap();
+        assert_eq!(taken.jwt.algorithm, JwtAlgorithm::ES256);
+        assert!(matches!(&taken.jwt.keys, JwtKeys::Public(keys)
+            if keys.len() == 1 && keys[0].kid.as_deref() == Some("2026-12")));
+        // No key, a private key, a key of another algorithm, or the shared
+        // key beside it: refused, naming the variable, never echoing it.
+        let refused = |extra: &[(&'static str, &str)]| with(extra).unwrap_err();
+        assert_eq!(refused(&[]).name, "jwt_verifying_key");
+        let private_key = refused(&[("jwt_verifying_key", &private)]);
+        assert_eq!(private_key.name, "jwt_verifying_key");
+        assert!(private_key.problem.contains("private key"));
+        assert!(!private_key.problem.contains("BEGIN"));
+        let ed = Ed25519KeyPair::generate().public_key().to_pem();
+        assert_eq!(
+            refused(&[("jwt_verifying_key", &ed)]).name,
+            "jwt_verifying_key"
+        );
+        assert_eq!(
+            refused(&[
+                ("jwt_verifying_key", &bundle),
+                ("jwt_signing_key", "a-shared-key-0123456789")
+            ])
+            .name,
+            "jwt_signing_key"
+        );
+        let twice = format!("kid: a\n{public}kid: a\n{public}");
+        assert_eq!(
+            refused(&[("jwt_verifying_key", &twice)]).name,
+            "jwt_verifying_key"
+        );
+        // HS* still needs its shared key.
+        assert_eq!(
+            config(&[
+                ("catalog_url", "http://catalog:9001"),
+                ("jwt_algorithm", "HS512")
+            ])
+            .unwrap_err()
+            .name,
+            "jwt_signing_key"
+        );
     }
 
     #[test]

@@ -41,8 +41,71 @@ struct Args {
     #[arg(long, default_value = "catalog/seed.json")]
     seed: PathBuf,
     /// HS256 key shared with the Auth Service; reserve/release need a token.
-    #[arg(long, env = "SPIN_VARIABLE_JWT_SIGNING_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SPIN_VARIABLE_JWT_SIGNING_KEY",
+        hide_env_values = true,
+        default_value = ""
+    )]
     jwt_signing_key: String,
+    /// The Auth Service's algorithm when it signs with a key pair (RS256,
+    /// PS256, ES256, ES384, EdDSA, …), as SimpleJWT's `ALGORITHM`.
+    #[arg(long, default_value = "HS256")]
+    jwt_algorithm: String,
+    /// Its public key(s), PEM (several blocks: any of them), as
+    /// SimpleJWT's `VERIFYING_KEY`; instead of --jwt-signing-key.
+    #[arg(long)]
+    jwt_verifying_key_file: Option<PathBuf>,
+}
+
+/// Checks a token's signature and claims: the Django Catalog's SimpleJWT
+/// authentication, with the shared key or the Auth Service's public keys.
+type TokenCheck = Box<dyn Fn(&str) -> Option<TokenClaims> + Send + Sync>;
+type TokenClaims = JWTClaims<serde_json::Map<String, Value>>;
+
+fn token_check(args: &Args) -> Result<TokenCheck> {
+    let Some(file) = &args.jwt_verifying_key_file else {
+        anyhow::ensure!(
+            args.jwt_algorithm == "HS256",
+            "--jwt-algorithm other than HS256 needs --jwt-verifying-key-file"
+        );
+        let mut key = args.jwt_signing_key.clone().into_bytes();
+        anyhow::ensure!(!key.is_empty(), "--jwt-signing-key must not be empty");
+        key.resize(key.len().max(12), 0); // HMAC zero-pads short keys anyway
+        let key = HS256Key::from_bytes(&key);
+        return Ok(Box::new(move |token| key.verify_token(token, None).ok()));
+    };
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut checks: Vec<TokenCheck> = Vec::new();
+    for block in text.split("-----END PUBLIC KEY-----") {
+        let Some(start) = block.find("-----BEGIN PUBLIC KEY-----") else {
+            continue;
+        };
+        let pem = format!("{}-----END PUBLIC KEY-----\n", &block[start..]);
+        macro_rules! with {
+            ($key:ty) => {{
+                let key = <$key>::from_pem(&pem).map_err(|e| anyhow::anyhow!("{e}"))?;
+                Box::new(move |token: &str| key.verify_token(token, None).ok()) as TokenCheck
+            }};
+        }
+        checks.push(match args.jwt_algorithm.as_str() {
+            "RS256" => with!(RS256PublicKey),
+            "RS384" => with!(RS384PublicKey),
+            "RS512" => with!(RS512PublicKey),
+            "PS256" => with!(PS256PublicKey),
+            "PS384" => with!(PS384PublicKey),
+            "PS512" => with!(PS512PublicKey),
+            "ES256" => with!(ES256PublicKey),
+            "ES384" => with!(ES384PublicKey),
+            "EdDSA" => with!(Ed25519PublicKey),
+            other => anyhow::bail!("--jwt-algorithm {other} has no public key"),
+        });
+    }
+    anyhow::ensure!(!checks.is_empty(), "no public key in {}", file.display());
+    Ok(Box::new(move |token| {
+        checks.iter().find_map(|check| check(token))
+    }))
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -163,7 +226,7 @@ struct Catalog {
     calls: Mutex<Calls>,
     /// Drop faults struck since the faults were last set.
     drops_struck: AtomicU64,
-    key: HS256Key,
+    check_token: TokenCheck,
 }
 
 #[tokio::main]
@@ -172,16 +235,14 @@ async fn main() -> Result<()> {
     let seed = std::fs::read_to_string(&args.seed)
         .with_context(|| format!("cannot read seed file {}", args.seed.display()))?;
     let products: Vec<Product> = serde_json::from_str(&seed).context("invalid seed file")?;
-    let mut key = args.jwt_signing_key.into_bytes();
-    anyhow::ensure!(!key.is_empty(), "--jwt-signing-key must not be empty");
-    key.resize(key.len().max(12), 0); // HMAC zero-pads short keys anyway
+    let check_token = token_check(&args)?;
     let catalog = Arc::new(Catalog {
         products: Mutex::new(products.into_iter().map(|p| (p.id, p)).collect()),
         reservations: Mutex::default(),
         faults: Mutex::default(),
         calls: Mutex::default(),
         drops_struck: AtomicU64::new(0),
-        key: HS256Key::from_bytes(&key),
+        check_token,
     });
 
     let listener = TcpListener::bind(&args.listen)
@@ -551,9 +612,8 @@ impl Catalog {
 
     /// What the Django Catalog's SimpleJWT authentication accepts.
     fn valid_access_token(&self, token: &str) -> bool {
-        self.key
-            .verify_token::<serde_json::Map<String, Value>>(token, None)
-            .is_ok_and(|claims| claims.custom.get("token_type") == Some(&json!("access")))
+        (self.check_token)(token)
+            .is_some_and(|claims| claims.custom.get("token_type") == Some(&json!("access")))
     }
 }
 

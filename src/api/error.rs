@@ -88,6 +88,8 @@ impl From<CatalogError> for ApiError {
             CatalogError::BadResponse(_)
             | CatalogError::Unconfirmed(_)
             | CatalogError::ReleaseUnsupported(_) => ApiError::CatalogBadResponse(error.into()),
+            // Only releases retried without a caller meet it, never a request.
+            CatalogError::NoCredential => ApiError::Internal(error.into()),
         }
     }
 }

@@ -117,8 +117,8 @@ fn log_if_migrated(store: &Store, config: &Config) {
         None,
         json!({"schema_version": version}),
     );
-    let key_bytes = config.jwt.signing_key.len();
-    if key_bytes < RECOMMENDED_KEY_BYTES {
+    let key_bytes = config.jwt.signing_key_bytes;
+    if config.jwt.algorithm.is_hmac() && key_bytes < RECOMMENDED_KEY_BYTES {
         log::event(
             Level::Warn,
             "weak_signing_key",

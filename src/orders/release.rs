@@ -124,12 +124,14 @@ pub async fn release_claimed<'a>(
     }
     let now = unix_now();
     let tries = claimed.iter().map(|release| async move {
-        let minted = (credentials == Credentials::Minted).then(|| {
-            format!(
-                "Bearer {}",
-                auth::mint_access_token(&r.config.jwt, release.user, now)
-            )
-        });
+        let minted = match credentials {
+            Credentials::Caller => None,
+            Credentials::Minted => match auth::release_credential(&r.config.jwt, release.user, now)
+            {
+                Some(token) => Some(format!("Bearer {token}")),
+                None => return Err(CatalogError::NoCredential),
+            },
+        };
         r.catalog
             .release(
                 release.product_id,

@@ -53,8 +53,8 @@ pub(crate) async fn failed_start(options: AppOptions, remove_env: Option<&str>) 
 
 #[tokio::test]
 async fn a_missing_required_variable_stops_start_up_with_its_name() {
-    let stderr = failed_start(AppOptions::default(), Some("SPIN_VARIABLE_JWT_SIGNING_KEY")).await;
-    assert!(stderr.contains("jwt_signing_key"), "{stderr}");
+    let stderr = failed_start(AppOptions::default(), Some("SPIN_VARIABLE_CATALOG_URL")).await;
+    assert!(stderr.contains("catalog_url"), "{stderr}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! credentials.
 
 mod auth;
+mod auth_keys;
 mod catalog_faults;
 mod catalog_peers;
 mod catalog_wire;

@@ -31,6 +31,9 @@ pub struct AppOptions {
     pub backend: Backend,
     /// The demo Catalog's products, instead of `catalog/seed.json`.
     pub catalog_products: Option<Value>,
+    /// More arguments of the demo Catalog (e.g. the Auth Service's public
+    /// key, `AuthService::catalog_args`).
+    pub catalog_args: Vec<String>,
     /// Where to serve (a free loopback port unless said), so a restarted
     /// instance comes back where a gateway expects it.
     pub listen: Option<String>,
@@ -97,9 +100,10 @@ pub async fn spawn_app_with(mut options: AppOptions) -> TestApp {
         }
         url
     });
-    let catalog = match &options.catalog_products {
-        Some(products) => TestCatalog::spawn_demo_seeded(Some(products)).await,
-        None => TestCatalog::spawn(options.catalog).await,
+    let catalog = if options.catalog_products.is_some() || !options.catalog_args.is_empty() {
+        TestCatalog::spawn_demo_with(options.catalog_products.as_ref(), &options.catalog_args).await
+    } else {
+        TestCatalog::spawn(options.catalog).await
     };
     let data_dir = tempfile::tempdir().unwrap();
     let (host, address, stdout, stderr) = start_host(&options, &catalog, data_dir.path()).await;

@@ -84,6 +84,11 @@ impl TestCatalog {
     /// The demo Catalog with these products (`catalog/seed.json`'s shape)
     /// instead of the usual seed.
     pub async fn spawn_demo_seeded(products: Option<&Value>) -> Self {
+        Self::spawn_demo_with(products, &[]).await
+    }
+
+    /// The demo Catalog with these products and more arguments.
+    pub async fn spawn_demo_with(products: Option<&Value>, args: &[String]) -> Self {
         let artifacts = artifacts();
         let dir = tempfile::tempdir().unwrap();
         let seed = match products {
@@ -98,6 +103,7 @@ impl TestCatalog {
         command
             .args(["--listen", "127.0.0.1:0", "--seed"])
             .arg(seed)
+            .args(args)
             .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY);
         let (child, address, _, _) = start(command, "Catalog listening on ").await;
         Self {

@@ -7,6 +7,7 @@
 
 mod app;
 mod artifacts;
+mod auth_service;
 mod catalog;
 mod databases;
 mod gateway;
@@ -18,6 +19,8 @@ mod tokens;
 
 pub use app::*;
 pub use artifacts::*;
+#[allow(unused_imports)] // the chaos run signs with the shared key
+pub use auth_service::*;
 pub use catalog::*;
 pub use databases::*;
 pub use gateway::*;

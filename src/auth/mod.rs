@@ -1,10 +1,19 @@
-//! Stateless verification of SimpleJWT access tokens (SPEC §2): HS256 pinned,
-//! `token_type == "access"`, `jti` and `exp` required, `user_id` as a JSON
-//! integer or a string of digits. No database or network look-up.
+//! Stateless verification of SimpleJWT access tokens (SPEC §2, issue 23):
+//! the configured algorithm pinned (HS*, RS*, PS*, ES256/384, EdDSA; a
+//! token naming another, `none` included, is refused), `token_type ==
+//! "access"`, `jti` and `exp` required, `user_id` as a JSON integer or a
+//! string of digits. With public keys, a token's `kid` picks its key;
+//! without one every key is tried in order (rotation). No database or
+//! network look-up.
+//!
+//! - [`keys`]: algorithms, the HMAC key, PEM bundles of public keys.
+
+pub mod keys;
 
 use crate::config::JwtConfig;
 use crate::domain::UserId;
 use jwt_simple::prelude::*;
+use keys::JwtKeys;
 use serde_json::Value;
 
 /// Why a request is not authenticated. The `&'static str` is for logs only:
@@ -19,26 +28,13 @@ pub enum AuthError {
 
 /// Tokens larger than this are rejected before any parsing.
 const MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// jwt-simple refuses HMAC keys under 12 bytes. HMAC pads any key shorter
-/// than the hash block (64 bytes) with zeros, so padding to 12 gives the
-/// very same MAC and keeps short shared keys interoperable.
-const MIN_JWT_SIMPLE_KEY_BYTES: usize = 12;
-
 /// Lifetime of the tokens minted for retried releases (SPEC §4: ≤ 60 s).
 pub const SERVICE_TOKEN_SECONDS: u64 = 60;
 
-/// A verifier built from the configured key and checks.
+/// A verifier built from the configured keys and checks.
 pub struct Verifier {
-    key: HS256Key,
+    keys: JwtKeys,
     options: VerificationOptions,
-}
-
-fn hs256_key(config: &JwtConfig) -> HS256Key {
-    let mut key_bytes = config.signing_key.clone();
-    if key_bytes.len() < MIN_JWT_SIMPLE_KEY_BYTES {
-        key_bytes.resize(MIN_JWT_SIMPLE_KEY_BYTES, 0);
-    }
-    HS256Key::from_bytes(&key_bytes)
 }
 
 /// Mints an access token for `user` exactly as SimpleJWT shapes one
@@ -46,7 +42,12 @@ fn hs256_key(config: &JwtConfig) -> HS256Key {
 /// when configured), valid for [`SERVICE_TOKEN_SECONDS`] from `now`. Used
 /// only for a release retried after the user's request has ended: the
 /// Catalog wants a JWT on every write and there is no caller to forward.
-pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> String {
+/// `None` with an asymmetric algorithm: this service holds no private key
+/// and cannot mint (the release then uses `catalog_service_token`).
+pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> Option<String> {
+    let JwtKeys::Hmac(key) = &config.keys else {
+        return None;
+    };
     let custom = serde_json::json!({"token_type": "access", "user_id": user.get().to_string()});
     let custom = custom.as_object().cloned().unwrap_or_default();
     let mut claims = Claims::with_custom_claims(custom, Duration::from_secs(SERVICE_TOKEN_SECONDS))
@@ -60,9 +61,18 @@ pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> String {
     if let Some(issuer) = &config.issuer {
         claims = claims.with_issuer(issuer);
     }
-    hs256_key(config)
-        .authenticate(claims)
-        .expect("HS256 signing of a small claim set cannot fail")
+    Some(
+        key.sign(claims)
+            .expect("HMAC signing of a small claim set cannot fail"),
+    )
+}
+
+/// The token a release retried without its caller carries: one minted for
+/// `user` with the shared key, else the service token the Auth Service
+/// issued (`catalog_service_token`); `None` when there is neither.
+pub fn release_credential(config: &JwtConfig, user: UserId, now: u64) -> Option<String> {
+    mint_access_token(config, user, now)
+        .or_else(|| config.service_token.as_ref().map(|t| t.0.clone()))
 }
 
 impl Verifier {
@@ -75,7 +85,7 @@ impl Verifier {
             ..Default::default()
         };
         Self {
-            key: hs256_key(config),
+            keys: config.keys.clone(),
             options,
         }
     }
@@ -86,10 +96,7 @@ impl Verifier {
         let token = bearer_token(header)?;
         let mut options = self.options.clone();
         options.artificial_time = Some(UnixTimeStamp::from_secs(now));
-        let claims = self
-            .key
-            .verify_token::<serde_json::Map<String, Value>>(token, Some(options))
-            .map_err(|_| AuthError::InvalidToken("signature, algorithm, time or format"))?;
+        let claims = self.verify(token, options)?;
         if claims.expires_at.is_none() {
             return Err(AuthError::InvalidToken("no exp"));
         }
@@ -104,6 +111,39 @@ impl Verifier {
             .get("user_id")
             .and_then(parse_user_id)
             .ok_or(AuthError::InvalidToken("bad user_id"))
+    }
+}
+
+impl Verifier {
+    /// The token's claims, if one of the keys it may be signed with (its
+    /// algorithm pinned) verifies it.
+    fn verify(
+        &self,
+        token: &str,
+        options: VerificationOptions,
+    ) -> Result<JWTClaims<serde_json::Map<String, Value>>, AuthError> {
+        let invalid = AuthError::InvalidToken("signature, algorithm, time or format");
+        match &self.keys {
+            JwtKeys::Hmac(key) => key.verify(token, options).map_err(|_| invalid),
+            JwtKeys::Public(keys) => {
+                let metadata = Token::decode_metadata(token).map_err(|_| invalid.clone())?;
+                let kid = metadata.key_id();
+                let named: Vec<_> = keys.iter().filter(|k| k.kid.as_deref() == kid).collect();
+                // A kid no key has: the unlabelled keys may still be it
+                // (a bundle need not label its keys).
+                let candidates = if kid.is_some() && named.is_empty() {
+                    keys.iter().filter(|k| k.kid.is_none()).collect()
+                } else if kid.is_some() {
+                    named
+                } else {
+                    keys.iter().collect()
+                };
+                candidates
+                    .into_iter()
+                    .find_map(|key| key.verify(token, options.clone()).ok())
+                    .ok_or(invalid)
+            }
+        }
     }
 }
 
@@ -143,19 +183,45 @@ fn parse_user_id(value: &Value) -> Option<UserId> {
 
 #[cfg(test)]
 mod tests {
+    use super::keys::{HmacKey, JwtAlgorithm};
     use super::*;
     use serde_json::json;
 
     const KEY: &[u8] = b"django-insecure-thirty-bytes!!"; // 30 bytes, like the reference system
     const NOW: u64 = 1_800_000_000;
 
-    fn verifier() -> Verifier {
-        Verifier::new(&JwtConfig {
-            signing_key: KEY.to_vec(),
+    /// SimpleJWT's default: HS256 with the shared key.
+    fn hs256_config(
+        audience: Option<String>,
+        issuer: Option<String>,
+        leeway_seconds: u64,
+    ) -> JwtConfig {
+        JwtConfig {
+            algorithm: JwtAlgorithm::HS256,
+            keys: JwtKeys::Hmac(HmacKey::new(JwtAlgorithm::HS256, KEY).unwrap()),
+            signing_key_bytes: KEY.len(),
+            audience,
+            issuer,
+            leeway_seconds,
+            service_token: None,
+        }
+    }
+
+    /// An asymmetric configuration with these public keys.
+    fn public_config(algorithm: JwtAlgorithm, bundle: &str) -> JwtConfig {
+        JwtConfig {
+            algorithm,
+            keys: JwtKeys::Public(keys::parse_bundle(algorithm, bundle).unwrap()),
+            signing_key_bytes: 0,
             audience: None,
             issuer: None,
             leeway_seconds: 0,
-        })
+            service_token: None,
+        }
+    }
+
+    fn verifier() -> Verifier {
+        Verifier::new(&hs256_config(None, None, 0))
     }
 
     /// Claims exactly as SimpleJWT 5.5 writes an access token.
@@ -181,13 +247,8 @@ mod tests {
 
     #[test]
     fn minted_service_tokens_verify_as_short_lived_access_tokens() {
-        let config = JwtConfig {
-            signing_key: KEY.to_vec(),
-            audience: Some("shop".into()),
-            issuer: Some("auth".into()),
-            leeway_seconds: 0,
-        };
-        let token = mint_access_token(&config, UserId::new(42).unwrap(), NOW);
+        let config = hs256_config(Some("shop".into()), Some("auth".into()), 0);
+        let token = mint_access_token(&config, UserId::new(42).unwrap(), NOW).unwrap();
         let verifier = Verifier::new(&config);
         let header = format!("Bearer {token}");
         assert_eq!(
@@ -279,12 +340,7 @@ mod tests {
         let early = mint(early);
         assert!(check(&early).is_err());
 
-        let lenient = Verifier::new(&JwtConfig {
-            signing_key: KEY.to_vec(),
-            audience: None,
-            issuer: None,
-            leeway_seconds: 10,
-        });
+        let lenient = Verifier::new(&hs256_config(None, None, 10));
         for token in [&expired, &early] {
             assert!(lenient
                 .authenticate(Some(&format!("Bearer {token}")), NOW)
@@ -311,14 +367,127 @@ mod tests {
         assert!(check(&format!("{none_header}.{payload}")).is_err());
     }
 
+    /// Each asymmetric family verifies its own tokens, refuses tokens of
+    /// another key, and is not fooled by the classic confusions: an HS256
+    /// token whose HMAC key is the public key's PEM, and `alg: none`.
+    #[test]
+    fn public_keys_verify_their_tokens_and_refuse_confusion() {
+        let claims = simplejwt_claims(json!("42"));
+        let someone_else = simplejwt_claims(json!("43"));
+        let es = ES256KeyPair::generate();
+        let ed = Ed25519KeyPair::generate();
+        // (algorithm, public PEM, a valid token, another key's token,
+        // a valid token for another user)
+        let cases: Vec<(JwtAlgorithm, String, String, String, String)> = vec![
+            (
+                JwtAlgorithm::ES256,
+                es.public_key().to_pem().unwrap(),
+                es.sign(claims.clone()).unwrap(),
+                ES256KeyPair::generate().sign(claims.clone()).unwrap(),
+                es.sign(someone_else.clone()).unwrap(),
+            ),
+            (
+                JwtAlgorithm::EdDSA,
+                ed.public_key().to_pem(),
+                ed.sign(claims.clone()).unwrap(),
+                Ed25519KeyPair::generate().sign(claims.clone()).unwrap(),
+                ed.sign(someone_else.clone()).unwrap(),
+            ),
+        ];
+        for (algorithm, pem, good, other_key, other_user) in cases {
+            let verifier = Verifier::new(&public_config(algorithm, &pem));
+            let auth = |token: &str| verifier.authenticate(Some(&format!("Bearer {token}")), NOW);
+            assert_eq!(auth(&good).map(UserId::get), Ok(42), "{algorithm:?}");
+            assert!(auth(&other_key).is_err(), "{algorithm:?}: another key");
+            let confused = HS256Key::from_bytes(pem.as_bytes())
+                .authenticate(claims.clone())
+                .unwrap();
+            assert!(
+                auth(&confused).is_err(),
+                "{algorithm:?}: HS256 with the PEM as key"
+            );
+            let payload = good.split('.').nth(1).unwrap();
+            let none =
+                Base64UrlSafeNoPadding::encode_to_string(br#"{"alg":"none","typ":"JWT"}"#).unwrap();
+            assert!(
+                auth(&format!("{none}.{payload}.")).is_err(),
+                "{algorithm:?}: none"
+            );
+            let mut tampered: Vec<&str> = good.split('.').collect();
+            let other_payload = other_user.split('.').nth(1).unwrap().to_owned();
+            tampered[1] = &other_payload;
+            assert!(
+                auth(&tampered.join(".")).is_err(),
+                "{algorithm:?}: tampered payload"
+            );
+        }
+    }
+
+    /// Rotation: a token's `kid` picks its key; without one, every key is
+    /// tried; a `kid` naming the wrong key fails even if another key would
+    /// verify it.
+    #[test]
+    fn a_tokens_kid_picks_its_key_and_keys_without_kid_are_tried_in_order() {
+        let old = ES256KeyPair::generate().with_key_id("old");
+        let new = ES256KeyPair::generate().with_key_id("new");
+        let bundle = format!(
+            "kid: old\n{}\nkid: new\n{}",
+            old.public_key().to_pem().unwrap(),
+            new.public_key().to_pem().unwrap()
+        );
+        let verifier = Verifier::new(&public_config(JwtAlgorithm::ES256, &bundle));
+        let auth = |token: &str| verifier.authenticate(Some(&format!("Bearer {token}")), NOW);
+        let claims = simplejwt_claims(json!("7"));
+        assert!(auth(&old.sign(claims.clone()).unwrap()).is_ok());
+        assert!(auth(&new.sign(claims.clone()).unwrap()).is_ok());
+        // No kid: tried in order, the second key verifies it.
+        let unlabelled = ES256KeyPair::from_bytes(&new.to_bytes()).unwrap();
+        assert!(auth(&unlabelled.sign(claims.clone()).unwrap()).is_ok());
+        // The old key's token claiming to be the new key's: refused.
+        let lying = ES256KeyPair::from_bytes(&old.to_bytes())
+            .unwrap()
+            .with_key_id("new");
+        assert!(auth(&lying.sign(claims.clone()).unwrap()).is_err());
+        // A kid no key has, and every key labelled: refused.
+        let unknown = ES256KeyPair::from_bytes(&old.to_bytes())
+            .unwrap()
+            .with_key_id("zzz");
+        assert!(auth(&unknown.sign(claims.clone()).unwrap()).is_err());
+        // Only the new key left (the old one removed): old tokens fail.
+        let rotated = Verifier::new(&public_config(
+            JwtAlgorithm::ES256,
+            &format!("kid: new\n{}", new.public_key().to_pem().unwrap()),
+        ));
+        let header = format!("Bearer {}", old.sign(claims).unwrap());
+        assert!(rotated.authenticate(Some(&header), NOW).is_err());
+    }
+
+    #[test]
+    fn with_public_keys_nothing_is_minted_and_releases_use_the_service_token() {
+        let pair = ES256KeyPair::generate();
+        let mut config = public_config(JwtAlgorithm::ES256, &pair.public_key().to_pem().unwrap());
+        let user = UserId::new(42).unwrap();
+        assert_eq!(mint_access_token(&config, user, NOW), None);
+        assert_eq!(release_credential(&config, user, NOW), None);
+        config.service_token = Some(crate::config::Secret("service-token".into()));
+        assert_eq!(
+            release_credential(&config, user, NOW).as_deref(),
+            Some("service-token")
+        );
+        // With the shared key, a token is minted for the user instead.
+        let minted = release_credential(&hs256_config(None, None, 0), user, NOW).unwrap();
+        assert!(verifier()
+            .authenticate(Some(&format!("Bearer {minted}")), NOW + 1)
+            .is_ok());
+    }
+
     #[test]
     fn checks_audience_and_issuer_only_when_configured() {
-        let strict = Verifier::new(&JwtConfig {
-            signing_key: KEY.to_vec(),
-            audience: Some("shop".into()),
-            issuer: Some("auth-service".into()),
-            leeway_seconds: 0,
-        });
+        let strict = Verifier::new(&hs256_config(
+            Some("shop".into()),
+            Some("auth-service".into()),
+            0,
+        ));
         let header = |claims| Some(format!("Bearer {}", mint(claims)));
         let plain = simplejwt_claims(json!(7));
         assert!(strict
@@ -399,10 +568,9 @@ mod tests {
         );
 
         let v = Verifier::new(&JwtConfig {
-            signing_key: short.to_vec(),
-            audience: None,
-            issuer: None,
-            leeway_seconds: 0,
+            keys: JwtKeys::Hmac(HmacKey::new(JwtAlgorithm::HS256, short).unwrap()),
+            signing_key_bytes: short.len(),
+            ..hs256_config(None, None, 0)
         });
         assert_eq!(
             v.authenticate(Some(&format!("Bearer {token}")), NOW)
