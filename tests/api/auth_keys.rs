@@ -228,3 +228,59 @@ async fn a_release_retried_without_its_caller_uses_the_service_token(backend: Ba
         }
     }
 }
+
+crate::on_both_backends!(the_django_catalog_takes_a_retried_release_with_the_service_token);
+
+/// The same against the reference Catalog (Django + DRF + SimpleJWT with
+/// `ALGORITHM = "RS256"` and the Auth Service's `VERIFYING_KEY`): the
+/// user's token expires while the service, allowing 60 s of clock skew,
+/// still takes it for the cancel; the Catalog, allowing none, refuses the
+/// cancel's release with it (as with any clock skew between them), so the
+/// release is owed; the operator's pass sends it with the service token,
+/// which the Catalog takes: the unit is back, once.
+async fn the_django_catalog_takes_a_retried_release_with_the_service_token(backend: Backend) {
+    let auth = AuthService::new("RS256", &["auth"]);
+    let mut variables = auth.variables(&[("auth", None)]);
+    variables.push(("jwt_leeway_seconds", "60".to_owned()));
+    variables.push(("catalog_service_token", auth.mint("auth", 900_001, None)));
+    let app = spawn_app_with(AppOptions {
+        backend,
+        variables,
+        catalog: crate::helpers::CatalogKind::Django { release: true },
+        catalog_env: auth.django_env("auth"),
+        ..Default::default()
+    })
+    .await;
+    let token = auth.mint_short("auth", 42, 3);
+    let (status, created) = create_with(&app, &token).await;
+    assert_eq!(status, 201, "{created}");
+    let stock = app.catalog.stock(1).await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+
+    let cancelled = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/orders/orders/{}/cancel/", created["id"]),
+        )
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200, "within the service's leeway");
+    assert_eq!(
+        app.catalog.stock(1).await,
+        stock,
+        "the Catalog refused the expired token"
+    );
+
+    let report = app
+        .request(reqwest::Method::POST, "/orders/admin/reconcile/")
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let report = json_body(report).await;
+    assert_eq!(report["pending_total"], 0, "{report}");
+    assert_eq!(report["released"], 1, "{report}");
+    assert_eq!(app.catalog.stock(1).await, stock + 1, "given back once");
+}

@@ -34,6 +34,8 @@ pub struct AppOptions {
     /// More arguments of the demo Catalog (e.g. the Auth Service's public
     /// key, `AuthService::catalog_args`).
     pub catalog_args: Vec<String>,
+    /// More settings of the Django Catalog (`AuthService::django_env`).
+    pub catalog_env: Vec<(&'static str, String)>,
     /// Where to serve (a free loopback port unless said), so a restarted
     /// instance comes back where a gateway expects it.
     pub listen: Option<String>,
@@ -100,10 +102,15 @@ pub async fn spawn_app_with(mut options: AppOptions) -> TestApp {
         }
         url
     });
-    let catalog = if options.catalog_products.is_some() || !options.catalog_args.is_empty() {
-        TestCatalog::spawn_demo_with(options.catalog_products.as_ref(), &options.catalog_args).await
-    } else {
-        TestCatalog::spawn(options.catalog).await
+    let catalog = match options.catalog {
+        CatalogKind::Django { release } if !options.catalog_env.is_empty() => {
+            TestCatalog::spawn_django_with(release, &options.catalog_env).await
+        }
+        _ if options.catalog_products.is_some() || !options.catalog_args.is_empty() => {
+            TestCatalog::spawn_demo_with(options.catalog_products.as_ref(), &options.catalog_args)
+                .await
+        }
+        _ => TestCatalog::spawn(options.catalog).await,
     };
     let data_dir = tempfile::tempdir().unwrap();
     let (host, address, stdout, stderr) = start_host(&options, &catalog, data_dir.path()).await;

@@ -72,9 +72,7 @@ impl AuthService {
 
     /// [`Self::mint`], already expired (SimpleJWT's `exp` set in the past).
     pub fn mint_expired(&self, name: &str, user: i64) -> String {
-        let private = self.path(&format!("{name}.pem"));
-        let user = user.to_string();
-        self.manage(&["mint", self.algorithm, &private, &user, "--lifetime", "-60"])
+        self.mint_short(name, user, -60)
     }
 
     /// [`Self::mint`] with another `token_type` (a refresh token's claims).
@@ -107,6 +105,31 @@ impl AuthService {
             ("jwt_signing_key", String::new()),
             ("jwt_verifying_key", bundle),
         ]
+    }
+
+    /// The Django Catalog's settings to check this Auth Service's tokens
+    /// (signed with key `name`): SimpleJWT's `ALGORITHM` and
+    /// `VERIFYING_KEY` (tests/django_catalog/catalog_project/settings.py).
+    pub fn django_env(&self, name: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("CATALOG_JWT_ALGORITHM", self.algorithm.to_owned()),
+            ("CATALOG_JWT_VERIFYING_KEY_FILE", self.public_file(name)),
+        ]
+    }
+
+    /// [`Self::mint`] valid for `seconds` only.
+    pub fn mint_short(&self, name: &str, user: i64, seconds: i64) -> String {
+        let private = self.path(&format!("{name}.pem"));
+        let user = user.to_string();
+        let seconds = seconds.to_string();
+        self.manage(&[
+            "mint",
+            self.algorithm,
+            &private,
+            &user,
+            "--lifetime",
+            &seconds,
+        ])
     }
 
     /// The demo Catalog's arguments to accept this Auth Service's tokens

@@ -119,6 +119,12 @@ impl TestCatalog {
     /// gunicorn with two sync workers serving the Django Catalog on a free
     /// port, its own copy of the seeded database.
     async fn spawn_django(release: bool) -> Self {
+        Self::spawn_django_with(release, &[]).await
+    }
+
+    /// [`Self::spawn_django`] with more settings (e.g. the Auth Service's
+    /// public key, `AuthService::django_env`).
+    pub async fn spawn_django_with(release: bool, env: &[(&'static str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("catalog.sqlite3");
         std::fs::copy(django_template_db(), &db).unwrap();
@@ -131,7 +137,8 @@ impl TestCatalog {
             .env("CATALOG_SIGNING_KEY", SIGNING_KEY)
             .env("CATALOG_DB", &db)
             .env("CATALOG_RELEASE_ENABLED", if release { "1" } else { "0" })
-            .env("CATALOG_TEST_HOOKS", "1");
+            .env("CATALOG_TEST_HOOKS", "1")
+            .envs(env.iter().map(|(name, value)| (*name, value)));
         let (child, address, _, _) = start(command, "Listening at: ").await;
         // "http://127.0.0.1:PORT (PID)"
         let url = address.split_whitespace().next().unwrap().to_owned();

@@ -6,6 +6,9 @@ CATALOG_DB               the SQLite file holding products
 CATALOG_RELEASE_ENABLED  "1": serve POST /products/<id>/release/ (our SPEC §4
                          extension); "0": no such URL, as the reference Catalog
 CATALOG_TEST_HOOKS       "1": serve POST /_test/token/ (SimpleJWT mints a token)
+CATALOG_JWT_ALGORITHM    SimpleJWT's ALGORITHM (HS256 unless set); with a key
+                         pair, CATALOG_JWT_VERIFYING_KEY_FILE holds the Auth
+                         Service's public key (SimpleJWT's VERIFYING_KEY)
 """
 import os
 from datetime import timedelta
@@ -57,11 +60,22 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 
-SIMPLE_JWT = {
-    "ALGORITHM": "HS256",
-    "SIGNING_KEY": SECRET_KEY,
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
-}
+JWT_ALGORITHM = os.environ.get("CATALOG_JWT_ALGORITHM", "HS256")
+if JWT_ALGORITHM.startswith("HS"):
+    SIMPLE_JWT = {
+        "ALGORITHM": JWT_ALGORITHM,
+        "SIGNING_KEY": SECRET_KEY,
+        "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+    }
+else:
+    # The Catalog only checks tokens: the Auth Service's public key.
+    with open(os.environ["CATALOG_JWT_VERIFYING_KEY_FILE"]) as public_key:
+        SIMPLE_JWT = {
+            "ALGORITHM": JWT_ALGORITHM,
+            "SIGNING_KEY": None,
+            "VERIFYING_KEY": public_key.read(),
+            "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
+        }
 
 RELEASE_ENABLED = os.environ.get("CATALOG_RELEASE_ENABLED", "1") == "1"
 TEST_HOOKS = os.environ.get("CATALOG_TEST_HOOKS", "0") == "1"
