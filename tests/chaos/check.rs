@@ -98,7 +98,7 @@ pub async fn quiesce_and_check(
     let drained = quiesce(system, &db).await;
     report.check("quiesced", drained.is_ok(), drained.unwrap_or_else(|e| e));
 
-    check_answers(&mut report, ops, windows);
+    check_answers(&mut report, system, ops, windows);
     check_stock(&mut report, system, &db).await;
     check_orders(&mut report, ops, &db);
     check_keys(&mut report, ops, &db);
@@ -183,7 +183,7 @@ async fn quiesce(system: &System, db: &Db) -> Result<String, String> {
 
 /// No 500 ever; 5xx, timeouts and cut connections only while a fault was
 /// in force (or in its aftermath).
-fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
+fn check_answers(report: &mut Report, system: &System, ops: &[Op], windows: &[Window]) {
     let mut internal = Vec::new();
     let mut outside = Vec::new();
     let mut unexpected = Vec::new();
@@ -191,7 +191,12 @@ fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
     for op in ops {
         let status = op.outcome.status();
         if status == Some(500) {
-            internal.push(describe(op));
+            let met: Vec<&str> = windows
+                .iter()
+                .filter(|w| w.covers(op.started, op.ended))
+                .map(|w| w.fault.as_str())
+                .collect();
+            internal.push(format!("{} (during {met:?})", describe(op)));
             continue;
         }
         if status.is_some_and(|s| s < 500 && !expected(&op.kind, s)) {
@@ -206,10 +211,22 @@ fn check_answers(report: &mut Report, ops: &[Op], windows: &[Window]) {
             outside.push(describe(op));
         }
     }
+    // The service logs each 5xx's cause: the replay starts from it.
+    let causes: Vec<String> = system
+        .nodes
+        .iter()
+        .flat_map(|node| node.logs.iter().flat_map(|log| log.lines()))
+        .filter(|line| line.contains("\"internal_error\""))
+        .collect();
     report.check(
         "no 500 ever",
         internal.is_empty(),
-        format!("{} answered 500 {:?}", internal.len(), first(&internal)),
+        format!(
+            "{} answered 500 {:?}; logged causes {:?}",
+            internal.len(),
+            first(&internal),
+            first(&causes)
+        ),
     );
     report.check(
         "every other answer one SPEC gives for the request",
