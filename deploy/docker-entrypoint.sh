@@ -35,8 +35,8 @@ read_secret() {
 
 read_secret SPIN_VARIABLE_JWT_SIGNING_KEY "${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key}" optional
 read_secret SPIN_VARIABLE_JWT_VERIFYING_KEY "${JWT_VERIFYING_KEY_FILE:-/run/secrets/jwt_verifying_key}" optional
-if [ -z "${SPIN_VARIABLE_JWT_SIGNING_KEY:-}" ] && [ -z "${SPIN_VARIABLE_JWT_VERIFYING_KEY:-}" ]; then
-    fail "SPIN_VARIABLE_JWT_SIGNING_KEY is not set and ${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key} does not exist: mount the secret (see docker-compose.yml), or the Auth Service's public key as jwt_verifying_key with an asymmetric SPIN_VARIABLE_JWT_ALGORITHM"
+if [ -z "${SPIN_VARIABLE_JWT_SIGNING_KEY:-}" ] && [ -z "${SPIN_VARIABLE_JWT_VERIFYING_KEY:-}" ] && [ -z "${SPIN_VARIABLE_JWT_JWKS_URL:-}" ]; then
+    fail "SPIN_VARIABLE_JWT_SIGNING_KEY is not set and ${JWT_SIGNING_KEY_FILE:-/run/secrets/jwt_signing_key} does not exist: mount the secret (see docker-compose.yml), or the Auth Service's public key as jwt_verifying_key (or its JWKS as SPIN_VARIABLE_JWT_JWKS_URL) with an asymmetric SPIN_VARIABLE_JWT_ALGORITHM"
 fi
 read_secret SPIN_VARIABLE_CATALOG_SERVICE_TOKEN "${CATALOG_SERVICE_TOKEN_FILE:-/run/secrets/catalog_service_token}" optional
 read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional

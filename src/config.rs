@@ -76,6 +76,20 @@ pub struct JwtConfig {
     /// releases retried after their request (it cannot mint one with
     /// public keys).
     pub service_token: Option<Secret>,
+    /// Where the Auth Service publishes its keys, if it does: they are
+    /// used beside the configured public keys (`orders::jwks`).
+    pub jwks: Option<JwksConfig>,
+}
+
+/// The Auth Service's JWKS endpoint (`jwt_jwks_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksConfig {
+    /// `http(s)://…`, allowed in `allowed_outbound_hosts` by `jwt_jwks_host`.
+    pub url: String,
+    /// Age after which the cached document is fetched again.
+    pub refresh_seconds: u64,
+    /// How long a fetch may take (the Catalog's timeout).
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for JwtConfig {
@@ -92,6 +106,7 @@ impl std::fmt::Debug for JwtConfig {
             .field("issuer", &self.issuer)
             .field("leeway_seconds", &self.leeway_seconds)
             .field("service_token", &self.service_token.is_some())
+            .field("jwks", &self.jwks)
             .finish()
     }
 }
@@ -115,6 +130,9 @@ const LEASE_PER_TIMEOUT: u64 = 4;
 const MIN_ADMIN_TOKEN_BYTES: usize = 16;
 pub const DEFAULT_EVENTS_STREAM: &str = "orders.events";
 const MAX_STREAM_NAME_BYTES: usize = 128;
+const MAX_URL_BYTES: usize = 2048;
+/// PyJWT's `PyJWKClient` keeps a JWKS for 300 s by default.
+const DEFAULT_JWKS_REFRESH_SECONDS: u64 = 300;
 
 impl Config {
     /// Reads the variables from Spin.
@@ -156,6 +174,7 @@ impl Config {
         };
         let signing_key = get("jwt_signing_key")?;
         let verifying_key = get("jwt_verifying_key")?;
+        let jwks_url = get("jwt_jwks_url")?;
         let keys = if algorithm.is_hmac() {
             if signing_key.is_empty() {
                 return Err(fail(
@@ -175,11 +194,22 @@ impl Config {
                      Auth Service's public keys (jwt_verifying_key), never its private key",
                 ));
             }
-            JwtKeys::Public(
-                keys::parse_bundle(algorithm, &verifying_key)
-                    .map_err(|problem| fail("jwt_verifying_key", &problem))?,
-            )
+            // With a JWKS the static keys are optional (its keys serve).
+            if verifying_key.is_empty() && !jwks_url.is_empty() {
+                JwtKeys::Public(Vec::new())
+            } else {
+                JwtKeys::Public(
+                    keys::parse_bundle(algorithm, &verifying_key)
+                        .map_err(|problem| fail("jwt_verifying_key", &problem))?,
+                )
+            }
         };
+        if algorithm.is_hmac() && !jwks_url.is_empty() {
+            return Err(fail(
+                "jwt_jwks_url",
+                "must be empty with an HS* algorithm: a JWKS publishes public keys",
+            ));
+        }
         let service_token = get("catalog_service_token")?;
         let service_token = (!service_token.is_empty()).then_some(Secret(service_token));
         let optional = |value: String| (!value.is_empty()).then_some(value);
@@ -188,10 +218,7 @@ impl Config {
 
         let catalog_url = get("catalog_url")?;
         let catalog_url = catalog_url.trim_end_matches('/').to_owned();
-        let has_host = catalog_url.split_once("://").is_some_and(|(scheme, rest)| {
-            (scheme == "http" || scheme == "https") && !rest.is_empty()
-        });
-        if !has_host {
+        if !is_http_url(&catalog_url) {
             return Err(fail(
                 "catalog_url",
                 "must be an http:// or https:// URL, e.g. http://catalog-service:9001",
@@ -199,6 +226,27 @@ impl Config {
         }
         let timeout_ms = parse_number(&get("catalog_timeout_ms")?, 3000, 1..=MAX_TIMEOUT_MS)
             .map_err(|p| fail("catalog_timeout_ms", p))?;
+        let jwks = if jwks_url.is_empty() {
+            None
+        } else {
+            if !is_http_url(&jwks_url) || jwks_url.len() > MAX_URL_BYTES {
+                return Err(fail(
+                    "jwt_jwks_url",
+                    "must be an http:// or https:// URL of at most 2048 bytes",
+                ));
+            }
+            let refresh_seconds = parse_number(
+                &get("jwt_jwks_refresh_seconds")?,
+                DEFAULT_JWKS_REFRESH_SECONDS,
+                1..=24 * 3600,
+            )
+            .map_err(|p| fail("jwt_jwks_refresh_seconds", p))?;
+            Some(JwksConfig {
+                url: jwks_url,
+                refresh_seconds,
+                timeout: Duration::from_millis(timeout_ms),
+            })
+        };
 
         let catalog_honours_reservations = match get("catalog_honours_reservations")?.as_str() {
             "" | "false" => false,
@@ -270,6 +318,7 @@ impl Config {
                 audience: optional(get("jwt_audience")?),
                 issuer: optional(get("jwt_issuer")?),
                 leeway_seconds,
+                jwks,
             },
             catalog_url,
             catalog_timeout: Duration::from_millis(timeout_ms),
@@ -284,6 +333,12 @@ impl Config {
             }),
         })
     }
+}
+
+/// `http://` or `https://` and something after it.
+fn is_http_url(url: &str) -> bool {
+    url.split_once("://")
+        .is_some_and(|(scheme, rest)| (scheme == "http" || scheme == "https") && !rest.is_empty())
 }
 
 fn parse_number(
@@ -507,6 +562,54 @@ mod tests {
             .name,
             "jwt_signing_key"
         );
+    }
+
+    #[test]
+    fn a_jwks_url_serves_asymmetric_algorithms_only() {
+        let url = (
+            "jwt_jwks_url",
+            "https://auth.example.com/.well-known/jwks.json",
+        );
+        let es256 = [
+            ("catalog_url", "http://catalog:9001"),
+            ("jwt_algorithm", "ES256"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = es256.to_vec();
+            vars.extend_from_slice(extra);
+            config(&vars)
+        };
+        // The JWKS alone is enough: no static key needed.
+        let taken = with(&[url]).unwrap();
+        let jwks = taken.jwt.jwks.unwrap();
+        assert_eq!(jwks.url, url.1);
+        assert_eq!(jwks.refresh_seconds, 300);
+        assert!(matches!(taken.jwt.keys, JwtKeys::Public(keys) if keys.is_empty()));
+        assert_eq!(
+            with(&[url, ("jwt_jwks_refresh_seconds", "60")])
+                .unwrap()
+                .jwt
+                .jwks
+                .unwrap()
+                .refresh_seconds,
+            60
+        );
+        for (name, bad) in [
+            ("jwt_jwks_refresh_seconds", "0"),
+            ("jwt_jwks_refresh_seconds", "soon"),
+        ] {
+            assert_eq!(with(&[url, (name, bad)]).unwrap_err().name, name);
+        }
+        assert_eq!(
+            with(&[("jwt_jwks_url", "auth/.well-known/jwks.json")])
+                .unwrap_err()
+                .name,
+            "jwt_jwks_url"
+        );
+        let mut hs256 = REQUIRED.to_vec();
+        hs256.push(url);
+        assert_eq!(config(&hs256).unwrap_err().name, "jwt_jwks_url");
+        assert!(config(&REQUIRED).unwrap().jwt.jwks.is_none());
     }
 
     #[test]

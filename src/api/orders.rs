@@ -20,7 +20,7 @@ pub async fn create(
     access: &AccessLog,
     request: IncomingRequest,
 ) -> Result<Reply, ApiError> {
-    let (config, user) = authenticate(facts, access)?;
+    let (config, user) = authenticate(facts, access).await?;
     let key = parse_idempotency_key(facts)?;
     let body = access
         .phases
@@ -81,7 +81,7 @@ fn parse_idempotency_key(facts: &RequestFacts) -> Result<Option<IdempotencyKey>,
 
 /// `GET /orders/orders/?limit=&cursor=`.
 pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
-    let (config, user) = authenticate(facts, access)?;
+    let (config, user) = authenticate(facts, access).await?;
     let page = PageRequest::from_query(&facts.query).map_err(ApiError::Invalid)?;
     let deps = dependencies(facts, access, config).await?;
     let listed = read::page(&deps, user, &page);
@@ -105,7 +105,7 @@ pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, Api
 
 /// `GET /orders/orders/<id>/`: the caller's order, or 404 (never 403).
 pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
-    let (config, user) = authenticate(facts, access)?;
+    let (config, user) = authenticate(facts, access).await?;
     let deps = dependencies(facts, access, config).await?;
     let found = read::order(&deps, user, id);
     deps.log_if_migrated();
@@ -117,7 +117,7 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
 /// `POST /orders/orders/<id>/cancel/`: CREATED → CANCELLED, stock released
 /// (or stored for a later release); CANCELLED again is a no-op.
 pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
-    let (config, user) = authenticate(facts, access)?;
+    let (config, user) = authenticate(facts, access).await?;
     let deps = dependencies(facts, access, config).await?;
     let cancelled = cancel_order(&deps, user, id).await;
     if !matches!(cancelled, Err(crate::orders::OrderError::NotFound)) {

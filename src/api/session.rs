@@ -4,22 +4,35 @@
 
 use super::error::ApiError;
 use super::{AccessLog, RequestFacts};
-use crate::auth::{bearer_token, AuthError, Verifier};
+use crate::auth::{bearer_token, token_kid, AuthError, Verifier};
 use crate::catalog::CatalogClient;
 use crate::config::Config;
 use crate::domain::UserId;
 use crate::orders::release::unix_now;
-use crate::orders::Deps;
+use crate::orders::{jwks, Deps};
 
-/// The caller's user id from their access token, with the settings.
-pub fn authenticate(
+/// The caller's user id from their access token, with the settings. With
+/// a JWKS, its cached keys are read (fetched when due: `orders::jwks`).
+pub async fn authenticate(
     facts: &RequestFacts,
     access: &AccessLog,
 ) -> Result<(Config, UserId), ApiError> {
     let config = Config::load()?;
+    let header = facts.authorization.as_deref();
+    let fetched = match &config.jwt.jwks {
+        // No token, no look-up: 401 without touching the database.
+        Some(jwks) if header.is_some() => {
+            let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
+            let kid = token_kid(header);
+            let keys =
+                jwks::verifying_keys(jwks, config.jwt.algorithm, database_url, kid.as_deref());
+            access.phases.timed("jwks", keys).await?
+        }
+        _ => Vec::new(),
+    };
     let user = access.phases.timed_sync("auth", || {
-        Verifier::new(&config.jwt)
-            .authenticate(facts.authorization.as_deref(), unix_now())
+        Verifier::with_fetched_keys(&config.jwt, fetched)
+            .authenticate(header, unix_now())
             .map_err(|error| match error {
                 AuthError::NotAuthenticated => ApiError::NotAuthenticated,
                 AuthError::InvalidToken(_) => ApiError::TokenNotValid,

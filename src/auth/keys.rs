@@ -148,6 +148,52 @@ enum AnyPublicKey {
     EdDSA(Ed25519PublicKey),
 }
 
+/// `$make` with `$K` naming jwt-simple's public key type for `$algorithm`,
+/// wrapped in its [`AnyPublicKey`]; `$other` for an HMAC algorithm.
+macro_rules! public_key_of {
+    ($algorithm:expr, $K:ident => $make:expr, else $other:expr) => {
+        match $algorithm {
+            JwtAlgorithm::RS256 => {
+                type $K = RS256PublicKey;
+                AnyPublicKey::RS256($make)
+            }
+            JwtAlgorithm::RS384 => {
+                type $K = RS384PublicKey;
+                AnyPublicKey::RS384($make)
+            }
+            JwtAlgorithm::RS512 => {
+                type $K = RS512PublicKey;
+                AnyPublicKey::RS512($make)
+            }
+            JwtAlgorithm::PS256 => {
+                type $K = PS256PublicKey;
+                AnyPublicKey::PS256($make)
+            }
+            JwtAlgorithm::PS384 => {
+                type $K = PS384PublicKey;
+                AnyPublicKey::PS384($make)
+            }
+            JwtAlgorithm::PS512 => {
+                type $K = PS512PublicKey;
+                AnyPublicKey::PS512($make)
+            }
+            JwtAlgorithm::ES256 => {
+                type $K = ES256PublicKey;
+                AnyPublicKey::ES256($make)
+            }
+            JwtAlgorithm::ES384 => {
+                type $K = ES384PublicKey;
+                AnyPublicKey::ES384($make)
+            }
+            JwtAlgorithm::EdDSA => {
+                type $K = Ed25519PublicKey;
+                AnyPublicKey::EdDSA($make)
+            }
+            JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => $other,
+        }
+    };
+}
+
 /// A verifying key and the `kid` it was labelled with, if any.
 #[derive(Clone)]
 pub struct PublicKey {
@@ -164,36 +210,21 @@ impl PublicKey {
         kid: Option<String>,
     ) -> Result<Self, String> {
         let wrong = |_| format!("not a {} public key", algorithm.name());
-        let key = match algorithm {
-            JwtAlgorithm::RS256 => {
-                AnyPublicKey::RS256(RS256PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::RS384 => {
-                AnyPublicKey::RS384(RS384PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::RS512 => {
-                AnyPublicKey::RS512(RS512PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::PS256 => {
-                AnyPublicKey::PS256(PS256PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::PS384 => {
-                AnyPublicKey::PS384(PS384PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::PS512 => {
-                AnyPublicKey::PS512(PS512PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::ES256 => {
-                AnyPublicKey::ES256(ES256PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::ES384 => {
-                AnyPublicKey::ES384(ES384PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            JwtAlgorithm::EdDSA => {
-                AnyPublicKey::EdDSA(Ed25519PublicKey::from_pem(pem).map_err(wrong)?)
-            }
-            _ => return Err(format!("{} has no public key", algorithm.name())),
-        };
+        let key = public_key_of!(algorithm, K => K::from_pem(pem).map_err(wrong)?,
+            else return Err(format!("{} has no public key", algorithm.name())));
+        Ok(PublicKey { kid, key })
+    }
+
+    /// One JWK (RFC 7517) of `algorithm`'s key type, imported by
+    /// jwt-simple's strict `from_jwk` (no private member; `alg` and `use`
+    /// must fit when present); its `kid` labels it.
+    pub fn from_jwk(algorithm: JwtAlgorithm, jwk: &str) -> Result<Self, String> {
+        let wrong = |_| format!("not a {} public key", algorithm.name());
+        let key = public_key_of!(algorithm, K => K::from_jwk(jwk).map_err(wrong)?,
+            else return Err(format!("{} has no public key", algorithm.name())));
+        let kid = serde_json::from_str::<Value>(jwk)
+            .ok()
+            .and_then(|v| v.get("kid")?.as_str().map(str::to_owned));
         Ok(PublicKey { kid, key })
     }
 

@@ -6,14 +6,17 @@
 //! without one every key is tried in order (rotation). No database or
 //! network look-up.
 //!
-//! - [`keys`]: algorithms, the HMAC key, PEM bundles of public keys.
+//! - [`keys`]: algorithms, the HMAC key, PEM bundles of public keys;
+//! - [`jwks`]: the keys of a JWKS document (fetched and cached by
+//!   `orders::jwks`).
 
+pub mod jwks;
 pub mod keys;
 
 use crate::config::JwtConfig;
 use crate::domain::UserId;
 use jwt_simple::prelude::*;
-use keys::JwtKeys;
+use keys::{JwtKeys, PublicKey};
 use serde_json::Value;
 
 /// Why a request is not authenticated. The `&'static str` is for logs only:
@@ -75,7 +78,42 @@ pub fn release_credential(config: &JwtConfig, user: UserId, now: u64) -> Option<
         .or_else(|| config.service_token.as_ref().map(|t| t.0.clone()))
 }
 
+/// Seconds until `token`'s `exp` (negative once expired), read without
+/// verifying it: to watch the service token this service was given, whose
+/// signature only the Catalog needs to check.
+pub fn expires_in(token: &str, now: u64) -> Option<i64> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = Base64UrlSafeNoPadding::decode_to_vec(payload, None).ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("exp")?
+        .as_i64()?
+        .checked_sub(i64::try_from(now).ok()?)
+}
+
+/// The `kid` a bearer token's header names, read without verifying
+/// anything: only to choose which keys to fetch.
+pub fn token_kid(header: Option<&str>) -> Option<String> {
+    let token = bearer_token(header).ok()?;
+    if token.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
+    Token::decode_metadata(token)
+        .ok()?
+        .key_id()
+        .map(str::to_owned)
+}
+
 impl Verifier {
+    /// With the configured keys, and `fetched` (a JWKS's) after them.
+    pub fn with_fetched_keys(config: &JwtConfig, fetched: Vec<PublicKey>) -> Self {
+        let mut verifier = Self::new(config);
+        if let JwtKeys::Public(keys) = &mut verifier.keys {
+            keys.extend(fetched);
+        }
+        verifier
+    }
+
     pub fn new(config: &JwtConfig) -> Self {
         let options = VerificationOptions {
             time_tolerance: Some(Duration::from_secs(config.leeway_seconds)),
@@ -204,6 +242,7 @@ mod tests {
             issuer,
             leeway_seconds,
             service_token: None,
+            jwks: None,
         }
     }
 
@@ -217,6 +256,7 @@ mod tests {
             issuer: None,
             leeway_seconds: 0,
             service_token: None,
+            jwks: None,
         }
     }
 
@@ -479,6 +519,17 @@ mod tests {
         assert!(verifier()
             .authenticate(Some(&format!("Bearer {minted}")), NOW + 1)
             .is_ok());
+    }
+
+    #[test]
+    fn a_tokens_expiry_is_read_without_its_key() {
+        let token = mint(simplejwt_claims(json!(1)));
+        assert_eq!(expires_in(&token, NOW), Some(290));
+        assert_eq!(expires_in(&token, NOW + 300), Some(-10));
+        assert_eq!(expires_in("not.a-token", NOW), None);
+        let mut no_exp = simplejwt_claims(json!(1));
+        no_exp.expires_at = None;
+        assert_eq!(expires_in(&mint(no_exp), NOW), None);
     }
 
     #[test]

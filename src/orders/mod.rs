@@ -11,7 +11,9 @@
 //!   and the operator's settlement;
 //! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal;
 //! - [`publish`]: the order events recorded by the others, sent to the
-//!   Redis stream.
+//!   Redis stream;
+//! - [`jwks`]: the Auth Service's JWKS, cached for every instance (not an
+//!   order's concern, but the database is where instances share state).
 //!
 //! They call the Catalog ([`crate::catalog`]) and storage (`store`,
 //! private to them: handlers reach the database only through a workflow)
@@ -20,6 +22,7 @@
 
 pub mod cancel;
 pub mod idempotency;
+pub mod jwks;
 pub mod payment;
 pub mod place;
 pub mod publish;

@@ -12,7 +12,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_denied() {
     let app = spawn_app_with(AppOptions {
         manifest_edit: Some(|manifest| {
             manifest.replace(
-                r#"allowed_outbound_hosts = ["{{ catalog_url }}", "{{ database_host }}", "{{ events_redis_host }}"]"#,
+                r#"allowed_outbound_hosts = ["{{ catalog_url }}", "{{ jwt_jwks_host }}", "{{ database_host }}", "{{ events_redis_host }}"]"#,
                 r#"allowed_outbound_hosts = ["http://127.0.0.1:1"]"#,
             )
         }),

@@ -80,18 +80,20 @@ async fn the_cloud_manifest_adds_the_database_and_redis_peers() {
             "https://catalog.example.com",
             "postgres://db.example.com:5432",
             "redis://cache.example.com:6379",
+            "https://auth.example.com",
         ])
         .output()
         .unwrap();
     assert!(output.status.success());
     let manifest = String::from_utf8(output.stdout).unwrap();
     assert!(manifest.contains(
-        "allowed_outbound_hosts = [\"https://catalog.example.com\", \"postgres://db.example.com:5432\", \"redis://cache.example.com:6379\"]\n"
+        "allowed_outbound_hosts = [\"https://catalog.example.com\", \"postgres://db.example.com:5432\", \"redis://cache.example.com:6379\", \"https://auth.example.com\"]\n"
     ), "{manifest}");
     for bad in [
         "redis://:secret@cache.example.com:6379",
         "redis://cache.example.com",
         "mysql://db:3306",
+        "https://auth.example.com/.well-known/jwks.json",
     ] {
         let output = std::process::Command::new(&script)
             .args(["https://catalog.example.com", bad])

@@ -26,6 +26,7 @@ mod helpers;
 mod host;
 mod hosted;
 mod idempotency;
+mod jwks;
 mod lifecycle;
 mod metrics;
 mod openapi;

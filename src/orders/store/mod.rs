@@ -23,6 +23,7 @@
 
 mod events;
 mod intents;
+mod jwks;
 mod keys;
 pub mod metrics;
 pub mod orders;

@@ -61,6 +61,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/postgres/0009_metrics.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/postgres/0010_jwks.sql"),
+    ),
 ];
 
 /// The version the last migration file records.

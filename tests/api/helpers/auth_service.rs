@@ -143,4 +143,84 @@ impl AuthService {
             self.public_file(name),
         ]
     }
+
+    /// Publishes keys `keys` (each `(name, kid)`) as the JWKS document
+    /// its endpoint serves, exported by PyJWT (`manage.py jwt jwks`); an
+    /// empty list takes the document away (the endpoint answers 503).
+    pub fn publish(&self, keys: &[(&str, &str)]) {
+        let document = self.path("jwks.json");
+        if keys.is_empty() {
+            let _ = std::fs::remove_file(&document);
+            return;
+        }
+        let labelled: Vec<String> = keys
+            .iter()
+            .map(|(name, kid)| format!("{kid}={}", self.public_file(name)))
+            .collect();
+        let mut args = vec!["jwks", self.algorithm, &document];
+        args.extend(labelled.iter().map(String::as_str));
+        self.manage(&args);
+    }
+
+    /// The document [`Self::publish`] last wrote.
+    pub fn jwks_document(&self) -> Vec<u8> {
+        std::fs::read(self.path("jwks.json")).unwrap()
+    }
+
+    /// Serves `bytes` as the JWKS document instead (malformed, oversized).
+    pub fn publish_raw(&self, bytes: &[u8]) {
+        std::fs::write(self.path("jwks.json"), bytes).unwrap();
+    }
+
+    /// Starts the JWKS endpoint (tests/jwks/server.py), serving what
+    /// [`Self::publish`] wrote, on `port` (0: any).
+    pub async fn serve_jwks(&self, port: u16) -> JwksEndpoint {
+        let mut command = Command::new(django_python());
+        command
+            .arg(artifacts().root.join("tests/jwks/server.py"))
+            .arg(self.path("jwks.json"))
+            .arg(port.to_string());
+        let (process, port, _, _) = start(command, "").await;
+        let port: u16 = port.trim().parse().unwrap();
+        JwksEndpoint {
+            origin: format!("http://127.0.0.1:{port}"),
+            port,
+            process,
+        }
+    }
+}
+
+/// A running JWKS endpoint.
+pub struct JwksEndpoint {
+    /// `http://127.0.0.1:<port>`: what `jwt_jwks_host` allows.
+    pub origin: String,
+    pub port: u16,
+    process: Process,
+}
+
+impl JwksEndpoint {
+    /// Its document's URL: what `jwt_jwks_url` names.
+    pub fn url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.origin)
+    }
+
+    /// How many times the document was asked for.
+    pub async fn hits(&self) -> u64 {
+        Client::new()
+            .get(format!("{}/hits", self.origin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// Stops it (connections refused from now on).
+    pub fn stop(self) -> u16 {
+        drop(self.process);
+        self.port
+    }
 }

@@ -56,6 +56,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../../../../migrations/sqlite/0012_metrics.sql"),
     ),
+    (
+        13,
+        include_str!("../../../../migrations/sqlite/0013_jwks.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

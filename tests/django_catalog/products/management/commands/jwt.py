@@ -11,7 +11,13 @@
     its `TokenBackend`. With --kid, the same claims and key through PyJWT
     (SimpleJWT's own encoder) with a `kid` header, as an Auth Service that
     rotates keys sets it.
+
+`manage.py jwt jwks ALG OUT KID=PUBLIC_PEM...`
+    writes the JWKS document an Auth Service publishes for these public
+    keys: each key as PyJWT's algorithm exports it as a JWK (`to_jwk`),
+    with its `kid`, `alg` and `use: sig`.
 """
+import json
 import jwt as pyjwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -50,6 +56,10 @@ class Command(BaseCommand):
         mint.add_argument("--kid")
         mint.add_argument("--lifetime", type=int)
         mint.add_argument("--token-type")
+        jwks = sub.add_parser("jwks")
+        jwks.add_argument("algorithm")
+        jwks.add_argument("out")
+        jwks.add_argument("keys", nargs="+")
 
     def handle(self, *args, **options):
         algorithm = options["algorithm"]
@@ -62,6 +72,19 @@ class Command(BaseCommand):
             with open(options["public_pem"], "wb") as out:
                 out.write(key.public_key().public_bytes(
                     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+            return
+        if options["action"] == "jwks":
+            exporter = pyjwt.get_algorithm_by_name(algorithm)
+            keys = []
+            for labelled in options["keys"]:
+                kid, path = labelled.split("=", 1)
+                with open(path, "rb") as source:
+                    public = serialization.load_pem_public_key(source.read())
+                jwk = exporter.to_jwk(public, as_dict=True)
+                jwk.update({"kid": kid, "alg": algorithm, "use": "sig"})
+                keys.append(jwk)
+            with open(options["out"], "w") as out:
+                json.dump({"keys": keys}, out)
             return
         with open(options["private_pem"]) as source:
             signing_key = source.read()
