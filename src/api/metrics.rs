@@ -11,6 +11,7 @@ use super::error::ApiError;
 use super::session::{authenticate_operator, dependencies};
 use super::{AccessLog, Reply, RequestFacts};
 use crate::domain::order::OrderStatus;
+use crate::orders::release::service_token_expiry;
 use crate::orders::{read, Gauges};
 use spin_sdk::http::Response;
 use std::fmt::Write;
@@ -23,7 +24,8 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiE
     let deps = dependencies(facts, access, config).await?;
     let gauges = read::gauges(&deps);
     deps.log_if_migrated();
-    let body = render(&gauges?);
+    let token_expiry = service_token_expiry(&deps.config, deps.request_id);
+    let body = render(&gauges?, token_expiry);
     Ok(Response::builder()
         .status(200)
         .header("content-type", CONTENT_TYPE)
@@ -33,8 +35,9 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiE
         .into())
 }
 
-/// The exposition text: `# HELP`, `# TYPE` and the samples of each gauge.
-pub fn render(gauges: &Gauges) -> String {
+/// The exposition text: `# HELP`, `# TYPE` and the samples of each gauge
+/// (the service token's expiry only when one is set).
+pub fn render(gauges: &Gauges, service_token_expires_in: Option<i64>) -> String {
     let mut text = String::with_capacity(2048);
     let mut orders: Vec<(&str, i64)> = OrderStatus::ALL
         .iter()
@@ -100,7 +103,14 @@ pub fn render(gauges: &Gauges) -> String {
             gauges.idempotency_keys,
         ),
     ];
-    for (name, help, value) in single {
+    let token = service_token_expires_in.map(|seconds| {
+        (
+            "order_service_catalog_service_token_expires_in_seconds",
+            "Seconds until catalog_service_token expires (negative: expired).",
+            seconds,
+        )
+    });
+    for (name, help, value) in single.into_iter().chain(token) {
         family(&mut text, name, help);
         let _ = writeln!(text, "{name} {value}");
     }
@@ -132,7 +142,7 @@ mod tests {
             releases_owed_oldest_seconds: 61,
             ..Gauges::default()
         };
-        let text = render(&gauges);
+        let text = render(&gauges, None);
         assert!(
             text.contains("order_service_orders{status=\"CREATED\"} 0\n"),
             "{text}"
@@ -152,5 +162,7 @@ mod tests {
         assert!(text.contains("order_service_releases_owed 2\n"), "{text}");
         assert!(text.contains("order_service_releases_owed_oldest_age_seconds 61\n"));
         assert_eq!(text.matches("# TYPE").count(), 9);
+        let with_token = render(&gauges, Some(-5));
+        assert!(with_token.contains("order_service_catalog_service_token_expires_in_seconds -5\n"));
     }
 }

@@ -103,6 +103,31 @@ pub struct OperatorReport {
     pub events_publish_error: Option<String>,
     /// Recorded and not yet sent (all of them when no stream is set).
     pub events_unpublished: i64,
+    /// Seconds until `catalog_service_token` expires (negative: it has),
+    /// when one is set: retried releases fail once it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_service_token_expires_in_seconds: Option<i64>,
+}
+
+/// Within this much of its expiry, the service token is warned about.
+pub const SERVICE_TOKEN_WARNING_SECONDS: i64 = 7 * 24 * 3600;
+
+/// Seconds until the service token expires, if one is set; logged as a
+/// warning when that is within [`SERVICE_TOKEN_WARNING_SECONDS`] or past
+/// (or its expiry cannot be read), so it is renewed before releases fail.
+pub fn service_token_expiry(config: &Config, request_id: &str) -> Option<i64> {
+    let token = config.jwt.service_token.as_ref()?;
+    let expires_in = crate::auth::expires_in(&token.0, unix_now());
+    if expires_in.is_none_or(|seconds| seconds < SERVICE_TOKEN_WARNING_SECONDS) {
+        log::event(
+            Level::Warn,
+            "catalog_service_token_expiring",
+            Some(request_id),
+            json!({"expires_in_seconds": expires_in,
+                   "detail": "renew catalog_service_token: releases retried later send it"}),
+        );
+    }
+    expires_in
 }
 
 /// How long a request keeps a claim on a release: two Catalog timeouts and
@@ -265,6 +290,10 @@ pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError
         events_published: published.sent,
         events_publish_error: published.failure,
         events_unpublished: deps.store.unpublished_events()?,
+        catalog_service_token_expires_in_seconds: service_token_expiry(
+            &deps.config,
+            deps.request_id,
+        ),
     };
     log::event(
         Level::Info,

@@ -207,15 +207,15 @@ async fn a_release_retried_without_its_caller_uses_the_service_token(backend: Ba
             .unwrap();
         assert_eq!(cancelled.status(), 200);
         app.catalog.set_faults(json!({})).await;
-        let report = app
-            .request(reqwest::Method::POST, "/orders/admin/reconcile/")
-            .bearer_auth(ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let report = json_body(report).await;
+        let report = app.reconcile().await;
         match service_token {
             None => {
+                assert!(
+                    report
+                        .get("catalog_service_token_expires_in_seconds")
+                        .is_none(),
+                    "{report}"
+                );
                 assert_eq!(report["pending_total"], 1, "{report}");
                 let error = report["pending"][0]["last_error"].as_str().unwrap();
                 assert!(error.contains("catalog_service_token"), "{error}");
@@ -224,6 +224,33 @@ async fn a_release_retried_without_its_caller_uses_the_service_token(backend: Ba
             Some(_) => {
                 assert_eq!(report["pending_total"], 0, "{report}");
                 assert_eq!(app.catalog.stock(1).await, stock + 1, "given back once");
+                // SimpleJWT's default lifetime, 5 minutes: reported, and
+                // warned about (within 7 days of expiring), never logged.
+                let expires_in = report["catalog_service_token_expires_in_seconds"]
+                    .as_i64()
+                    .unwrap();
+                assert!((200..=300).contains(&expires_in), "{report}");
+                let warned = app
+                    .stderr
+                    .json_lines()
+                    .into_iter()
+                    .find(|l| l["event"] == "catalog_service_token_expiring");
+                assert!(warned.is_some_and(|w| w["expires_in_seconds"].as_i64() <= Some(300)));
+                let metrics = app
+                    .request(reqwest::Method::GET, "/orders/admin/metrics")
+                    .bearer_auth(ADMIN_TOKEN)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                assert!(
+                    metrics.contains("order_service_catalog_service_token_expires_in_seconds "),
+                    "{metrics}"
+                );
+                let logs = format!("{:?}{:?}", app.stderr.lines(), app.stdout.lines());
+                assert!(!logs.contains(service_token.as_deref().unwrap()));
             }
         }
     }
@@ -273,13 +300,7 @@ async fn the_django_catalog_takes_a_retried_release_with_the_service_token(backe
         "the Catalog refused the expired token"
     );
 
-    let report = app
-        .request(reqwest::Method::POST, "/orders/admin/reconcile/")
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let report = json_body(report).await;
+    let report = app.reconcile().await;
     assert_eq!(report["pending_total"], 0, "{report}");
     assert_eq!(report["released"], 1, "{report}");
     assert_eq!(app.catalog.stock(1).await, stock + 1, "given back once");
