@@ -456,12 +456,15 @@ fn store_error(error: Box<PgError>) -> StoreError {
         PgError::ConnectionFailed(text) => {
             !text.contains("is not permitted") && !text.contains("kind: Config")
         }
-        PgError::QueryFailed(QueryError::DbError(db)) => {
-            // 08: connection exception; 57P01..57P03: shutting down,
-            // crashed, starting up.
-            db.code.starts_with("08") || matches!(db.code.as_str(), "57P01" | "57P02" | "57P03")
-        }
-        _ => connection_lost(&error),
+        // The server's own classes of "not the statement's fault": 08
+        // connection exception, 53 insufficient resources (too many
+        // connections after a restart), 57 operator intervention
+        // (shutting down, crashed, starting up, statement cancelled),
+        // 58 system error (I/O).
+        PgError::QueryFailed(QueryError::DbError(db)) => ["08", "53", "57", "58"]
+            .iter()
+            .any(|class| db.code.starts_with(class)),
+        _ => connection_lost(&error) || driver_failed(&error),
     };
     if outage {
         StoreError::Unavailable(error)
@@ -481,6 +484,22 @@ fn connection_lost(error: &PgError) -> bool {
         }
         _ => false,
     }
+}
+
+/// The driver, not the server, failed the exchange (Spin passes
+/// tokio-postgres's error on as its `Debug` text): a protocol message out
+/// of place, a TLS or connect failure, a timeout. Conversions of values
+/// (`ToSql`, `FromSql`, `Column`) are the statement's and stay errors.
+fn driver_failed(error: &PgError) -> bool {
+    const KINDS: [&str; 5] = [
+        "kind: UnexpectedMessage",
+        "kind: Parse",
+        "kind: Tls",
+        "kind: Connect",
+        "kind: Timeout",
+    ];
+    matches!(error, PgError::QueryFailed(QueryError::Text(text))
+        if KINDS.iter().any(|kind| text.contains(kind)))
 }
 
 /// A shared statement's value as PostgreSQL binds it.
@@ -563,5 +582,52 @@ fn time(value: &DbValue) -> Option<String> {
             "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spin_sdk::pg4::DbError;
+
+    fn db_error(code: &str) -> PgError {
+        PgError::QueryFailed(QueryError::DbError(DbError {
+            as_text: String::new(),
+            severity: "ERROR".into(),
+            code: code.into(),
+            message: String::new(),
+            detail: None,
+            extras: Vec::new(),
+        }))
+    }
+
+    fn is_outage(error: PgError) -> bool {
+        matches!(store_error(Box::new(error)), StoreError::Unavailable(_))
+    }
+
+    /// What answers 503 (try again) and what 500 (the statement is wrong).
+    #[test]
+    fn outages_are_told_from_refused_statements() {
+        for code in ["08006", "53300", "57P01", "57P03", "57014", "58030"] {
+            assert!(is_outage(db_error(code)), "{code}");
+        }
+        for code in ["23505", "42P01", "22003", "40P01"] {
+            assert!(!is_outage(db_error(code)), "{code}");
+        }
+        let text = |t: &str| PgError::QueryFailed(QueryError::Text(t.into()));
+        for lost in [
+            "Error { kind: Closed, cause: None }",
+            "Error { kind: Io, cause: Some(Os { code: 104 }) }",
+            "Error { kind: UnexpectedMessage, cause: None }",
+        ] {
+            assert!(is_outage(text(lost)), "{lost}");
+        }
+        assert!(!is_outage(text("Error { kind: FromSql(0), cause: None }")));
+        assert!(is_outage(PgError::ConnectionFailed(
+            "Error { kind: Connect, cause: Some(Os { code: 111 }) }".into()
+        )));
+        assert!(!is_outage(PgError::ConnectionFailed(
+            "address postgres://db:5432 is not permitted".into()
+        )));
     }
 }
