@@ -101,7 +101,10 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
     algorithms = sorted({r["scenario"] for r in runs
                          if r["scenario"].startswith("create-1-item@")
                          and r["scenario"].split("@")[1][:2] in ("RS", "PS", "ES", "Ed")})
-    for scenario, twin in [(a, "create-1-item") for a in algorithms] + [
+    # A key-pair algorithm's creates beside HS256's; its JWKS host's beside
+    # the same algorithm with the key configured (JWKS=1).
+    twin_of = lambda a: a[:-len("-jwks")] if a.endswith("-jwks") else "create-1-item"
+    for scenario, twin in [(a, twin_of(a)) for a in algorithms] + [
                            ("create-1-item", "create-1-item@compare"),
                            ("create-5-items", "create-5-items@compare"),
                            ("create-1-item@pg", "create-1-item@pg-compare"),
@@ -167,7 +170,7 @@ def table(path):
         print(("MET   " if t["met"] else "MISSED") + " " + json.dumps(t))
     if report.get("compare_pairs"):
         print("\nmedians over the rounds, each scenario vs its twin (@compare, or HS256's "
-              "create-1-item for create-1-item@<algorithm>); ratios scenario / twin:")
+              "create-1-item for create-1-item@<algorithm>, @<algorithm> for @<algorithm>-jwks); ratios scenario / twin:")
         print("| scenario | conc | rounds | req/s | @compare | ratio | CPU µs/req | @compare | ratio |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for p in report["compare_pairs"]:
