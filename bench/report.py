@@ -30,7 +30,10 @@ NO_COLLAPSE = (128, 0.9, ["create-1-item", "create-5-items", "create-1-item@pg",
 
 
 def runtime(scenario):
-    """The runtime that served a scenario: real Spin for `…@spin…`."""
+    """The runtime that served a scenario: real Spin for `…@spin…`,
+    gunicorn for the Django comparison point (no hello of its own)."""
+    if scenario.endswith("@django"):
+        return "django"
     return "spin" if "@spin" in scenario else "spin-host"
 
 
