@@ -10,9 +10,7 @@
 //! Authentication comes before any storage, so the attack set runs on
 //! SQLite only; the release flow, which stores, runs on both backends.
 
-use crate::helpers::{
-    json_body, order, spawn_app_with, AppOptions, AuthService, Backend, TestApp, ADMIN_TOKEN,
-};
+use crate::helpers::{json_body, order, spawn_app_with, AppOptions, AuthService, Backend, TestApp};
 use jwt_simple::prelude::*;
 use serde_json::json;
 
@@ -236,15 +234,7 @@ async fn a_release_retried_without_its_caller_uses_the_service_token(backend: Ba
                     .into_iter()
                     .find(|l| l["event"] == "catalog_service_token_expiring");
                 assert!(warned.is_some_and(|w| w["expires_in_seconds"].as_i64() <= Some(300)));
-                let metrics = app
-                    .request(reqwest::Method::GET, "/orders/admin/metrics")
-                    .bearer_auth(ADMIN_TOKEN)
-                    .send()
-                    .await
-                    .unwrap()
-                    .text()
-                    .await
-                    .unwrap();
+                let metrics = app.metrics().await;
                 assert!(
                     metrics.contains("order_service_catalog_service_token_expires_in_seconds "),
                     "{metrics}"

@@ -19,20 +19,8 @@ crate::on_both_backends!(
     a_real_prometheus_scrapes_the_metrics,
 );
 
-/// `GET /orders/admin/metrics` with the operator token: its text.
 async fn scrape(app: &TestApp) -> String {
-    let response = app
-        .request(reqwest::Method::GET, "/orders/admin/metrics")
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
-    );
-    response.text().await.unwrap()
+    app.metrics().await
 }
 
 /// The samples `prometheus_client`'s text parser reads from `text`, by

@@ -314,6 +314,23 @@ impl TestApp {
         json_body(response).await
     }
 
+    /// `GET /orders/admin/metrics` with the operator token: its text (200,
+    /// the exposition format's content type).
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .request(reqwest::Method::GET, "/orders/admin/metrics")
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        response.text().await.unwrap()
+    }
+
     /// `POST /orders/orders/<id>/cancel/` as `user`.
     pub async fn cancel(&self, user: i64, id: &Value) -> Response {
         self.send_as(
