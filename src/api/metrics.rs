@@ -89,7 +89,7 @@ pub fn render(gauges: &Gauges, service_token_expires_in: Option<i64>) -> String 
         ),
         (
             "order_service_refunds_owed",
-            "Refused payments (refund_required) awaiting their refund.",
+            "Payments owed back: refused confirmations and paid orders cancelled by their owner.",
             gauges.refunds_owed,
         ),
         (

@@ -27,14 +27,34 @@ pub enum OrderEvent {
         amount: Money,
         currency: String,
     },
-    /// A payment could not be applied: the Payment Service must refund it.
+    /// A payment could not be applied, or its paid order was cancelled:
+    /// the Payment Service must refund it.
     RefundRequired {
         order_id: i64,
         payment_id: String,
         amount: Money,
         currency: String,
-        reason: PaymentRefusal,
+        reason: RefundReason,
     },
+}
+
+/// Why a payment is owed back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundReason {
+    /// The confirmation was refused (wrong amount, order cancelled or
+    /// already paid).
+    Refused(PaymentRefusal),
+    /// The owner cancelled the order after paying for it.
+    CancelledAfterPayment,
+}
+
+impl RefundReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundReason::Refused(refusal) => refusal.as_str(),
+            RefundReason::CancelledAfterPayment => "cancelled_after_payment",
+        }
+    }
 }
 
 /// An event as the outbox stores it: what the storage writes, decided here.
@@ -80,7 +100,7 @@ impl OrderEvent {
             payment_id: payment.payment_id.clone(),
             amount: payment.amount,
             currency: payment.currency.clone(),
-            reason,
+            reason: RefundReason::Refused(reason),
         }
     }
 

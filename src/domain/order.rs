@@ -25,6 +25,9 @@ pub enum OrderStatus {
 pub enum Cancellation {
     /// Becomes `CANCELLED`; its reserved stock goes back to the Catalog.
     ReleaseStock,
+    /// A paid order (not shipped): as [`Cancellation::ReleaseStock`], and
+    /// its payment is owed back (`payment.refund_required`, SPEC §3).
+    ReleaseStockAndRefund,
     /// Already cancelled: answer as before, release nothing again.
     AlreadyCancelled,
 }
@@ -62,16 +65,14 @@ impl OrderStatus {
         }
     }
 
-    /// The cancel transition (SPEC §3): only an unpaid order can be
-    /// cancelled, and cancelling twice is harmless.
+    /// The cancel transition (SPEC §3): an unpaid order is cancelled, a
+    /// paid one too with its refund owed (until it ships: no order ships
+    /// yet, issue 24), and cancelling twice is harmless.
     pub fn cancel(self) -> Result<Cancellation, InvalidTransition> {
         match self {
             OrderStatus::Created => Ok(Cancellation::ReleaseStock),
+            OrderStatus::Paid => Ok(Cancellation::ReleaseStockAndRefund),
             OrderStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
-            OrderStatus::Paid => Err(InvalidTransition {
-                from: self,
-                action: "cancel",
-            }),
         }
     }
 }
@@ -242,17 +243,19 @@ mod tests {
     }
 
     #[test]
-    fn only_created_orders_release_stock_on_cancel() {
+    fn cancelling_releases_stock_once_and_a_paid_order_owes_its_refund() {
         assert_eq!(
             OrderStatus::Created.cancel(),
             Ok(Cancellation::ReleaseStock)
         );
         assert_eq!(
+            OrderStatus::Paid.cancel(),
+            Ok(Cancellation::ReleaseStockAndRefund)
+        );
+        assert_eq!(
             OrderStatus::Cancelled.cancel(),
             Ok(Cancellation::AlreadyCancelled)
         );
-        let refused = OrderStatus::Paid.cancel().unwrap_err();
-        assert_eq!(refused.to_string(), "cannot cancel an order that is PAID");
     }
 
     #[test]

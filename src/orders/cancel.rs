@@ -1,12 +1,13 @@
 //! Cancelling an order (SPEC §3): the status rule is the domain's
 //! ([`OrderStatus::cancel`]); here it is applied under the order's lock, and
-//! the status change, its event and the releases it owes are written in
-//! one transaction; then the releases are tried with the caller's token.
+//! the status change, its event, the releases it owes and, for a paid
+//! order, its refund owed (`payment.refund_required`) are written in one
+//! transaction; then the releases are tried with the caller's token.
 
 use super::release::{self, Credentials};
 use super::store::{NewReleases, ReleaseClaim};
 use super::{Deps, OrderError};
-use crate::domain::events::OrderEvent;
+use crate::domain::events::{OrderEvent, RefundReason};
 use crate::domain::order::{Cancellation, Order, OrderStatus};
 use crate::domain::release::ORDER_CANCELLED;
 use crate::domain::UserId;
@@ -31,7 +32,11 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                 };
                 let outcome = order.status.cancel();
                 let mut releases = Vec::new();
-                if outcome == Ok(Cancellation::ReleaseStock) {
+                if let Ok(
+                    cancellation @ (Cancellation::ReleaseStock
+                    | Cancellation::ReleaseStockAndRefund),
+                ) = outcome
+                {
                     tx.set_status(id, order.status, OrderStatus::Cancelled)?;
                     order.status = OrderStatus::Cancelled;
                     tx.append_event(
@@ -41,6 +46,22 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                         }
                         .record(&deps.traceparent),
                     )?;
+                    if cancellation == Cancellation::ReleaseStockAndRefund {
+                        // A status set without a recorded payment (by hand)
+                        // has nothing to refund.
+                        if let Some(owed) = tx.require_refund(id)? {
+                            tx.append_event(
+                                &OrderEvent::RefundRequired {
+                                    order_id: id,
+                                    payment_id: owed.payment_id,
+                                    amount: owed.amount,
+                                    currency: owed.currency,
+                                    reason: RefundReason::CancelledAfterPayment,
+                                }
+                                .record(&deps.traceparent),
+                            )?;
+                        }
+                    }
                     let lines: Vec<_> = order
                         .lines
                         .iter()
@@ -65,7 +86,7 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
         .await?
         .ok_or(OrderError::NotFound)?;
     let stock_pending = match outcome? {
-        Cancellation::ReleaseStock => {
+        Cancellation::ReleaseStock | Cancellation::ReleaseStockAndRefund => {
             let released = deps
                 .phases
                 .timed(

@@ -9,7 +9,7 @@ crate::on_both_backends!(
     the_list_pages_newest_first_through_only_the_callers_orders,
     an_order_is_visible_to_its_owner_only_and_404_otherwise,
     cancelling_releases_the_stock_once_and_repeats_are_harmless,
-    a_paid_order_cannot_be_cancelled,
+    a_paid_order_is_cancelled_with_its_refund_owed,
     concurrent_cancels_release_once,
 );
 
@@ -150,19 +150,67 @@ async fn cancelling_releases_the_stock_once_and_repeats_are_harmless(backend: Ba
     assert_eq!(app.count("pending_releases"), 0);
 }
 
-async fn a_paid_order_cannot_be_cancelled(backend: Backend) {
+/// SPEC §3: the owner may cancel a `PAID` order until it ships: it
+/// becomes `CANCELLED`, its stock goes back as for a `CREATED` order, and
+/// its payment is owed back — `payment.refund_required` recorded in the
+/// same transaction as `order.cancelled`, with the payment's id and
+/// amount, and counted in the metrics. A second cancel changes nothing; a
+/// repeated payment confirmation still answers as the first time.
+async fn a_paid_order_is_cancelled_with_its_refund_owed(backend: Backend) {
     let app = spawn_app_on(backend).await;
-    let created = app.create(42, &[(1, 1)]).await;
-    // Payment is another service's business; mark it paid in the database.
-    app.force_status(created["id"].as_i64().unwrap(), "PAID");
-    let path = format!("/orders/orders/{}/cancel/", created["id"]);
+    let created = app.create(42, &[(2, 2)]).await; // 2 × 19.99
+    let id = created["id"].as_i64().unwrap();
+    let payment =
+        json!({"payment_id": "pay-7", "order_id": id, "amount": "39.98", "currency": "EUR"});
+    let paid = app.confirm_payment(&payment).await;
+    assert_eq!(paid.status(), 200);
+    let paid_answer = json_body(paid).await;
+    let stock = app.catalog.stock(2).await;
+
+    let path = format!("/orders/orders/{id}/cancel/");
     let response = app.send_as(42, Method::POST, &path).await;
-    assert_eq!(response.status(), 409);
-    let body = json_body(response).await;
-    assert_eq!(body["code"], "invalid_status_transition");
-    assert_eq!(body["status"], "PAID");
-    assert_eq!(app.catalog.stock(1).await, 9, "no stock went back");
-    assert_eq!(app.catalog.calls().await.release, 0);
+    assert_eq!(response.status(), 200);
+    assert_eq!(json_body(response).await["status"], "CANCELLED");
+    assert_eq!(app.catalog.stock(2).await, stock + 2, "the stock is back");
+
+    let events = app.rows(&format!(
+        "SELECT seq, type, payload FROM events WHERE order_id = {id} ORDER BY seq"
+    ));
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.split('|').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "order.created",
+            "order.paid",
+            "order.cancelled",
+            "payment.refund_required"
+        ]
+    );
+    let refund: Value = serde_json::from_str(events[3].splitn(3, '|').nth(2).unwrap()).unwrap();
+    assert_eq!(
+        refund,
+        json!({"order_id": id, "payment_id": "pay-7", "amount": "39.98", "currency": "EUR",
+               "reason": "cancelled_after_payment"})
+    );
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("order_service_refunds_owed 1\n"),
+        "{metrics}"
+    );
+
+    // Again: nothing more released, no second refund.
+    let again = app.send_as(42, Method::POST, &path).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(app.catalog.stock(2).await, stock + 2);
+    assert_eq!(app.catalog.calls().await.release, 1);
+    assert_eq!(app.count("events"), 4);
+    // The Payment Service retrying its confirmation gets its first answer.
+    let replay = app.confirm_payment(&payment).await;
+    assert_eq!(replay.status(), 200);
+    assert_eq!(json_body(replay).await, paid_answer);
 }
 
 async fn concurrent_cancels_release_once(backend: Backend) {

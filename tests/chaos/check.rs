@@ -245,13 +245,15 @@ fn check_answers(report: &mut Report, system: &System, ops: &[Op], windows: &[Wi
 }
 
 /// The answers below 500 a well-formed request of this kind can get: the
-/// success, and 409 for a refusal (out of stock, a key in use, a paid
-/// order's cancel, a refused payment). Anything else (400, 401, 404, …)
+/// success, and 409 for a refusal (out of stock, a key in use, a refused
+/// payment). A cancel always succeeds: no order ships in this run, and a
+/// paid one is cancelled with its refund owed (SPEC §3). Anything else (400, 401, 404, …)
 /// means the service misread a valid request.
 fn expected(kind: &Kind, status: u16) -> bool {
     match kind {
         Kind::Create { .. } => matches!(status, 201 | 409),
-        Kind::Cancel { .. } | Kind::Pay { .. } => matches!(status, 200 | 409),
+        Kind::Cancel { .. } => status == 200,
+        Kind::Pay { .. } => matches!(status, 200 | 409),
         Kind::Read { .. } | Kind::List => status == 200,
     }
 }
@@ -483,12 +485,19 @@ fn check_transitions(report: &mut Report, db: &Db) {
         let expected_status = match status_changes.as_slice() {
             [] => Some("CREATED"),
             ["order.paid"] => Some("PAID"),
-            ["order.cancelled"] => Some("CANCELLED"),
+            ["order.cancelled"] | ["order.paid", "order.cancelled"] => Some("CANCELLED"),
             _ => None,
         };
+        // A paid order's cancel records its refund owed right after it.
+        let refund_follows_cancel = status_changes != ["order.paid", "order.cancelled"]
+            || types
+                .iter()
+                .position(|t| *t == "order.cancelled")
+                .is_some_and(|at| types.get(at + 1) == Some(&"payment.refund_required"));
         if types.first() != Some(&"order.created")
             || !gapless
             || expected_status != Some(order.status.as_str())
+            || !refund_follows_cancel
         {
             bad.push(format!("order {id} {}: {types:?}", order.status));
         }
@@ -517,13 +526,25 @@ fn check_payments(report: &mut Report, db: &Db) {
     let mut refused = 0;
     let mut bad = Vec::new();
     let mut paid_per_order: HashMap<i64, usize> = HashMap::new();
-    for row in db.rows("SELECT payment_id, order_id, amount, outcome FROM payments") {
+    let mut owed_back = 0;
+    for row in db.rows(
+        "SELECT payment_id, order_id, amount, outcome, refund_required_at IS NOT NULL \
+         FROM payments",
+    ) {
         let order: i64 = row[1].parse().unwrap();
         if row[3] == "paid" {
             paid += 1;
             *paid_per_order.entry(order).or_default() += 1;
+            // Paid and still PAID, or paid, cancelled and owed back.
+            let owed = matches!(row[4].as_str(), "1" | "t" | "true");
+            owed_back += usize::from(owed);
+            let status_fits = |status: &str| match status {
+                "PAID" => !owed,
+                "CANCELLED" => owed,
+                _ => false,
+            };
             match orders.get(&order) {
-                Some(o) if o.total == cents(&row[2]) && o.status == "PAID" => {}
+                Some(o) if o.total == cents(&row[2]) && status_fits(&o.status) => {}
                 _ => bad.push(format!(
                     "payment {} of {} for order {order}",
                     row[0], row[2]
@@ -543,7 +564,8 @@ fn check_payments(report: &mut Report, db: &Db) {
         "a paid amount equals its order's total",
         bad.is_empty(),
         format!(
-            "{paid} paid, {refused} refused (refund recorded), {} bad {:?}",
+            "{paid} paid ({owed_back} cancelled since, refund owed), {refused} refused \
+             (refund recorded), {} bad {:?}",
             bad.len(),
             first(&bad)
         ),

@@ -4,6 +4,7 @@
 use super::rows::{self, Columns};
 use super::sql::{sqlite_now, Param, Sql};
 use super::{PaymentRecord, Run, StoreError, Tx};
+use crate::domain::money::Money;
 use crate::domain::payment::{PaymentConfirmation, PaymentRefusal};
 
 const STORED_PAYMENT: Sql = Sql::fixed(
@@ -26,7 +27,47 @@ const INSERT_PAYMENT: Sql = Sql::fixed(
      ON CONFLICT (payment_id) DO NOTHING RETURNING created_at AT TIME ZONE 'UTC'",
 );
 
+/// Marks the payment that paid order `?1` as owed back; answers it
+/// (none when no payment was recorded for it).
+const REQUIRE_REFUND: Sql = Sql::fixed(
+    concat!(
+        "UPDATE payments SET refund_required_at = ",
+        sqlite_now!(),
+        " WHERE order_id = ?1 AND outcome = 'paid' AND refund_required_at IS NULL \
+         RETURNING payment_id, amount, currency"
+    ),
+    "UPDATE payments SET refund_required_at = now() \
+     WHERE order_id = $1 AND outcome = 'paid' AND refund_required_at IS NULL \
+     RETURNING payment_id, amount, currency",
+);
+
+/// The payment a refund is owed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedRefund {
+    pub payment_id: String,
+    pub amount: Money,
+    pub currency: String,
+}
+
 impl Tx<'_> {
+    /// Records that the payment of paid order `order_id` is owed back (its
+    /// owner cancelled it); that payment, if one was recorded.
+    pub fn require_refund(&self, order_id: i64) -> Result<Option<OwedRefund>, StoreError> {
+        let owed = self.rows(
+            &REQUIRE_REFUND,
+            &[Param::Int(order_id)],
+            |row: &dyn Columns| {
+                let bad = || StoreError::Malformed("a payment owed back");
+                Ok(OwedRefund {
+                    payment_id: row.text(0).ok_or_else(bad)?.to_owned(),
+                    amount: row.money(1).ok_or_else(bad)?,
+                    currency: row.text(2).ok_or_else(bad)?.to_owned(),
+                })
+            },
+        )?;
+        Ok(owed.into_iter().next())
+    }
+
     /// The payment recorded with `payment_id`, if any.
     pub fn stored_payment(&self, payment_id: &str) -> Result<Option<PaymentRecord>, StoreError> {
         let found = self.rows(

@@ -65,6 +65,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_jwks.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/postgres/0011_refund_on_cancel.sql"),
+    ),
 ];
 
 /// The version the last migration file records.

@@ -60,6 +60,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../../../migrations/sqlite/0013_jwks.sql"),
     ),
+    (
+        14,
+        include_str!("../../../../migrations/sqlite/0014_refund_on_cancel.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the
