@@ -10,8 +10,10 @@
 //! - the token names a `kid` the cached keys lack (a new key),
 //!
 //! and then only if no instance tried in the last [`COOL_DOWN_SECONDS`]
-//! (or `jwt_jwks_refresh_seconds`, if shorter; claimed in one statement): a flood of tokens with made-up `kid`s costs
-//! the JWKS endpoint one request per cool-down. A fetch that fails — the
+//! (or `jwt_jwks_refresh_seconds`, if shorter; claimed in one statement):
+//! a flood of tokens with made-up `kid`s costs the JWKS endpoint one
+//! request per cool-down, and only the request that won the claim waits
+//! for the fetch (at most `catalog_timeout_ms`). A fetch that fails — the
 //! endpoint down, slow, answering non-200, a malformed or oversized
 //! document, no key of the pinned algorithm — is logged and the cached
 //! keys keep serving.
