@@ -25,6 +25,9 @@ pub struct Config {
     /// Key of the Payment Service's signatures; `None` disables payment
     /// confirmation.
     pub payment_webhook_secret: Option<Secret>,
+    /// Key of the Fulfilment Service's signatures; `None` disables
+    /// fulfilment updates.
+    pub fulfilment_webhook_secret: Option<Secret>,
     /// Where order events are published; `None`: recorded, not published.
     pub events: Option<EventsConfig>,
 }
@@ -327,6 +330,7 @@ impl Config {
             admin_token: optional(admin_token).map(Secret),
             database_url: optional(database_url.to_owned()).map(DatabaseUrl),
             payment_webhook_secret: optional(get("payment_webhook_secret")?).map(Secret),
+            fulfilment_webhook_secret: optional(get("fulfilment_webhook_secret")?).map(Secret),
             events: optional(redis_url).map(|url| EventsConfig {
                 redis_url: Secret(url),
                 stream,

@@ -36,12 +36,12 @@ mod orders;
 pub use orders::checked_sql;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
-/// The Payment Service's HMAC signature on confirmations.
-mod payment_signature;
 /// Per-phase durations for the access log.
 mod timing;
 /// W3C Trace Context: the trace a request belongs to (a leaf).
 mod trace;
+/// The Payment Service's HMAC signature on confirmations.
+mod webhook_signature;
 
 use spin_sdk::http::{IncomingRequest, OutgoingResponse, ResponseOutparam};
 

@@ -5,7 +5,7 @@
 
 use crate::catalog::CatalogError;
 use crate::config::ConfigError;
-use crate::domain::order::Refusal;
+use crate::domain::order::{InvalidTransition, Refusal};
 use crate::domain::order_request::FieldErrors;
 use crate::domain::ProductId;
 use crate::orders::OrderError;
@@ -38,6 +38,7 @@ pub enum ApiError {
     CatalogBadResponse(Cause),
     InvalidStatusTransition {
         from: &'static str,
+        action: &'static str,
     },
     /// The Idempotency-Key was used before with a different body.
     IdempotencyKeyReused,
@@ -53,6 +54,14 @@ pub enum ApiError {
     },
     /// The payment id was confirmed before with other content.
     PaymentIdReused,
+    /// The refund cannot be applied (nothing recorded).
+    RefundRefused {
+        reason: &'static str,
+    },
+    /// The refund id was confirmed before with other content.
+    RefundIdReused,
+    /// The fulfilment event id was recorded before with other content.
+    FulfilmentEventReused,
     /// The database stayed locked past the busy timeout: retry shortly.
     Busy(Cause),
     /// The database is unreachable or restarting: retry shortly.
@@ -72,9 +81,16 @@ impl From<OrderError> for ApiError {
             OrderError::KeyInUse => ApiError::IdempotencyKeyInUse,
             OrderError::KeyReused => ApiError::IdempotencyKeyReused,
             OrderError::NotFound => ApiError::NotFound,
-            OrderError::InvalidTransition(refused) => ApiError::InvalidStatusTransition {
-                from: refused.from.as_str(),
-            },
+            OrderError::InvalidTransition(refused) => refused.into(),
+        }
+    }
+}
+
+impl From<InvalidTransition> for ApiError {
+    fn from(refused: InvalidTransition) -> Self {
+        ApiError::InvalidStatusTransition {
+            from: refused.from.as_str(),
+            action: refused.action,
         }
     }
 }
@@ -97,7 +113,7 @@ impl From<CatalogError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Busy | StoreError::LeaseLost | StoreError::PaymentIdTaken => {
+            StoreError::Busy | StoreError::LeaseLost | StoreError::IdTaken => {
                 ApiError::Busy(error.into())
             }
             StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
@@ -134,9 +150,12 @@ impl ApiError {
             | ApiError::InvalidStatusTransition { .. }
             | ApiError::IdempotencyKeyInUse
             | ApiError::ReleaseInProgress
-            | ApiError::PaymentRefused { .. } => 409,
+            | ApiError::PaymentRefused { .. }
+            | ApiError::RefundRefused { .. } => 409,
             ApiError::SignatureNotValid => 401,
-            ApiError::PaymentIdReused => 422,
+            ApiError::PaymentIdReused
+            | ApiError::RefundIdReused
+            | ApiError::FulfilmentEventReused => 422,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::CatalogBadResponse(_) => 502,
             ApiError::CatalogUnavailable(_)
@@ -169,6 +188,9 @@ impl ApiError {
             ApiError::SignatureNotValid => "signature_not_valid",
             ApiError::PaymentRefused { .. } => "payment_refused",
             ApiError::PaymentIdReused => "payment_id_reused",
+            ApiError::RefundRefused { .. } => "refund_refused",
+            ApiError::RefundIdReused => "refund_id_reused",
+            ApiError::FulfilmentEventReused => "fulfilment_event_reused",
             ApiError::Busy(_) => "service_busy",
             ApiError::DatabaseUnavailable(_) => "database_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -200,8 +222,8 @@ impl ApiError {
             ApiError::CatalogBadResponse(_) => {
                 "The Catalog Service gave an answer that could not be understood.".into()
             }
-            ApiError::InvalidStatusTransition { from } => {
-                format!("An order that is {from} cannot be cancelled.")
+            ApiError::InvalidStatusTransition { from, action } => {
+                format!("Cannot {action} an order that is {from}.")
             }
             ApiError::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used with a different request body.".into()
@@ -214,7 +236,7 @@ impl ApiError {
                 "This release is being tried right now; ask again shortly.".into()
             }
             ApiError::SignatureNotValid => {
-                "Payment-Signature is missing, malformed, stale or wrong.".into()
+                "The signature is missing, malformed, stale or wrong.".into()
             }
             ApiError::PaymentRefused { reason } => {
                 format!("The payment cannot be applied ({reason}); it is recorded for a refund.")
@@ -222,6 +244,16 @@ impl ApiError {
             ApiError::PaymentIdReused => {
                 "This payment id was confirmed before with another order, amount or currency."
                     .into()
+            }
+            ApiError::RefundRefused { reason } => {
+                format!("The refund cannot be applied ({reason}).")
+            }
+            ApiError::RefundIdReused => {
+                "This refund id was confirmed before for another payment, amount or currency."
+                    .into()
+            }
+            ApiError::FulfilmentEventReused => {
+                "This fulfilment event id was recorded before with another order or content.".into()
             }
             ApiError::Busy(_) => "The service is busy; try again shortly.".into(),
             ApiError::DatabaseUnavailable(_) => {
@@ -254,8 +286,11 @@ impl ApiError {
             ApiError::ProductNotFound(id) | ApiError::InsufficientStock(id) => {
                 body.insert("product_id".into(), id.get().into());
             }
-            ApiError::InvalidStatusTransition { from } => {
+            ApiError::InvalidStatusTransition { from, .. } => {
                 body.insert("status".into(), (*from).into());
+            }
+            ApiError::RefundRefused { reason } => {
+                body.insert("reason".into(), (*reason).into());
             }
             ApiError::PaymentRefused { reason } => {
                 body.insert("reason".into(), (*reason).into());

@@ -3,7 +3,7 @@
 //!
 //! - [`routes`]: the route table (404/405 before authentication).
 //! - [`health`], [`orders`], [`admin`], [`metrics`], [`payments`],
-//!   [`openapi`]: the handlers.
+//!   [`fulfilments`], [`openapi`]: the handlers.
 //! - [`error`]: the one API error type.
 //! - [`body`]: bounded JSON body reading.
 //! - [`session`]: configuration, authentication and the workflows'
@@ -12,6 +12,7 @@
 mod admin;
 mod body;
 mod error;
+mod fulfilments;
 mod health;
 mod metrics;
 mod openapi;
@@ -41,6 +42,7 @@ pub struct RequestFacts {
     pub content_length: Option<String>,
     pub idempotency_key: Option<String>,
     pub payment_signature: Option<String>,
+    pub fulfilment_signature: Option<String>,
     /// The query string, without `?`.
     pub query: String,
 }
@@ -101,6 +103,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         content_length: header("content-length"),
         idempotency_key: header("idempotency-key"),
         payment_signature: header("payment-signature"),
+        fulfilment_signature: header("fulfilment-signature"),
         query,
     };
     log::set_trace(&facts.trace.trace_id, &facts.trace.span_id);
@@ -119,6 +122,8 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         Ok(Route::Metrics) => metrics::get(&facts, &access).await,
         Ok(Route::SettleRelease(id)) => admin::settle_release(&facts, &access, request, id).await,
         Ok(Route::ConfirmPayment) => payments::confirm(&facts, &access, request).await,
+        Ok(Route::ConfirmRefund) => payments::refund(&facts, &access, request).await,
+        Ok(Route::ConfirmFulfilment) => fulfilments::confirm(&facts, &access, request).await,
     };
     let (mut response, follow_up) = match result {
         Ok(reply) => (reply.response, reply.follow_up),

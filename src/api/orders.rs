@@ -109,9 +109,11 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
     let deps = dependencies(facts, access, config).await?;
     let found = read::order(&deps, user, id);
     deps.log_if_migrated();
-    let order = found?;
+    let (order, history) = found?;
     access.order_id.set(Some(order.id));
-    Ok(json_response(200, &order.to_json()).build().into())
+    let mut body = order.to_json();
+    history.add_to(&mut body);
+    Ok(json_response(200, &body).build().into())
 }
 
 /// `POST /orders/orders/<id>/cancel/`: CREATED → CANCELLED, stock released

@@ -18,6 +18,8 @@ pub enum Route {
     Metrics,
     SettleRelease(i64),
     ConfirmPayment,
+    ConfirmRefund,
+    ConfirmFulfilment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,8 @@ pub const ROUTES: &[RouteTemplate] = &[
         Route::SettleRelease,
     ),
     ("/orders/payments/", "POST", |_| Route::ConfirmPayment),
+    ("/orders/refunds/", "POST", |_| Route::ConfirmRefund),
+    ("/orders/fulfilments/", "POST", |_| Route::ConfirmFulfilment),
 ];
 
 /// Resolves `method path` (path without query) to a route.
@@ -126,6 +130,12 @@ mod tests {
             ),
             (Method::Get, "/orders/openapi.json", Route::OpenApi),
             (Method::Post, "/orders/admin/reconcile/", Route::Reconcile),
+            (Method::Post, "/orders/refunds", Route::ConfirmRefund),
+            (
+                Method::Post,
+                "/orders/fulfilments/",
+                Route::ConfirmFulfilment,
+            ),
         ] {
             assert_eq!(resolve(&method, path), Ok(route), "{method} {path}");
         }

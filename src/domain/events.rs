@@ -36,6 +36,26 @@ pub enum OrderEvent {
         currency: String,
         reason: RefundReason,
     },
+    /// The order left the warehouse.
+    Shipped {
+        order_id: i64,
+        fulfilment_event_id: String,
+        carrier: String,
+        tracking_reference: String,
+    },
+    /// The order reached its customer.
+    Delivered {
+        order_id: i64,
+        fulfilment_event_id: String,
+    },
+    /// A payment owed back was refunded (the Payment Service confirmed).
+    Refunded {
+        order_id: i64,
+        payment_id: String,
+        refund_id: String,
+        amount: Money,
+        currency: String,
+    },
 }
 
 /// Why a payment is owed back.
@@ -111,6 +131,9 @@ impl OrderEvent {
             OrderEvent::Cancelled { .. } => "order.cancelled",
             OrderEvent::Paid { .. } => "order.paid",
             OrderEvent::RefundRequired { .. } => "payment.refund_required",
+            OrderEvent::Shipped { .. } => "order.shipped",
+            OrderEvent::Delivered { .. } => "order.delivered",
+            OrderEvent::Refunded { .. } => "payment.refunded",
         }
     }
 
@@ -119,7 +142,10 @@ impl OrderEvent {
             OrderEvent::Created(order) => order.id,
             OrderEvent::Cancelled { order_id, .. }
             | OrderEvent::Paid { order_id, .. }
-            | OrderEvent::RefundRequired { order_id, .. } => *order_id,
+            | OrderEvent::RefundRequired { order_id, .. }
+            | OrderEvent::Shipped { order_id, .. }
+            | OrderEvent::Delivered { order_id, .. }
+            | OrderEvent::Refunded { order_id, .. } => *order_id,
         }
     }
 
@@ -156,6 +182,37 @@ impl OrderEvent {
                 "amount": amount.to_string(),
                 "currency": currency,
                 "reason": reason.as_str(),
+            }),
+            OrderEvent::Shipped {
+                order_id,
+                fulfilment_event_id,
+                carrier,
+                tracking_reference,
+            } => json!({
+                "order_id": order_id,
+                "fulfilment_event_id": fulfilment_event_id,
+                "carrier": carrier,
+                "tracking_reference": tracking_reference,
+            }),
+            OrderEvent::Delivered {
+                order_id,
+                fulfilment_event_id,
+            } => json!({
+                "order_id": order_id,
+                "fulfilment_event_id": fulfilment_event_id,
+            }),
+            OrderEvent::Refunded {
+                order_id,
+                payment_id,
+                refund_id,
+                amount,
+                currency,
+            } => json!({
+                "order_id": order_id,
+                "payment_id": payment_id,
+                "refund_id": refund_id,
+                "amount": amount.to_string(),
+                "currency": currency,
             }),
         }
     }

@@ -6,11 +6,13 @@
 //! - [`order`]: order status (the state machine) and pricing.
 //! - [`idempotency`]: Idempotency-Key format and request fingerprints.
 //! - [`page`]: keyset pagination of the order list.
-//! - [`payment`]: payment confirmations from the Payment Service.
+//! - [`payment`]: payment confirmations and refunds from the Payment Service.
+//! - [`fulfilment`]: shipments and deliveries from the Fulfilment Service.
 //! - [`events`]: the order events other services are told about.
 //! - [`release`]: stock owed back to the Catalog, and its settlement.
 
 pub mod events;
+pub mod fulfilment;
 pub mod idempotency;
 pub mod money;
 pub mod order;

@@ -2,7 +2,7 @@
 
 use super::money::Money;
 use super::order_request::{OrderLine, Quantity};
-use super::payment::PaymentRefusal;
+use super::payment::{PaymentRefusal, RefundState};
 use super::{ProductId, UserId};
 
 /// The life of an order (SPEC §5), stored as its upper-case name. Every
@@ -10,14 +10,111 @@ use super::{ProductId, UserId};
 ///
 /// ```text
 /// CREATED ──cancel──▶ CANCELLED ──cancel──▶ CANCELLED (nothing released again)
-///    └──pay (amount = total)──▶ PAID ──cancel──▶ refused
-/// CANCELLED, PAID ──pay──▶ refused, recorded for a refund
+///    └──pay (amount = total)──▶ PAID ──ship──▶ SHIPPED ──deliver──▶ DELIVERED
+///                                 └──cancel──▶ CANCELLED, its refund owed
+/// SHIPPED, DELIVERED ──cancel──▶ refused (409)
+/// anything but CREATED ──pay──▶ refused, recorded for a refund
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderStatus {
     Created,
     Paid,
+    Shipped,
+    Delivered,
     Cancelled,
+}
+
+/// Who moved an order to a status: shown in its timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeSource {
+    /// The owner (placing or cancelling it).
+    Customer,
+    /// The Payment Service's confirmation.
+    Payment,
+    /// The Fulfilment Service's update.
+    Fulfilment,
+    /// An operator, by hand.
+    Operator,
+}
+
+impl ChangeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeSource::Customer => "customer",
+            ChangeSource::Payment => "payment",
+            ChangeSource::Fulfilment => "fulfilment",
+            ChangeSource::Operator => "operator",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "customer" => Some(ChangeSource::Customer),
+            "payment" => Some(ChangeSource::Payment),
+            "fulfilment" => Some(ChangeSource::Fulfilment),
+            "operator" => Some(ChangeSource::Operator),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of an order's timeline: a status it reached, when, and who
+/// moved it there (with the carrier's reference for a shipment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub source: ChangeSource,
+    pub at: String,
+    /// `(carrier, tracking reference)` of a shipment.
+    pub shipment: Option<(String, String)>,
+}
+
+/// What the single-order answer adds to the order (SPEC §3): its timeline
+/// and where its refund stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderHistory {
+    /// Every status the order reached, its creation first.
+    pub timeline: Vec<StatusChange>,
+    pub refund: RefundState,
+}
+
+impl OrderHistory {
+    /// From the stored changes after CREATED: the order's creation (by its
+    /// owner, at its `created_at`) comes first.
+    pub fn new(order: &Order, changes: Vec<StatusChange>, refund: RefundState) -> Self {
+        let created = StatusChange {
+            status: OrderStatus::Created,
+            source: ChangeSource::Customer,
+            at: order.created_at.clone(),
+            shipment: None,
+        };
+        Self {
+            timeline: std::iter::once(created).chain(changes).collect(),
+            refund,
+        }
+    }
+
+    /// Adds `timeline` and `refund` (`null`, `"owed"` or `"refunded"`) to
+    /// the order's JSON.
+    pub fn add_to(&self, order: &mut serde_json::Value) {
+        order["timeline"] = self.timeline.iter().map(StatusChange::to_json).collect();
+        order["refund"] = self.refund.as_str().into();
+    }
+}
+
+impl StatusChange {
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut entry = serde_json::json!({
+            "status": self.status.as_str(),
+            "at": self.at,
+            "source": self.source.as_str(),
+        });
+        if let Some((carrier, tracking)) = &self.shipment {
+            entry["carrier"] = carrier.as_str().into();
+            entry["tracking_reference"] = tracking.as_str().into();
+        }
+        entry
+    }
 }
 
 /// What cancelling an order in a given status means.
@@ -42,9 +139,11 @@ pub struct InvalidTransition {
 
 impl OrderStatus {
     /// Every status, in the order of an order's life.
-    pub const ALL: [OrderStatus; 3] = [
+    pub const ALL: [OrderStatus; 5] = [
         OrderStatus::Created,
         OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
         OrderStatus::Cancelled,
     ];
 
@@ -52,6 +151,8 @@ impl OrderStatus {
         match self {
             OrderStatus::Created => "CREATED",
             OrderStatus::Paid => "PAID",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Delivered => "DELIVERED",
             OrderStatus::Cancelled => "CANCELLED",
         }
     }
@@ -60,19 +161,63 @@ impl OrderStatus {
         match text {
             "CREATED" => Some(OrderStatus::Created),
             "PAID" => Some(OrderStatus::Paid),
+            "SHIPPED" => Some(OrderStatus::Shipped),
+            "DELIVERED" => Some(OrderStatus::Delivered),
             "CANCELLED" => Some(OrderStatus::Cancelled),
             _ => None,
         }
     }
 
     /// The cancel transition (SPEC §3): an unpaid order is cancelled, a
-    /// paid one too with its refund owed (until it ships: no order ships
-    /// yet, issue 24), and cancelling twice is harmless.
+    /// paid one too with its refund owed (until it ships), and cancelling
+    /// twice is harmless.
     pub fn cancel(self) -> Result<Cancellation, InvalidTransition> {
         match self {
             OrderStatus::Created => Ok(Cancellation::ReleaseStock),
             OrderStatus::Paid => Ok(Cancellation::ReleaseStockAndRefund),
             OrderStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
+            OrderStatus::Shipped | OrderStatus::Delivered => Err(InvalidTransition {
+                from: self,
+                action: "cancel",
+            }),
+        }
+    }
+
+    /// The fulfilment transitions (SPEC §3 "Fulfilment and refunds"): a
+    /// paid order ships, a shipped one is delivered; nothing else moves.
+    pub fn fulfil(self, to: Fulfilment) -> Result<(), InvalidTransition> {
+        match (self, to) {
+            (OrderStatus::Paid, Fulfilment::Shipped)
+            | (OrderStatus::Shipped, Fulfilment::Delivered) => Ok(()),
+            (from, to) => Err(InvalidTransition {
+                from,
+                action: to.action(),
+            }),
+        }
+    }
+}
+
+/// A step of the Fulfilment Service's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fulfilment {
+    Shipped,
+    Delivered,
+}
+
+impl Fulfilment {
+    /// The status the step moves an order to.
+    pub fn status(self) -> OrderStatus {
+        match self {
+            Fulfilment::Shipped => OrderStatus::Shipped,
+            Fulfilment::Delivered => OrderStatus::Delivered,
+        }
+    }
+
+    /// The verb a refusal names.
+    fn action(self) -> &'static str {
+        match self {
+            Fulfilment::Shipped => "ship",
+            Fulfilment::Delivered => "deliver",
         }
     }
 }
@@ -83,7 +228,9 @@ impl OrderStatus {
     pub fn pay(self, amount: Money, total: Money) -> Result<(), PaymentRefusal> {
         match self {
             OrderStatus::Cancelled => Err(PaymentRefusal::OrderCancelled),
-            OrderStatus::Paid => Err(PaymentRefusal::AlreadyPaid),
+            OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => {
+                Err(PaymentRefusal::AlreadyPaid)
+            }
             OrderStatus::Created if amount != total => Err(PaymentRefusal::AmountMismatch),
             OrderStatus::Created => Ok(()),
         }
@@ -256,16 +403,50 @@ mod tests {
             OrderStatus::Cancelled.cancel(),
             Ok(Cancellation::AlreadyCancelled)
         );
+        for shipped in [OrderStatus::Shipped, OrderStatus::Delivered] {
+            assert_eq!(
+                shipped.cancel(),
+                Err(InvalidTransition {
+                    from: shipped,
+                    action: "cancel"
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_paid_order_ships_and_only_a_shipped_one_is_delivered() {
+        for from in OrderStatus::ALL {
+            let ships = from.fulfil(Fulfilment::Shipped);
+            let delivered = from.fulfil(Fulfilment::Delivered);
+            assert_eq!(ships.is_ok(), from == OrderStatus::Paid, "{from:?}");
+            assert_eq!(delivered.is_ok(), from == OrderStatus::Shipped, "{from:?}");
+        }
+        assert_eq!(
+            OrderStatus::Created.fulfil(Fulfilment::Delivered),
+            Err(InvalidTransition {
+                from: OrderStatus::Created,
+                action: "deliver"
+            })
+        );
+        assert_eq!(
+            OrderStatus::Shipped.pay(Money::ZERO, Money::ZERO),
+            Err(PaymentRefusal::AlreadyPaid)
+        );
     }
 
     #[test]
     fn statuses_round_trip_through_their_stored_names() {
-        for status in [
-            OrderStatus::Created,
-            OrderStatus::Paid,
-            OrderStatus::Cancelled,
-        ] {
+        for status in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+        }
+        for source in [
+            ChangeSource::Customer,
+            ChangeSource::Payment,
+            ChangeSource::Fulfilment,
+            ChangeSource::Operator,
+        ] {
+            assert_eq!(ChangeSource::parse(source.as_str()), Some(source));
         }
         assert_eq!(OrderStatus::parse("created"), None);
     }

@@ -112,6 +112,109 @@ impl PaymentConfirmation {
     }
 }
 
+/// The Payment Service's report that a payment owed back was refunded:
+/// the payment as it was confirmed, and the refund's own id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundConfirmation {
+    /// The Payment Service's id of the refund: confirmations are
+    /// deduplicated by it.
+    pub refund_id: String,
+    /// The payment refunded, whole: its id, order, amount and currency.
+    pub payment: PaymentConfirmation,
+}
+
+impl RefundConfirmation {
+    /// `{"refund_id": "...", "payment_id": "...", "order_id": 1,
+    /// "amount": "19.99", "currency": "EUR"}`: the payment's fields as in
+    /// its confirmation, and the refund's id.
+    pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
+        let payment = PaymentConfirmation::parse(body);
+        let refund_id = body
+            .get("refund_id")
+            .and_then(Value::as_str)
+            .filter(|id| (1..=MAX_PAYMENT_ID).contains(&id.len()))
+            .filter(|id| id.bytes().all(|b| b.is_ascii_graphic()));
+        match (payment, refund_id) {
+            (Ok(payment), Some(refund_id)) => Ok(Self {
+                refund_id: refund_id.to_owned(),
+                payment,
+            }),
+            (payment, refund_id) => {
+                let mut errors = payment.err().unwrap_or_default();
+                if refund_id.is_none() {
+                    errors.insert(
+                        "refund_id".to_owned(),
+                        vec!["1 to 128 visible ASCII characters are required.".to_owned()],
+                    );
+                }
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// Where a recorded payment stands with its refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundState {
+    /// It paid its order, which still stands.
+    NotOwed,
+    /// Refused, or its paid order was cancelled: to be refunded.
+    Owed,
+    /// Refunded, as the Payment Service confirmed.
+    Refunded,
+}
+
+/// Why a refund confirmation is not applied (nothing is recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundRefusal {
+    /// The payment is not owed back: its order stands.
+    NotOwed,
+    /// The payment was refunded already, under another refund id.
+    AlreadyRefunded,
+    /// Refunds are whole: the amount or currency differs from the payment's.
+    AmountMismatch,
+}
+
+impl RefundRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundRefusal::NotOwed => "refund_not_owed",
+            RefundRefusal::AlreadyRefunded => "already_refunded",
+            RefundRefusal::AmountMismatch => "amount_mismatch",
+        }
+    }
+}
+
+impl RefundState {
+    /// The refund transition: a payment owed back becomes refunded by a
+    /// confirmation of its whole amount, once.
+    pub fn refund(
+        self,
+        refund: &PaymentConfirmation,
+        paid: &PaymentConfirmation,
+    ) -> Result<(), RefundRefusal> {
+        match self {
+            RefundState::NotOwed => Err(RefundRefusal::NotOwed),
+            RefundState::Refunded => Err(RefundRefusal::AlreadyRefunded),
+            RefundState::Owed
+                if refund.amount != paid.amount || refund.currency != paid.currency =>
+            {
+                Err(RefundRefusal::AmountMismatch)
+            }
+            RefundState::Owed => Ok(()),
+        }
+    }
+
+    /// The order's answer shows it as `refund`: `None` when not owed.
+    pub fn as_str(self) -> Option<&'static str> {
+        match self {
+            RefundState::NotOwed => None,
+            RefundState::Owed => Some("owed"),
+            RefundState::Refunded => Some("refunded"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,6 +229,42 @@ mod tests {
         .unwrap();
         assert_eq!(parsed.payment_id, "pay_123");
         assert_eq!(parsed.amount.to_string(), "19.99");
+    }
+
+    #[test]
+    fn a_refund_applies_once_to_a_payment_owed_back_in_full() {
+        let paid = PaymentConfirmation::parse(&json!({
+            "payment_id": "p", "order_id": 1, "amount": "19.99", "currency": "EUR"
+        }))
+        .unwrap();
+        let mut other = paid.clone();
+        assert_eq!(RefundState::Owed.refund(&paid, &paid), Ok(()));
+        assert_eq!(
+            RefundState::NotOwed.refund(&paid, &paid),
+            Err(RefundRefusal::NotOwed)
+        );
+        assert_eq!(
+            RefundState::Refunded.refund(&paid, &paid),
+            Err(RefundRefusal::AlreadyRefunded)
+        );
+        other.amount = Money::parse("19.98").unwrap();
+        assert_eq!(
+            RefundState::Owed.refund(&other, &paid),
+            Err(RefundRefusal::AmountMismatch)
+        );
+        other.amount = paid.amount;
+        other.currency = "USD".into();
+        assert_eq!(
+            RefundState::Owed.refund(&other, &paid),
+            Err(RefundRefusal::AmountMismatch)
+        );
+        let errors = RefundConfirmation::parse(&json!({
+            "payment_id": "p", "order_id": 1, "amount": "1.00", "currency": "EUR"
+        }))
+        .unwrap_err();
+        assert_eq!(errors.keys().collect::<Vec<_>>(), ["refund_id"]);
+        let errors = RefundConfirmation::parse(&json!({"refund_id": "r r"})).unwrap_err();
+        assert_eq!(errors.len(), 5, "{errors:?}");
     }
 
     #[test]

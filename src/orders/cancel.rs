@@ -8,7 +8,7 @@ use super::release::{self, Credentials};
 use super::store::{NewReleases, ReleaseClaim};
 use super::{Deps, OrderError};
 use crate::domain::events::{OrderEvent, RefundReason};
-use crate::domain::order::{Cancellation, Order, OrderStatus};
+use crate::domain::order::{Cancellation, ChangeSource, Order, OrderStatus};
 use crate::domain::release::ORDER_CANCELLED;
 use crate::domain::UserId;
 
@@ -37,7 +37,12 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                     | Cancellation::ReleaseStockAndRefund),
                 ) = outcome
                 {
-                    tx.set_status(id, order.status, OrderStatus::Cancelled)?;
+                    tx.set_status(
+                        id,
+                        (order.status, OrderStatus::Cancelled),
+                        ChangeSource::Customer,
+                        None,
+                    )?;
                     order.status = OrderStatus::Cancelled;
                     tx.append_event(
                         &OrderEvent::Cancelled {

@@ -6,10 +6,12 @@
 //!   compensation when a step after a reservation fails;
 //! - [`idempotency`]: the `Idempotency-Key` claim, replay and settlement
 //!   around [`place`];
-//! - [`cancel`]: `CREATED` → `CANCELLED` and its stock back;
+//! - [`cancel`]: `CREATED` or `PAID` → `CANCELLED` and its stock back;
 //! - [`release`]: stock owed to the Catalog, now or later; reconciliation
 //!   and the operator's settlement;
 //! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal;
+//!   a refund confirmed;
+//! - [`fulfilment`]: a shipment or delivery → `SHIPPED`, `DELIVERED`;
 //! - [`publish`]: the order events recorded by the others, sent to the
 //!   Redis stream;
 //! - [`jwks`]: the Auth Service's JWKS, cached for every instance (not an
@@ -21,6 +23,7 @@
 //! state is made here, once for both databases. They know nothing of HTTP.
 
 pub mod cancel;
+pub mod fulfilment;
 pub mod idempotency;
 pub mod jwks;
 pub mod payment;
@@ -30,9 +33,10 @@ pub mod read;
 pub mod release;
 mod store;
 
-pub use payment::PaymentResult;
+pub use fulfilment::FulfilmentResult;
+pub use payment::{PaymentResult, RefundResult};
 pub use store::metrics::Gauges;
-pub use store::{OutboxEvent, PaymentRecord, StoreError};
+pub use store::{FulfilmentRecord, OutboxEvent, PaymentRecord, RefundRecord, StoreError};
 
 /// The SQL the tests check against the real schema.
 pub mod checked_sql {

@@ -1,13 +1,15 @@
-//! Confirming a payment (SPEC §3 "Payment confirmation"): the status rule
-//! is the domain's ([`OrderStatus::pay`]), applied under the order's lock
-//! in the transaction that records the payment and its event, so a payment
-//! id answers the same way however often it comes.
+//! Confirming a payment (SPEC §3 "Payment confirmation") and its refund
+//! ("Fulfilment and refunds"): the rules are the domain's
+//! ([`OrderStatus::pay`], [`RefundState::refund`](crate::domain::payment::RefundState::refund)),
+//! applied under the order's lock in the transaction that records the
+//! payment or refund and its event, so an id answers the same way however
+//! often it comes.
 
-use super::store::{PaymentRecord, StoreError};
+use super::store::{PaymentRecord, RefundRecord, StoreError};
 use super::{Deps, OrderError};
 use crate::domain::events::OrderEvent;
-use crate::domain::order::OrderStatus;
-use crate::domain::payment::PaymentConfirmation;
+use crate::domain::order::{ChangeSource, OrderStatus};
+use crate::domain::payment::{PaymentConfirmation, RefundConfirmation, RefundRefusal};
 
 /// What confirming a payment found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,14 +37,19 @@ pub async fn confirm_payment(
         };
         let outcome = order.status.pay(payment.amount, order.total);
         if outcome.is_ok() {
-            tx.set_status(order.id, order.status, OrderStatus::Paid)?;
+            tx.set_status(
+                order.id,
+                (order.status, OrderStatus::Paid),
+                ChangeSource::Payment,
+                Some(&payment.payment_id),
+            )?;
         }
         // `None`: the same id, for another order, confirmed at this very
         // moment; refusing undoes this transaction, and a retry answers
         // from that row.
         let created_at = tx
             .insert_payment(payment, outcome)?
-            .ok_or(StoreError::PaymentIdTaken)?;
+            .ok_or(StoreError::IdTaken)?;
         let event = match outcome {
             Ok(()) => OrderEvent::paid(payment),
             Err(reason) => OrderEvent::refund_required(payment, reason),
@@ -71,4 +78,60 @@ fn answer_again(stored: PaymentRecord, payment: &PaymentConfirmation) -> Payment
     } else {
         PaymentResult::IdReused
     }
+}
+
+/// What confirming a refund found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundResult {
+    /// Recorded now, or earlier with the same id and content.
+    Recorded(RefundRecord),
+    /// No such payment, or not of the order named.
+    NoSuchPayment,
+    /// The refund id was recorded for another payment, amount or currency.
+    IdReused,
+    /// Not applied, nothing recorded.
+    Refused(RefundRefusal),
+}
+
+pub async fn confirm_refund(
+    deps: &Deps<'_>,
+    refund: &RefundConfirmation,
+) -> Result<RefundResult, OrderError> {
+    let paid = &refund.payment;
+    let write = deps.store.write(|tx| {
+        // The order's lock orders this after the cancel that owed it.
+        tx.lock_order(paid.order_id)?;
+        if let Some(stored) = tx.stored_refund(&refund.refund_id)? {
+            return Ok(if stored.refund == *refund {
+                RefundResult::Recorded(stored)
+            } else {
+                RefundResult::IdReused
+            });
+        }
+        let Some((payment, state)) = tx.payment_for_refund(&paid.payment_id)? else {
+            return Ok(RefundResult::NoSuchPayment);
+        };
+        if payment.order_id != paid.order_id {
+            return Ok(RefundResult::NoSuchPayment);
+        }
+        if let Err(refusal) = state.refund(paid, &payment) {
+            return Ok(RefundResult::Refused(refusal));
+        }
+        let refunded_at = tx
+            .record_refund(&paid.payment_id, &refund.refund_id)?
+            .ok_or(StoreError::IdTaken)?;
+        let event = OrderEvent::Refunded {
+            order_id: paid.order_id,
+            payment_id: paid.payment_id.clone(),
+            refund_id: refund.refund_id.clone(),
+            amount: paid.amount,
+            currency: paid.currency.clone(),
+        };
+        tx.append_event(&event.record(&deps.traceparent))?;
+        Ok(RefundResult::Recorded(RefundRecord {
+            refund: refund.clone(),
+            refunded_at,
+        }))
+    });
+    Ok(deps.phases.timed("db_write", write).await?)
 }

@@ -2,15 +2,21 @@
 //! first). Someone else's order is as good as missing.
 
 use super::{Deps, Gauges, OrderError};
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderHistory};
 use crate::domain::page::PageRequest;
 use crate::domain::UserId;
 
-/// `user`'s order `id`.
-pub fn order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Order, OrderError> {
-    let found = deps
-        .phases
-        .timed_sync("db_read", || deps.store.order(user, id));
+/// `user`'s order `id`, with its history: every status it reached (its
+/// creation first) and where its refund stands.
+pub fn order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<(Order, OrderHistory), OrderError> {
+    let found = deps.phases.timed_sync("db_read", || {
+        let Some(order) = deps.store.order(user, id)? else {
+            return Ok(None);
+        };
+        let (changes, refund) = deps.store.history(order.id)?;
+        let history = OrderHistory::new(&order, changes, refund);
+        Ok::<_, super::StoreError>(Some((order, history)))
+    });
     found?.ok_or(OrderError::NotFound)
 }
 

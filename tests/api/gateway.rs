@@ -143,15 +143,26 @@ async fn orders_flow_through_the_nginx_gateway() {
         assert_eq!(admin.status(), 404, "{path}");
         assert_eq!(json_body(admin).await["code"], "not_found");
     }
-    // Nor is the Payment Service's confirmation endpoint.
-    let payments = client
-        .post(format!("{}/orders/payments/", gateway.url))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(payments.status(), 404);
-    assert_eq!(json_body(payments).await["code"], "not_found");
+    // Nor are the Payment and Fulfilment Services' endpoints, with or
+    // without the trailing slash the service accepts.
+    for path in [
+        "/orders/payments/",
+        "/orders/payments",
+        "/orders/refunds/",
+        "/orders/refunds",
+        "/orders/fulfilments/",
+        "/orders/fulfilments",
+        "/orders/admin/metrics/",
+    ] {
+        let peer = client
+            .post(format!("{}{path}", gateway.url))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(peer.status(), 404, "{path}");
+        assert_eq!(json_body(peer).await["code"], "not_found", "{path}");
+    }
 
     // The service's own errors pass through unchanged.
     let unauthenticated = client

@@ -110,6 +110,8 @@ async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
     exercise_metrics(c, &app).await;
     exercise_settle(c, &app).await;
     exercise_payments(c, &app).await;
+    exercise_fulfilments(c, &app).await;
+    exercise_refunds(c, &app).await;
 
     // Every documented operation was exercised and answered as documented.
     let documented: BTreeSet<(String, String)> = doc["paths"]
@@ -464,4 +466,125 @@ async fn exercise_payments(c: &mut Checker, app: &TestApp) {
     ] {
         assert_eq!(c.check(path, Method::POST, request).await.0, expected);
     }
+}
+
+/// A request to `path` signed with `secret` in `header`.
+fn signed(app: &TestApp, path: &str, header: &str, secret: &str, body: Value) -> RequestBuilder {
+    let body = body.to_string();
+    let signature = crate::helpers::payment_signature(secret, crate::helpers::unix_now(), &body);
+    app.request(Method::POST, path)
+        .header("content-type", "application/json")
+        .header(header, signature)
+        .body(body)
+}
+
+/// A new order of user 42, paid.
+async fn paid(app: &TestApp, payment_id: &str) -> i64 {
+    let id = app.create(42, &[(5, 1)]).await["id"].as_i64().unwrap();
+    let payment =
+        json!({"payment_id": payment_id, "order_id": id, "amount": "0.10", "currency": "EUR"});
+    assert_eq!(app.confirm_payment(&payment).await.status(), 200);
+    id
+}
+
+/// `POST /orders/fulfilments/`, and a shipped order's cancel (409).
+async fn exercise_fulfilments(c: &mut Checker, app: &TestApp) {
+    let path = "/orders/fulfilments/";
+    let id = paid(app, "p-ship").await;
+    let update = |event: &str, status: &str| {
+        signed(
+            app,
+            path,
+            "fulfilment-signature",
+            crate::helpers::FULFILMENT_SECRET,
+            json!({"event_id": event, "order_id": id, "status": status, "carrier": "DHL",
+                   "tracking_reference": "JD014600003SE"}),
+        )
+    };
+    for (request, expected) in [
+        (update("f-1", "DELIVERED"), 409),
+        (update("f-2", "SHIPPED"), 200),
+        (update("f-2", "DELIVERED"), 422),
+        (update("f-3", "DELIVERED"), 200),
+        (update("f-4", "PAID"), 400),
+        (
+            app.request(Method::POST, path)
+                .header("content-type", "application/json"),
+            401,
+        ),
+    ] {
+        assert_eq!(c.check(path, Method::POST, request).await.0, expected);
+    }
+    let missing = signed(
+        app,
+        path,
+        "fulfilment-signature",
+        crate::helpers::FULFILMENT_SECRET,
+        json!({"event_id": "f-5", "order_id": 999999, "status": "DELIVERED"}),
+    );
+    assert_eq!(c.check(path, Method::POST, missing).await.0, 404);
+    let cancel = "/orders/orders/{id}/cancel/";
+    let cancel_path = format!("/orders/orders/{id}/cancel/");
+    let refused = authed(app, Method::POST, &cancel_path, 42);
+    assert_eq!(c.check(cancel, Method::POST, refused).await.0, 409);
+    let one = "/orders/orders/{id}/";
+    let (status, shown) = c
+        .check(
+            one,
+            Method::GET,
+            authed(app, Method::GET, &format!("/orders/orders/{id}/"), 42),
+        )
+        .await;
+    assert_eq!(
+        (status, shown["timeline"].as_array().unwrap().len()),
+        (200, 4)
+    );
+}
+
+/// `POST /orders/refunds/`: a cancelled paid order's refund.
+async fn exercise_refunds(c: &mut Checker, app: &TestApp) {
+    let path = "/orders/refunds/";
+    let id = paid(app, "p-refund").await;
+    assert_eq!(app.cancel(42, &json!(id)).await.status(), 200);
+    let refund = |refund_id: &str, amount: &str| {
+        signed(
+            app,
+            path,
+            "payment-signature",
+            crate::helpers::PAYMENT_SECRET,
+            json!({"refund_id": refund_id, "payment_id": "p-refund", "order_id": id,
+                   "amount": amount, "currency": "EUR"}),
+        )
+    };
+    for (request, expected) in [
+        (refund("r-1", "0.09"), 409),
+        (refund("r-1", "0.10"), 200),
+        (refund("r-1", "0.11"), 422),
+        (refund("r-bad id", "0.10"), 400),
+        (
+            app.request(Method::POST, path)
+                .header("content-type", "application/json"),
+            401,
+        ),
+    ] {
+        assert_eq!(c.check(path, Method::POST, request).await.0, expected);
+    }
+    let missing = signed(
+        app,
+        path,
+        "payment-signature",
+        crate::helpers::PAYMENT_SECRET,
+        json!({"refund_id": "r-2", "payment_id": "p-none", "order_id": id, "amount": "0.10",
+               "currency": "EUR"}),
+    );
+    assert_eq!(c.check(path, Method::POST, missing).await.0, 404);
+    let one = "/orders/orders/{id}/";
+    let (status, shown) = c
+        .check(
+            one,
+            Method::GET,
+            authed(app, Method::GET, &format!("/orders/orders/{id}/"), 42),
+        )
+        .await;
+    assert_eq!((status, &shown["refund"]), (200, &json!("refunded")));
 }

@@ -37,14 +37,14 @@ pub const GAUGES_SQLITE: &str = concat!(
     sqlite_age!("created_at"),
     " FROM events WHERE published_at IS NULL ORDER BY published_at, id LIMIT 1), 0) \
          UNION ALL SELECT 'refunds_owed', '', (SELECT count(*) FROM payments \
-         WHERE outcome = 'refund_required') + (SELECT count(*) FROM payments \
-         WHERE refund_required_at IS NOT NULL) \
+         WHERE outcome = 'refund_required' AND refunded_at IS NULL) + (SELECT count(*) FROM payments \
+         WHERE refund_required_at IS NOT NULL AND refunded_at IS NULL) \
          UNION ALL SELECT 'refunds_owed_oldest', '', max(coalesce((SELECT ",
     sqlite_age!("created_at"),
-    " FROM payments WHERE outcome = 'refund_required' ORDER BY created_at LIMIT 1), 0), \
+    " FROM payments WHERE outcome = 'refund_required' AND refunded_at IS NULL ORDER BY created_at LIMIT 1), 0), \
          coalesce((SELECT ",
     sqlite_age!("refund_required_at"),
-    " FROM payments WHERE refund_required_at IS NOT NULL \
+    " FROM payments WHERE refund_required_at IS NOT NULL AND refunded_at IS NULL \
          ORDER BY refund_required_at LIMIT 1), 0)) \
          UNION ALL SELECT 'idempotency_keys', '', count(*) FROM idempotency_keys"
 );
@@ -62,13 +62,13 @@ pub const GAUGES_POSTGRES: &str =
      extract(epoch FROM now() - created_at)::bigint FROM events \
      WHERE published_at IS NULL ORDER BY published_at, id LIMIT 1), 0) \
      UNION ALL SELECT 'refunds_owed', '', (SELECT count(*) FROM payments \
-     WHERE outcome = 'refund_required') + (SELECT count(*) FROM payments \
-     WHERE refund_required_at IS NOT NULL) \
+     WHERE outcome = 'refund_required' AND refunded_at IS NULL) + (SELECT count(*) FROM payments \
+     WHERE refund_required_at IS NOT NULL AND refunded_at IS NULL) \
      UNION ALL SELECT 'refunds_owed_oldest', '', greatest(coalesce((SELECT \
      extract(epoch FROM now() - created_at)::bigint FROM payments \
-     WHERE outcome = 'refund_required' ORDER BY created_at LIMIT 1), 0), \
+     WHERE outcome = 'refund_required' AND refunded_at IS NULL ORDER BY created_at LIMIT 1), 0), \
      coalesce((SELECT extract(epoch FROM now() - refund_required_at)::bigint FROM payments \
-     WHERE refund_required_at IS NOT NULL ORDER BY refund_required_at LIMIT 1), 0)) \
+     WHERE refund_required_at IS NOT NULL AND refunded_at IS NULL ORDER BY refund_required_at LIMIT 1), 0)) \
      UNION ALL SELECT 'idempotency_keys', '', count(*) FROM idempotency_keys";
 const READ_GAUGES: Sql = Sql::fixed(GAUGES_SQLITE, GAUGES_POSTGRES);
 
@@ -84,8 +84,9 @@ pub struct Gauges {
     pub intents_expired: i64,
     pub events_unpublished: i64,
     pub events_unpublished_oldest_seconds: i64,
-    /// Payments owed back: refused confirmations (`refund_required`) and
-    /// the payments of paid orders cancelled by their owner.
+    /// Payments owed back and not yet refunded: refused confirmations
+    /// (`refund_required`) and the payments of paid orders cancelled by
+    /// their owner.
     pub refunds_owed: i64,
     pub refunds_owed_oldest_seconds: i64,
     pub idempotency_keys: i64,

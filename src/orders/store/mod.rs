@@ -13,7 +13,7 @@
 //! methods.
 //!
 //! Each primitive is written once, in the file of its concern ([`orders`],
-//! `intents`, `keys`, `releases`, `payments`, `events`), as one statement
+//! `intents`, `keys`, `releases`, `payments`, `fulfilments`, `events`), as one statement
 //! in both dialects with one list of values (`sql`); rows are read into
 //! records once (`rows`). A backend module only runs its dialect's text,
 //! with its own locking (`BEGIN IMMEDIATE` on SQLite; row locks, `FOR
@@ -22,6 +22,7 @@
 //! (a trigger on SQLite, data-modifying CTEs on PostgreSQL).
 
 mod events;
+mod fulfilments;
 mod intents;
 mod jwks;
 mod keys;
@@ -41,6 +42,8 @@ use crate::domain::order::{OrderStatus, PricedOrder};
 use crate::domain::order_request::OrderLine;
 use crate::domain::payment::PaymentRefusal;
 use crate::domain::{ProductId, UserId};
+pub use fulfilments::FulfilmentRecord;
+pub use payments::RefundRecord;
 use serde::Serialize;
 use spin_sdk::sqlite3::Error as SqliteError;
 
@@ -66,10 +69,10 @@ pub enum StoreError {
     Malformed(&'static str),
     #[error("stored JSON")]
     Json(#[from] serde_json::Error),
-    /// Another request recorded the same payment id for another order at
-    /// this very moment; a retry answers from its row.
+    /// Another request recorded the same payment, refund or fulfilment
+    /// event id at this very moment; a retry answers from its row.
     #[error("payment id recorded concurrently")]
-    PaymentIdTaken,
+    IdTaken,
 }
 
 impl From<SqliteError> for StoreError {

@@ -5,7 +5,8 @@
 use super::rows::{self, Columns};
 use super::sql::{sqlite_now, Param, Sql};
 use super::{Run, Store, StoreError, Tx};
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::{ChangeSource, Order, OrderStatus, StatusChange};
+use crate::domain::payment::RefundState;
 use crate::domain::UserId;
 
 /// The keyset query behind the order list (SQLite's text; a test checks
@@ -43,6 +44,38 @@ const SET_STATUS: Sql = Sql::fixed(
      RETURNING id",
 );
 
+/// A status change in the order's timeline, beside the change itself.
+const RECORD_CHANGE: Sql = Sql::fixed(
+    concat!(
+        "INSERT INTO order_status_changes (order_id, status, source, reference, changed_at) \
+         VALUES (?1, ?2, ?3, ?4, ",
+        sqlite_now!(),
+        ") RETURNING id"
+    ),
+    "INSERT INTO order_status_changes (order_id, status, source, reference, changed_at) \
+     VALUES ($1, $2, $3, $4, now()) RETURNING id",
+);
+/// An order's status changes after CREATED, oldest first, a shipment's
+/// with its carrier and reference.
+const TIMELINE: Sql = Sql::fixed(
+    "SELECT c.status, c.source, c.changed_at, f.carrier, f.tracking_reference \
+     FROM order_status_changes c LEFT JOIN fulfilment_events f \
+     ON c.source = 'fulfilment' AND f.event_id = c.reference \
+     WHERE c.order_id = ?1 ORDER BY c.id",
+    "SELECT c.status, c.source, c.changed_at AT TIME ZONE 'UTC', f.carrier, \
+     f.tracking_reference FROM order_status_changes c LEFT JOIN fulfilment_events f \
+     ON c.source = 'fulfilment' AND f.event_id = c.reference \
+     WHERE c.order_id = $1 ORDER BY c.id",
+);
+/// Whether the payment of a paid order its owner cancelled was refunded
+/// (no row: nothing owed).
+const ORDER_REFUND: Sql = Sql::fixed(
+    "SELECT refunded_at IS NOT NULL FROM payments \
+     WHERE order_id = ?1 AND refund_required_at IS NOT NULL",
+    "SELECT refunded_at IS NOT NULL FROM payments \
+     WHERE order_id = $1 AND refund_required_at IS NOT NULL",
+);
+
 const RESERVATION_KEY: Sql = Sql::fixed(
     "SELECT reservation_key FROM orders WHERE id = ?1",
     "SELECT reservation_key FROM orders WHERE id = $1",
@@ -53,6 +86,23 @@ impl Store {
     pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
         let params = [Param::Int(id), Param::Int(user.get())];
         Ok(with_items(self, &GET_ORDER, &params)?.pop())
+    }
+
+    /// Order `id`'s history: its status changes after CREATED, and where
+    /// its refund stands (the order's answer shows both).
+    pub fn history(&self, id: i64) -> Result<(Vec<StatusChange>, RefundState), StoreError> {
+        let changes = self.rows(&TIMELINE, &[Param::Int(id)], |row: &dyn Columns| {
+            rows::status_change(row)
+        })?;
+        let refunded = self.rows(&ORDER_REFUND, &[Param::Int(id)], |row: &dyn Columns| {
+            rows::one_flag(row)
+        })?;
+        let refund = match refunded.first() {
+            None => RefundState::NotOwed,
+            Some(false) => RefundState::Owed,
+            Some(true) => RefundState::Refunded,
+        };
+        Ok((changes, refund))
     }
 
     /// Up to `limit` of `user`'s orders below `before_id`, newest first,
@@ -90,13 +140,16 @@ impl Tx<'_> {
         Ok(keys.into_iter().flatten().next())
     }
 
-    /// Moves order `id` from `from` to `to`. Guarded by `from` as well as
-    /// by the lock: an order found otherwise is [`StoreError::Malformed`].
+    /// Moves order `id` from `from` to `to`, and records the change in its
+    /// timeline with who made it and what (`reference`: the payment or
+    /// fulfilment event id). Guarded by `from` as well as by the lock: an
+    /// order found otherwise is [`StoreError::Malformed`].
     pub fn set_status(
         &self,
         id: i64,
-        from: OrderStatus,
-        to: OrderStatus,
+        (from, to): (OrderStatus, OrderStatus),
+        source: ChangeSource,
+        reference: Option<&str>,
     ) -> Result<(), StoreError> {
         let params = [
             Param::Text(to.as_str()),
@@ -107,6 +160,13 @@ impl Tx<'_> {
         if changed.len() != 1 {
             return Err(StoreError::Malformed("order changed under its lock"));
         }
+        let change = [
+            Param::Int(id),
+            Param::Text(to.as_str()),
+            Param::Text(source.as_str()),
+            Param::OptText(reference),
+        ];
+        self.rows(&RECORD_CHANGE, &change, |_| Ok(()))?;
         Ok(())
     }
 }

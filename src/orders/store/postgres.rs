@@ -69,6 +69,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../../migrations/postgres/0011_refund_on_cancel.sql"),
     ),
+    (
+        12,
+        include_str!("../../../migrations/postgres/0012_fulfilment_and_refunds.sql"),
+    ),
 ];
 
 /// The version the last migration file records.

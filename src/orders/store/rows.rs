@@ -7,7 +7,7 @@ use super::{
 };
 use crate::domain::idempotency::StoredKey;
 use crate::domain::money::Money;
-use crate::domain::order::{Order, OrderStatus, PricedLine};
+use crate::domain::order::{ChangeSource, Order, OrderStatus, PricedLine, StatusChange};
 use crate::domain::order_request::Quantity;
 use crate::domain::{ProductId, UserId};
 
@@ -36,6 +36,22 @@ pub(super) fn order(row: &(impl Columns + ?Sized)) -> Result<Order, StoreError> 
         status: row.text(3).and_then(OrderStatus::parse).ok_or_else(&bad)?,
         created_at: row.time(4).ok_or_else(&bad)?,
         lines: Vec::new(),
+    })
+}
+
+/// `status, source, changed_at, carrier, tracking_reference` of a status
+/// change (the last two only for a shipment).
+pub(super) fn status_change(row: &(impl Columns + ?Sized)) -> Result<StatusChange, StoreError> {
+    let bad = malformed("order_status_changes row");
+    let shipment = match (row.text(3), row.text(4)) {
+        (Some(carrier), Some(tracking)) => Some((carrier.to_owned(), tracking.to_owned())),
+        _ => None,
+    };
+    Ok(StatusChange {
+        status: row.text(0).and_then(OrderStatus::parse).ok_or_else(&bad)?,
+        source: row.text(1).and_then(ChangeSource::parse).ok_or_else(&bad)?,
+        at: row.time(2).ok_or_else(&bad)?,
+        shipment,
     })
 }
 

@@ -162,6 +162,7 @@ pub fn host_command(options: &AppOptions, catalog_url: &str, data_dir: &Path) ->
         .env("SPIN_VARIABLE_JWT_SIGNING_KEY", SIGNING_KEY)
         .env("SPIN_VARIABLE_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("SPIN_VARIABLE_PAYMENT_WEBHOOK_SECRET", PAYMENT_SECRET)
+        .env("SPIN_VARIABLE_FULFILMENT_WEBHOOK_SECRET", FULFILMENT_SECRET)
         .env(
             "SPIN_VARIABLE_CATALOG_URL",
             options.catalog_url.as_deref().unwrap_or(catalog_url),
@@ -310,7 +311,12 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.status(),
+            200,
+            "{:?}",
+            self.stderr.events("request_failed")
+        );
         json_body(response).await
     }
 
@@ -356,6 +362,36 @@ impl TestApp {
     pub async fn confirm_payment(&self, payment: &Value) -> Response {
         self.confirm_payment_signed(&payment.to_string(), PAYMENT_SECRET, unix_now())
             .await
+    }
+
+    /// `POST /orders/refunds/` as the Payment Service.
+    pub async fn confirm_refund(&self, refund: &Value) -> Response {
+        let body = refund.to_string();
+        self.request(reqwest::Method::POST, "/orders/refunds/")
+            .header("content-type", "application/json")
+            .header(
+                "payment-signature",
+                payment_signature(PAYMENT_SECRET, unix_now(), &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST /orders/fulfilments/` as the Fulfilment Service.
+    pub async fn fulfil(&self, update: &Value) -> Response {
+        let body = update.to_string();
+        self.request(reqwest::Method::POST, "/orders/fulfilments/")
+            .header("content-type", "application/json")
+            .header(
+                "fulfilment-signature",
+                payment_signature(FULFILMENT_SECRET, unix_now(), &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `POST /orders/admin/releases/<id>/settle/` with the operator token.

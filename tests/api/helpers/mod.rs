@@ -47,6 +47,7 @@ pub const SIGNING_KEY: &str = "django-insecure-thirty-bytes!!";
 pub const ADMIN_TOKEN: &str = "operator-token-for-tests-0123456789";
 /// The Payment Service's signing key every test app is started with.
 pub const PAYMENT_SECRET: &str = "payment-webhook-secret-for-tests";
+pub const FULFILMENT_SECRET: &str = "fulfilment-webhook-secret-for-tests";
 
 /// `POST /orders/orders/` at `base_url` (a gateway, or a host started by
 /// hand) with a Bearer `token`.

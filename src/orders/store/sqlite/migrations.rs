@@ -64,6 +64,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../../../migrations/sqlite/0014_refund_on_cancel.sql"),
     ),
+    (
+        15,
+        include_str!("../../../../migrations/sqlite/0015_fulfilment_and_refunds.sql"),
+    ),
 ];
 
 /// Applies whatever is missing. Costs one `PRAGMA user_version` read when the

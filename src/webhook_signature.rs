@@ -1,7 +1,8 @@
-//! The Payment Service's signature on a confirmation:
-//! `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`, the MAC
-//! taken over `"<t>.<exact body bytes>"` with the shared
-//! `payment_webhook_secret`. Timestamps more than [`TOLERANCE_SECONDS`]
+//! A peer service's signature on what it reports (the Payment Service's
+//! `Payment-Signature` with `payment_webhook_secret`, the Fulfilment
+//! Service's `Fulfilment-Signature` with `fulfilment_webhook_secret`):
+//! `t=<unix seconds>,v1=<hex HMAC-SHA256>`, the MAC taken over
+//! `"<t>.<exact body bytes>"` with the shared secret. Timestamps more than [`TOLERANCE_SECONDS`]
 //! away from now are refused (replays of old confirmations), and MACs are
 //! compared in constant time. The secret is never logged or echoed.
 
@@ -10,9 +11,9 @@ pub const TOLERANCE_SECONDS: u64 = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    #[error("no Payment-Signature header")]
+    #[error("no signature header")]
     Missing,
-    #[error("Payment-Signature is not t=<seconds>,v1=<hex>")]
+    #[error("the signature is not t=<seconds>,v1=<hex>")]
     Malformed,
     #[error("the signature's timestamp is outside the tolerance")]
     Expired,
