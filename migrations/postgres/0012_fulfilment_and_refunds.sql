@@ -56,4 +56,9 @@ DROP INDEX payments_refund_after_cancel;
 CREATE INDEX payments_refund_after_cancel ON payments (refund_required_at)
 WHERE refund_required_at IS NOT NULL AND refunded_at IS NULL;
 
+-- Finding orders (SPEC §3): by status across users (the operator's
+-- listing), newest first. A user's own list keeps orders_by_user; a
+-- created-at range filters the walk of whichever index orders the page.
+CREATE INDEX orders_by_status ON orders (status, id);
+
 INSERT INTO schema_migrations (version) VALUES (12);

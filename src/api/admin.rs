@@ -1,4 +1,6 @@
-//! The operator's handle on stock owed to the Catalog:
+//! The operator's endpoints:
+//! - `GET /orders/admin/orders/` lists anyone's orders (support staff),
+//!   with the filters of a user's list and `user_id`;
 //! - `POST /orders/admin/reconcile/` drains a batch now (back-off ignored:
 //!   the operator asks because something was fixed) and reports what is
 //!   still pending;
@@ -16,7 +18,9 @@ use super::error::ApiError;
 use super::session::{authenticate_operator, dependencies};
 use super::{json_response, AccessLog, Reply, RequestFacts};
 use crate::domain::order_request::FieldErrors;
+use crate::domain::page::{Lister, PageRequest};
 use crate::domain::release::Settlement;
+use crate::orders::read;
 use crate::orders::release::{self, SettleRefused};
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
@@ -24,6 +28,18 @@ use spin_sdk::http::IncomingRequest;
 /// Longest `settled_by` and `note` of a settlement, in characters.
 const MAX_SETTLED_BY_CHARS: usize = 100;
 const MAX_NOTE_CHARS: usize = 1000;
+
+/// `GET /orders/admin/orders/`: anyone's orders for support staff, with
+/// the user's list's filters and `user_id`.
+pub async fn list_orders(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
+    let config = authenticate_operator(facts)?;
+    let page =
+        PageRequest::from_query(&facts.query, Lister::Operator).map_err(ApiError::Invalid)?;
+    let deps = dependencies(facts, access, config).await?;
+    let listed = read::any_page(&deps, &page);
+    deps.log_if_migrated();
+    Ok(super::orders::page_response("/orders/admin/orders/", &page, listed?).into())
+}
 
 /// `POST /orders/admin/reconcile/`.
 pub async fn reconcile(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {

@@ -119,6 +119,7 @@ pub async fn handle(request: IncomingRequest) -> (Response, Option<FollowUp>) {
         Ok(Route::GetOrder(id)) => orders::get(&facts, &access, id).await,
         Ok(Route::CancelOrder(id)) => orders::cancel(&facts, &access, id).await,
         Ok(Route::Reconcile) => admin::reconcile(&facts, &access).await,
+        Ok(Route::ListAnyOrders) => admin::list_orders(&facts, &access).await,
         Ok(Route::Metrics) => metrics::get(&facts, &access).await,
         Ok(Route::SettleRelease(id)) => admin::settle_release(&facts, &access, request, id).await,
         Ok(Route::ConfirmPayment) => payments::confirm(&facts, &access, request).await,

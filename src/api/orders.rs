@@ -7,7 +7,7 @@ use super::{body, json_response, AccessLog, Reply, RequestFacts};
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::order::Order;
 use crate::domain::order_request::{FieldErrors, OrderRequest};
-use crate::domain::page::{encode_cursor, PageRequest};
+use crate::domain::page::{Lister, PageRequest};
 use crate::orders::cancel::cancel_order;
 use crate::orders::idempotency::place_once;
 use crate::orders::read;
@@ -82,25 +82,25 @@ fn parse_idempotency_key(facts: &RequestFacts) -> Result<Option<IdempotencyKey>,
 /// `GET /orders/orders/?limit=&cursor=`.
 pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access).await?;
-    let page = PageRequest::from_query(&facts.query).map_err(ApiError::Invalid)?;
+    let page = PageRequest::from_query(&facts.query, Lister::User).map_err(ApiError::Invalid)?;
     let deps = dependencies(facts, access, config).await?;
     let listed = read::page(&deps, user, &page);
     deps.log_if_migrated();
-    let (orders, more) = listed?;
+    Ok(page_response("/orders/orders/", &page, listed?).into())
+}
+
+/// `{"results": [...], "next": "<path>?<same filters>&cursor=..." | null}`.
+pub(super) fn page_response(
+    path: &str,
+    page: &PageRequest,
+    (orders, more): (Vec<Order>, bool),
+) -> spin_sdk::http::Response {
     let next = match orders.last() {
-        Some(last) if more => json!(format!(
-            "/orders/orders/?limit={}&cursor={}",
-            page.limit,
-            encode_cursor(last.id)
-        )),
+        Some(last) if more => json!(format!("{path}?{}", page.next_query(last.id))),
         _ => Value::Null,
     };
     let results: Vec<Value> = orders.iter().map(Order::to_json).collect();
-    Ok(
-        json_response(200, &json!({"results": results, "next": next}))
-            .build()
-            .into(),
-    )
+    json_response(200, &json!({"results": results, "next": next})).build()
 }
 
 /// `GET /orders/orders/<id>/`: the caller's order, or 404 (never 403).

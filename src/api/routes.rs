@@ -15,6 +15,7 @@ pub enum Route {
     GetOrder(i64),
     CancelOrder(i64),
     Reconcile,
+    ListAnyOrders,
     Metrics,
     SettleRelease(i64),
     ConfirmPayment,
@@ -44,6 +45,7 @@ pub const ROUTES: &[RouteTemplate] = &[
     ("/orders/orders/{id}/", "GET", Route::GetOrder),
     ("/orders/orders/{id}/cancel/", "POST", Route::CancelOrder),
     ("/orders/admin/reconcile/", "POST", |_| Route::Reconcile),
+    ("/orders/admin/orders/", "GET", |_| Route::ListAnyOrders),
     ("/orders/admin/metrics", "GET", |_| Route::Metrics),
     (
         "/orders/admin/releases/{id}/settle/",

@@ -41,7 +41,7 @@ pub use store::{FulfilmentRecord, OutboxEvent, PaymentRecord, RefundRecord, Stor
 /// The SQL the tests check against the real schema.
 pub mod checked_sql {
     pub use super::store::metrics::{GAUGES_POSTGRES, GAUGES_SQLITE};
-    pub use super::store::orders::{GET_ORDER_SQL, LIST_ORDERS_SQL};
+    pub use super::store::orders::{ListShape, GET_ORDER_SQL};
     pub use super::store::sqlite::migrations::MIGRATIONS as SQLITE_MIGRATIONS;
 }
 

@@ -26,9 +26,18 @@ pub fn page(
     user: UserId,
     page: &PageRequest,
 ) -> Result<(Vec<Order>, bool), OrderError> {
-    let found = deps.phases.timed_sync("db_read", || {
-        deps.store.list_orders(user, page.before_id, page.limit)
-    });
+    // Only the caller's orders, ever, whatever the query said.
+    let mut own = page.clone();
+    own.filter.user = Some(user);
+    any_page(deps, &own)
+}
+
+/// A page of anyone's orders (the filter's user's, if it names one): the
+/// operator's listing for support staff.
+pub fn any_page(deps: &Deps<'_>, page: &PageRequest) -> Result<(Vec<Order>, bool), OrderError> {
+    let found = deps
+        .phases
+        .timed_sync("db_read", || deps.store.list_orders(page));
     Ok(found?)
 }
 

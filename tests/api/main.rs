@@ -20,6 +20,7 @@ mod errors;
 mod event_stream;
 mod events;
 mod exact_stock;
+mod finding_orders;
 mod fulfilment;
 mod gateway;
 mod health;

@@ -107,6 +107,7 @@ async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
     exercise_read(c, &app, &created).await;
     exercise_cancel(c, &app, &created).await;
     exercise_reconcile(c, &app).await;
+    exercise_operator_list(c, &app).await;
     exercise_metrics(c, &app).await;
     exercise_settle(c, &app).await;
     exercise_payments(c, &app).await;
@@ -410,6 +411,37 @@ async fn exercise_reconcile(c: &mut Checker, app: &TestApp) {
             .0,
         401
     );
+}
+
+/// `GET /orders/admin/orders/`: anyone's orders, for operators.
+async fn exercise_operator_list(c: &mut Checker, app: &TestApp) {
+    let path = "/orders/admin/orders/";
+    let get = |query: &str| app.request(Method::GET, &format!("{path}?{query}"));
+    for (request, expected) in [
+        (
+            get("limit=1&status=CREATED,CANCELLED").bearer_auth(ADMIN_TOKEN),
+            200,
+        ),
+        (
+            get("user_id=42&created_from=2026-01-01T00:00:00Z").bearer_auth(ADMIN_TOKEN),
+            200,
+        ),
+        (get("status=nope").bearer_auth(ADMIN_TOKEN), 400),
+        (authed(app, Method::GET, path, 42), 403),
+        (get(""), 401),
+    ] {
+        assert_eq!(c.check(path, Method::GET, request).await.0, expected);
+    }
+    let list = "/orders/orders/";
+    let filtered = authed(
+        app,
+        Method::GET,
+        "/orders/orders/?status=CANCELLED&limit=1",
+        42,
+    );
+    assert_eq!(c.check(list, Method::GET, filtered).await.0, 200);
+    let bad = authed(app, Method::GET, "/orders/orders/?created_before=soon", 42);
+    assert_eq!(c.check(list, Method::GET, bad).await.0, 400);
 }
 
 /// `GET /orders/admin/metrics`: the operator's, in the Prometheus format.
