@@ -7,6 +7,7 @@ use crate::helpers::{
     AppOptions, Backend, CatalogKind, Gateway, RedisServer,
 };
 use reqwest::Method;
+use serde_json::{json, Value};
 use std::time::Duration;
 
 /// W3C Trace Context through the gateway (issue 22): a client's
@@ -254,4 +255,130 @@ async fn a_create_through_the_gateway_against_the_django_catalog(backend: Backen
     assert_eq!(kinds, ["order.created", "order.cancelled"]);
     let payload: serde_json::Value = serde_json::from_str(entries[0].field("payload")).unwrap();
     assert_eq!(payload, body, "the order as the user was answered");
+}
+
+crate::on_both_backends!(an_order_lives_its_whole_life_through_the_gateway_against_django);
+
+/// Issue 24's two flows as the system runs them: the user through the
+/// gateway with SimpleJWT tokens, the Django Catalog (with the release
+/// endpoint), the Payment and Fulfilment Services calling the service
+/// directly (the gateway hides their endpoints), and a real Redis stream.
+/// create → pay → ship → deliver; create → pay → cancel → refund.
+async fn an_order_lives_its_whole_life_through_the_gateway_against_django(backend: Backend) {
+    let redis = RedisServer::start();
+    let app = spawn_app_with(AppOptions {
+        catalog: CatalogKind::Django { release: true },
+        backend,
+        variables: redis.variables(),
+        ..Default::default()
+    })
+    .await;
+    let gateway = Gateway::start(nginx_binary(), &app.address).await;
+    let token = app.catalog.token(42).await;
+    let client = reqwest::Client::new();
+    let (laptops, keyboards) = (app.catalog.stock(1).await, app.catalog.stock(3).await);
+
+    // Delivered: two laptops leave the stock for good.
+    let shipped = json_body(post_order_to(&gateway.url, &token, &[(1, 2)]).await).await;
+    let shipped_id = shipped["id"].as_i64().unwrap();
+    let pay = |id: i64, payment_id: &str, amount: &str| json!({"payment_id": payment_id, "order_id": id, "amount": amount, "currency": "EUR"});
+    assert_eq!(
+        app.confirm_payment(&pay(shipped_id, "pay-a", "1999.98"))
+            .await
+            .status(),
+        200
+    );
+    let ship = json!({"event_id": "ful-a", "order_id": shipped_id, "status": "SHIPPED",
+                      "carrier": "DHL", "tracking_reference": "JD014600003SE"});
+    assert_eq!(app.fulfil(&ship).await.status(), 200);
+    let deliver = json!({"event_id": "ful-b", "order_id": shipped_id, "status": "DELIVERED"});
+    assert_eq!(app.fulfil(&deliver).await.status(), 200);
+
+    // Cancelled after payment: three keyboards come back, the payment is
+    // owed and then refunded.
+    let refunded = json_body(post_order_to(&gateway.url, &token, &[(3, 3)]).await).await;
+    let refunded_id = refunded["id"].as_i64().unwrap();
+    assert_eq!(
+        app.confirm_payment(&pay(refunded_id, "pay-b", "148.50"))
+            .await
+            .status(),
+        200
+    );
+    let cancel = |id: i64| {
+        client
+            .post(format!("{}/orders/orders/{id}/cancel/", gateway.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let cancelled = cancel(refunded_id).await.unwrap();
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(json_body(cancelled).await["stock_release"], "released");
+    let refund = json!({"refund_id": "re-b", "payment_id": "pay-b", "order_id": refunded_id,
+                        "amount": "148.50", "currency": "EUR"});
+    assert_eq!(app.confirm_refund(&refund).await.status(), 200);
+    // The delivered order cannot be cancelled through the gateway either.
+    let refused = cancel(shipped_id).await.unwrap();
+    assert_eq!(refused.status(), 409);
+    assert_eq!(json_body(refused).await["status"], "DELIVERED");
+
+    assert_eq!(app.catalog.stock(1).await, laptops - 2);
+    assert_eq!(app.catalog.stock(3).await, keyboards, "all three came back");
+    let shown = |id: i64| {
+        client
+            .get(format!("{}/orders/orders/{id}/", gateway.url))
+            .bearer_auth(&token)
+            .send()
+    };
+    let delivered = json_body(shown(shipped_id).await.unwrap()).await;
+    let statuses: Vec<&str> = delivered["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["CREATED", "PAID", "SHIPPED", "DELIVERED"]);
+    assert_eq!(
+        json_body(shown(refunded_id).await.unwrap()).await["refund"],
+        "refunded"
+    );
+
+    // The stream: each order's events in order, nothing else.
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            redis.entries("orders.events").len() == 9
+        })
+        .await,
+        "{:?}",
+        redis.entries("orders.events")
+    );
+    let entries = redis.entries("orders.events");
+    let of = |id: i64| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| {
+                let payload: Value = serde_json::from_str(e.field("payload")).unwrap();
+                payload["order_id"] == id || payload["id"] == id
+            })
+            .map(|e| e.field("type").to_owned())
+            .collect()
+    };
+    assert_eq!(
+        of(shipped_id),
+        [
+            "order.created",
+            "order.paid",
+            "order.shipped",
+            "order.delivered"
+        ]
+    );
+    assert_eq!(
+        of(refunded_id),
+        [
+            "order.created",
+            "order.paid",
+            "order.cancelled",
+            "payment.refund_required",
+            "payment.refunded"
+        ]
+    );
 }
