@@ -103,6 +103,10 @@ pub struct OperatorReport {
     pub events_publish_error: Option<String>,
     /// Recorded and not yet sent (all of them when no stream is set).
     pub events_unpublished: i64,
+    /// Payments owed back that the Payment Service has not confirmed
+    /// refunded, and the age of the oldest (0 when none).
+    pub refunds_owed: i64,
+    pub refunds_owed_oldest_seconds: i64,
     /// Seconds until `catalog_service_token` expires (negative: it has),
     /// when one is set: retried releases fail once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -283,13 +287,16 @@ pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError
         None => publish::Published::default(),
     };
     let (pending_total, pending) = deps.store.pending_releases(REPORT_LIMIT)?;
+    let gauges = deps.store.gauges()?;
     let report = OperatorReport {
         pass,
         pending_total,
         pending,
         events_published: published.sent,
         events_publish_error: published.failure,
-        events_unpublished: deps.store.unpublished_events()?,
+        events_unpublished: gauges.events_unpublished,
+        refunds_owed: gauges.refunds_owed,
+        refunds_owed_oldest_seconds: gauges.refunds_owed_oldest_seconds,
         catalog_service_token_expires_in_seconds: service_token_expiry(
             &deps.config,
             deps.request_id,

@@ -248,6 +248,10 @@ async fn a_refund_owed_is_confirmed_once(backend: Backend) {
         metrics.contains("order_service_refunds_owed 1\n"),
         "{metrics}"
     );
+    // The operator's report says the same, with the age of the oldest.
+    let report = app.reconcile().await;
+    assert_eq!(report["refunds_owed"], 1, "{report}");
+    assert!(report["refunds_owed_oldest_seconds"].as_i64().unwrap() >= 0);
 
     let refund = json!({"refund_id": "re-1", "payment_id": "pay-3", "order_id": id,
                         "amount": "19.99", "currency": "EUR"});
@@ -303,6 +307,14 @@ async fn a_refund_owed_is_confirmed_once(backend: Backend) {
     assert!(
         metrics.contains("order_service_refunds_owed 0\n"),
         "{metrics}"
+    );
+    let report = app.reconcile().await;
+    assert_eq!(
+        (
+            &report["refunds_owed"],
+            &report["refunds_owed_oldest_seconds"]
+        ),
+        (&json!(0), &json!(0))
     );
 }
 

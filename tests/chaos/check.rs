@@ -9,7 +9,7 @@ use crate::system::{System, INTENT_LEASE_SECONDS, STOCK};
 use crate::workload::{Kind, Op, Outcome};
 use crate::Settings;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -246,14 +246,17 @@ fn check_answers(report: &mut Report, system: &System, ops: &[Op], windows: &[Wi
 
 /// The answers below 500 a well-formed request of this kind can get: the
 /// success, and 409 for a refusal (out of stock, a key in use, a refused
-/// payment). A cancel always succeeds: no order ships in this run, and a
-/// paid one is cancelled with its refund owed (SPEC §3). Anything else (400, 401, 404, …)
-/// means the service misread a valid request.
+/// payment, a shipped order's cancel, a fulfilment step out of order, a
+/// refund not owed); a refund of a payment whose confirmation never
+/// reached the service is 404. Anything else (400, 401, …) means the
+/// service misread a valid request.
 fn expected(kind: &Kind, status: u16) -> bool {
     match kind {
         Kind::Create { .. } => matches!(status, 201 | 409),
-        Kind::Cancel { .. } => status == 200,
-        Kind::Pay { .. } => matches!(status, 200 | 409),
+        Kind::Cancel { .. } | Kind::Pay { .. } | Kind::Fulfil { .. } => {
+            matches!(status, 200 | 409)
+        }
+        Kind::Refund { .. } => matches!(status, 200 | 404 | 409),
         Kind::Read { .. } | Kind::List => status == 200,
     }
 }
@@ -457,37 +460,83 @@ fn check_keys(report: &mut Report, ops: &[Op], db: &Db) {
     );
 }
 
-/// Each order's events tell a path of the state machine (created, then at
-/// most one of paid / cancelled), ending in its stored status.
+/// Each order's events tell a path of the state machine (created; paid;
+/// shipped, delivered; or cancelled, once paid with its refund owed right
+/// after), ending in its stored status; a refund is confirmed only after
+/// it was owed, once per payment; and the order's timeline lists the same
+/// status changes as its events.
 fn check_transitions(report: &mut Report, db: &Db) {
     let orders = stored_orders(db);
-    let mut events: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
-    for row in db.rows("SELECT order_id, seq, type FROM events") {
-        events
+    let mut events: BTreeMap<i64, Vec<(i64, String, String)>> = BTreeMap::new();
+    for row in db.rows("SELECT order_id, seq, type, payload FROM events") {
+        events.entry(row[0].parse().unwrap()).or_default().push((
+            row[1].parse().unwrap(),
+            row[2].clone(),
+            row[3].clone(),
+        ));
+    }
+    let mut timelines: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for row in db.rows("SELECT order_id, status FROM order_status_changes ORDER BY id") {
+        timelines
             .entry(row[0].parse().unwrap())
             .or_default()
-            .push((row[1].parse().unwrap(), row[2].clone()));
+            .push(row[1].clone());
     }
     let mut bad = Vec::new();
     for (id, order) in &orders {
         let mut seen = events.remove(id).unwrap_or_default();
         seen.sort();
-        let types: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+        let types: Vec<&str> = seen.iter().map(|(_, t, _)| t.as_str()).collect();
         let gapless = seen
             .iter()
             .enumerate()
-            .all(|(i, (seq, _))| *seq == i as i64 + 1);
+            .all(|(i, (seq, _, _))| *seq == i as i64 + 1);
         let status_changes: Vec<&str> = types
             .iter()
             .copied()
-            .filter(|t| *t == "order.paid" || *t == "order.cancelled")
+            .filter(|t| {
+                [
+                    "order.paid",
+                    "order.cancelled",
+                    "order.shipped",
+                    "order.delivered",
+                ]
+                .contains(t)
+            })
             .collect();
         let expected_status = match status_changes.as_slice() {
             [] => Some("CREATED"),
             ["order.paid"] => Some("PAID"),
             ["order.cancelled"] | ["order.paid", "order.cancelled"] => Some("CANCELLED"),
+            ["order.paid", "order.shipped"] => Some("SHIPPED"),
+            ["order.paid", "order.shipped", "order.delivered"] => Some("DELIVERED"),
             _ => None,
         };
+        // The timeline: the same changes, as statuses.
+        let timeline: Vec<String> = status_changes
+            .iter()
+            .map(|t| t.trim_start_matches("order.").to_uppercase())
+            .collect();
+        let timeline_fits = timelines.remove(id).unwrap_or_default() == timeline;
+        // A refund confirmed once per payment, after it was owed.
+        let payment_of = |payload: &str| -> String {
+            let payload: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+            payload["payment_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let mut owed = HashSet::new();
+        let mut refunds_fit = true;
+        for (_, kind, payload) in &seen {
+            match kind.as_str() {
+                "payment.refund_required" => {
+                    owed.insert(payment_of(payload));
+                }
+                "payment.refunded" => refunds_fit &= owed.remove(&payment_of(payload)),
+                _ => {}
+            }
+        }
         // A paid order's cancel records its refund owed right after it.
         let refund_follows_cancel = status_changes != ["order.paid", "order.cancelled"]
             || types
@@ -498,6 +547,8 @@ fn check_transitions(report: &mut Report, db: &Db) {
             || !gapless
             || expected_status != Some(order.status.as_str())
             || !refund_follows_cancel
+            || !timeline_fits
+            || !refunds_fit
         {
             bad.push(format!("order {id} {}: {types:?}", order.status));
         }
@@ -519,7 +570,8 @@ fn check_transitions(report: &mut Report, db: &Db) {
     );
 }
 
-/// A payment that made an order PAID was for exactly its total.
+/// A payment that made an order PAID was for exactly its total; only a
+/// payment owed back was refunded.
 fn check_payments(report: &mut Report, db: &Db) {
     let orders = stored_orders(db);
     let mut paid = 0;
@@ -527,19 +579,27 @@ fn check_payments(report: &mut Report, db: &Db) {
     let mut bad = Vec::new();
     let mut paid_per_order: HashMap<i64, usize> = HashMap::new();
     let mut owed_back = 0;
+    let mut refunded = 0;
+    let yes = |text: &str| matches!(text, "1" | "t" | "true");
     for row in db.rows(
-        "SELECT payment_id, order_id, amount, outcome, refund_required_at IS NOT NULL \
-         FROM payments",
+        "SELECT payment_id, order_id, amount, outcome, refund_required_at IS NOT NULL, \
+         refunded_at IS NOT NULL FROM payments",
     ) {
         let order: i64 = row[1].parse().unwrap();
+        if yes(&row[5]) {
+            refunded += 1;
+            if row[3] == "paid" && !yes(&row[4]) {
+                bad.push(format!("payment {} refunded, never owed", row[0]));
+            }
+        }
         if row[3] == "paid" {
             paid += 1;
             *paid_per_order.entry(order).or_default() += 1;
             // Paid and still PAID, or paid, cancelled and owed back.
-            let owed = matches!(row[4].as_str(), "1" | "t" | "true");
+            let owed = yes(&row[4]);
             owed_back += usize::from(owed);
             let status_fits = |status: &str| match status {
-                "PAID" => !owed,
+                "PAID" | "SHIPPED" | "DELIVERED" => !owed,
                 "CANCELLED" => owed,
                 _ => false,
             };
@@ -565,7 +625,7 @@ fn check_payments(report: &mut Report, db: &Db) {
         bad.is_empty(),
         format!(
             "{paid} paid ({owed_back} cancelled since, refund owed), {refused} refused \
-             (refund recorded), {} bad {:?}",
+             (refund recorded), {refunded} refunded, {} bad {:?}",
             bad.len(),
             first(&bad)
         ),

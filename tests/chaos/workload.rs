@@ -1,9 +1,10 @@
 //! The clients: each a user doing random operations through the gateway
-//! (payments go to an instance directly, as the Payment Service does), and
-//! the history of everything they sent and saw.
+//! (payments, refunds and fulfilment updates go to an instance directly,
+//! as the Payment and Fulfilment Services do), and the history of
+//! everything they sent and saw.
 
 use crate::faults::Rng;
-use crate::helpers::{payment_signature, token, unix_now, PAYMENT_SECRET};
+use crate::helpers::{payment_signature, token, unix_now, FULFILMENT_SECRET, PAYMENT_SECRET};
 use crate::system::{Urls, STOCK};
 use crate::Settings;
 use futures::future::join_all;
@@ -31,6 +32,19 @@ pub enum Kind {
         payment_id: String,
         amount: String,
     },
+    /// The Fulfilment Service: `SHIPPED` or `DELIVERED`.
+    Fulfil {
+        order: i64,
+        event_id: String,
+        status: &'static str,
+    },
+    /// The Payment Service confirms a refund of one of its payments.
+    Refund {
+        order: i64,
+        payment_id: String,
+        refund_id: String,
+        amount: String,
+    },
     Read {
         order: i64,
     },
@@ -43,6 +57,8 @@ impl Kind {
             Kind::Create { .. } => "create",
             Kind::Cancel { .. } => "cancel",
             Kind::Pay { .. } => "pay",
+            Kind::Fulfil { .. } => "fulfil",
+            Kind::Refund { .. } => "refund",
             Kind::Read { .. } => "read",
             Kind::List => "list",
         }
@@ -113,6 +129,9 @@ struct ClientState {
     history: History,
     placed: Vec<Placed>,
     next_payment: u64,
+    /// `(order, payment id, amount)` of every payment sent.
+    payments: Vec<(i64, String, String)>,
+    next_event: u64,
 }
 
 pub async fn run_clients(settings: &Settings, urls: &Urls, history: &History, run: Duration) {
@@ -127,6 +146,8 @@ pub async fn run_clients(settings: &Settings, urls: &Urls, history: &History, ru
             history: history.clone(),
             placed: Vec::new(),
             next_payment: 0,
+            payments: Vec::new(),
+            next_event: 0,
         };
         async move {
             while Instant::now() < until {
@@ -144,14 +165,16 @@ impl ClientState {
         let roll = self.rng.below(100);
         let known = self.known_order();
         match (roll, known) {
-            (0..45, _) | (_, None) => self.create().await,
-            (45..60, Some(order)) => {
+            (0..40, _) | (_, None) => self.create().await,
+            (40..52, Some(order)) => {
                 let copies = if self.rng.chance(25) { 2 } else { 1 };
                 let kind = Kind::Cancel { order: order.id };
                 self.send_copies(kind, copies).await;
             }
-            (60..75, Some(order)) => self.pay(order).await,
-            (75..90, Some(order)) => {
+            (52..65, Some(order)) => self.pay(order).await,
+            (65..73, Some(order)) => self.fulfil(order).await,
+            (73..78, _) => self.refund().await,
+            (78..90, Some(order)) => {
                 self.send(Kind::Read { order: order.id }).await;
             }
             _ => {
@@ -206,12 +229,54 @@ impl ClientState {
         } else {
             order.total.clone()
         };
+        self.payments
+            .push((order.id, payment_id.clone(), amount.clone()));
         let kind = Kind::Pay {
             order: order.id,
             payment_id,
             amount,
         };
         let copies = if self.rng.chance(25) { 2 } else { 1 };
+        self.send_copies(kind, copies).await;
+    }
+
+    /// Ships the order, or (a third of the time) delivers it: either may
+    /// be refused (not paid yet, cancelled, not shipped yet); sometimes the
+    /// same update twice at once.
+    async fn fulfil(&mut self, order: Placed) {
+        self.next_event += 1;
+        let status = if self.rng.chance(33) {
+            "DELIVERED"
+        } else {
+            "SHIPPED"
+        };
+        let kind = Kind::Fulfil {
+            order: order.id,
+            event_id: format!("ful-{}-{}", self.user, self.next_event),
+            status,
+        };
+        let copies = if self.rng.chance(20) { 2 } else { 1 };
+        self.send_copies(kind, copies).await;
+    }
+
+    /// Confirms a refund of a payment this client sent (the Payment
+    /// Service would only for one owed back: here any, so that refusals
+    /// are met too; a payment never applied is 404).
+    async fn refund(&mut self) {
+        if self.payments.is_empty() {
+            self.send(Kind::List).await;
+            return;
+        }
+        let i = self.rng.below(self.payments.len() as u64) as usize;
+        let (order, payment_id, amount) = self.payments[i].clone();
+        self.next_event += 1;
+        let kind = Kind::Refund {
+            order,
+            refund_id: format!("re-{}-{}", self.user, self.next_event),
+            payment_id,
+            amount,
+        };
+        let copies = if self.rng.chance(20) { 2 } else { 1 };
         self.send_copies(kind, copies).await;
     }
 
@@ -296,6 +361,43 @@ impl ClientState {
                 .to_string();
                 self.http
                     .post(format!("{node}/orders/payments/"))
+                    .header("content-type", "application/json")
+                    .header(
+                        "payment-signature",
+                        payment_signature(PAYMENT_SECRET, unix_now(), &body),
+                    )
+                    .body(body)
+            }
+            Kind::Fulfil {
+                order,
+                event_id,
+                status,
+            } => {
+                let node = &self.urls.nodes[(*order as usize + 1) % self.urls.nodes.len()];
+                let body = json!({"event_id": event_id, "order_id": order, "status": status,
+                                  "carrier": "DHL", "tracking_reference": event_id})
+                .to_string();
+                self.http
+                    .post(format!("{node}/orders/fulfilments/"))
+                    .header("content-type", "application/json")
+                    .header(
+                        "fulfilment-signature",
+                        payment_signature(FULFILMENT_SECRET, unix_now(), &body),
+                    )
+                    .body(body)
+            }
+            Kind::Refund {
+                order,
+                payment_id,
+                refund_id,
+                amount,
+            } => {
+                let node = &self.urls.nodes[(*order as usize) % self.urls.nodes.len()];
+                let body = json!({"refund_id": refund_id, "payment_id": payment_id,
+                                  "order_id": order, "amount": amount, "currency": "EUR"})
+                .to_string();
+                self.http
+                    .post(format!("{node}/orders/refunds/"))
                     .header("content-type", "application/json")
                     .header(
                         "payment-signature",

@@ -58,11 +58,6 @@ const PURGE_EVENTS: Sql = Sql::fixed(
         " ORDER BY published_at LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1"
     ),
 );
-const COUNT_UNPUBLISHED: Sql = Sql::fixed(
-    "SELECT count(*) FROM events WHERE published_at IS NULL",
-    "SELECT count(*) FROM events WHERE published_at IS NULL",
-);
-
 impl Tx<'_> {
     /// Records `event` as its order's next one (the order's lock orders
     /// the sequence; a clash on `(order_id, seq)` fails the transaction).
@@ -149,13 +144,5 @@ impl Store {
             .write_rows(&PURGE_EVENTS, &params, |_| Ok(()))
             .await?
             .len())
-    }
-
-    /// How many order events wait to be published.
-    pub fn unpublished_events(&self) -> Result<i64, StoreError> {
-        let count = self.rows(&COUNT_UNPUBLISHED, &[], |row: &dyn Columns| {
-            rows::one_int(row)
-        })?;
-        Ok(count.first().copied().unwrap_or(0))
     }
 }
