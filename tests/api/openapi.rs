@@ -559,18 +559,17 @@ async fn exercise_fulfilments(c: &mut Checker, app: &TestApp) {
     let cancel_path = format!("/orders/orders/{id}/cancel/");
     let refused = authed(app, Method::POST, &cancel_path, 42);
     assert_eq!(c.check(cancel, Method::POST, refused).await.0, 409);
-    let one = "/orders/orders/{id}/";
-    let (status, shown) = c
-        .check(
-            one,
-            Method::GET,
-            authed(app, Method::GET, &format!("/orders/orders/{id}/"), 42),
-        )
-        .await;
-    assert_eq!(
-        (status, shown["timeline"].as_array().unwrap().len()),
-        (200, 4)
-    );
+    let shown = check_shown(c, app, id).await;
+    assert_eq!(shown["timeline"].as_array().unwrap().len(), 4);
+}
+
+/// `GET /orders/orders/{id}/` of user 42's order `id`, checked: its body.
+async fn check_shown(c: &mut Checker, app: &TestApp, id: i64) -> Value {
+    let path = format!("/orders/orders/{id}/");
+    let request = authed(app, Method::GET, &path, 42);
+    let (status, shown) = c.check("/orders/orders/{id}/", Method::GET, request).await;
+    assert_eq!(status, 200, "{shown}");
+    shown
 }
 
 /// `POST /orders/refunds/`: a cancelled paid order's refund.
@@ -610,13 +609,5 @@ async fn exercise_refunds(c: &mut Checker, app: &TestApp) {
                "currency": "EUR"}),
     );
     assert_eq!(c.check(path, Method::POST, missing).await.0, 404);
-    let one = "/orders/orders/{id}/";
-    let (status, shown) = c
-        .check(
-            one,
-            Method::GET,
-            authed(app, Method::GET, &format!("/orders/orders/{id}/"), 42),
-        )
-        .await;
-    assert_eq!((status, &shown["refund"]), (200, &json!("refunded")));
+    assert_eq!(check_shown(c, app, id).await["refund"], "refunded");
 }

@@ -347,15 +347,29 @@ impl TestApp {
         .await
     }
 
-    /// `POST /orders/payments/` with `body`, signed now with `secret`.
-    pub async fn confirm_payment_signed(&self, body: &str, secret: &str, at: u64) -> Response {
-        self.request(reqwest::Method::POST, "/orders/payments/")
+    /// `POST path` with `body`, signed at `at` with `secret` in `header`,
+    /// as a peer service calls the service (directly, not via the gateway).
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        (header, secret): (&str, &str),
+        body: &str,
+        at: u64,
+    ) -> Response {
+        self.request(reqwest::Method::POST, path)
             .header("content-type", "application/json")
-            .header("payment-signature", payment_signature(secret, at, body))
+            .header(header, payment_signature(secret, at, body))
             .body(body.to_owned())
             .send()
             .await
             .unwrap()
+    }
+
+    /// `POST /orders/payments/` with `body`, signed now with `secret`.
+    pub async fn confirm_payment_signed(&self, body: &str, secret: &str, at: u64) -> Response {
+        let signer = ("payment-signature", secret);
+        self.post_signed("/orders/payments/", signer, body, at)
+            .await
     }
 
     /// `POST /orders/payments/` as the Payment Service.
@@ -366,32 +380,18 @@ impl TestApp {
 
     /// `POST /orders/refunds/` as the Payment Service.
     pub async fn confirm_refund(&self, refund: &Value) -> Response {
+        let signer = ("payment-signature", PAYMENT_SECRET);
         let body = refund.to_string();
-        self.request(reqwest::Method::POST, "/orders/refunds/")
-            .header("content-type", "application/json")
-            .header(
-                "payment-signature",
-                payment_signature(PAYMENT_SECRET, unix_now(), &body),
-            )
-            .body(body)
-            .send()
+        self.post_signed("/orders/refunds/", signer, &body, unix_now())
             .await
-            .unwrap()
     }
 
     /// `POST /orders/fulfilments/` as the Fulfilment Service.
     pub async fn fulfil(&self, update: &Value) -> Response {
+        let signer = ("fulfilment-signature", FULFILMENT_SECRET);
         let body = update.to_string();
-        self.request(reqwest::Method::POST, "/orders/fulfilments/")
-            .header("content-type", "application/json")
-            .header(
-                "fulfilment-signature",
-                payment_signature(FULFILMENT_SECRET, unix_now(), &body),
-            )
-            .body(body)
-            .send()
+        self.post_signed("/orders/fulfilments/", signer, &body, unix_now())
             .await
-            .unwrap()
     }
 
     /// `POST /orders/admin/releases/<id>/settle/` with the operator token.
