@@ -113,9 +113,10 @@ impl From<CatalogError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Busy | StoreError::LeaseLost | StoreError::IdTaken => {
-                ApiError::Busy(error.into())
-            }
+            StoreError::Busy
+            | StoreError::LeaseLost
+            | StoreError::IdTaken
+            | StoreError::Raced(_) => ApiError::Busy(error.into()),
             StoreError::Unavailable(_) => ApiError::DatabaseUnavailable(error.into()),
             _ => ApiError::Internal(error.into()),
         }

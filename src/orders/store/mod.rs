@@ -71,8 +71,13 @@ pub enum StoreError {
     Json(#[from] serde_json::Error),
     /// Another request recorded the same payment, refund or fulfilment
     /// event id at this very moment; a retry answers from its row.
-    #[error("payment id recorded concurrently")]
+    #[error("id recorded concurrently")]
     IdTaken,
+    /// PostgreSQL refused the statement because a concurrent transaction
+    /// won a race (a unique key it wrote first, a serialization failure,
+    /// a deadlock): a retry sees that transaction's result.
+    #[error("lost a race with a concurrent transaction")]
+    Raced(#[source] Box<spin_sdk::pg4::PgError>),
 }
 
 impl From<SqliteError> for StoreError {

@@ -458,6 +458,11 @@ fn reconciliation_due_expression(first: usize) -> String {
 /// reachable, starting up or shutting down, or the connection broke. The
 /// service answers 503 with `Retry-After`, as for an unreachable Catalog.
 fn store_error(error: Box<PgError>) -> StoreError {
+    // A concurrent transaction got there first (e.g. the same refund id
+    // for another payment): 503, and the retry answers from its row.
+    if matches!(sqlstate(&error), Some("23505" | "40001" | "40P01")) {
+        return StoreError::Raced(error);
+    }
     let outage = match error.as_ref() {
         // Unless the address is refused by `allowed_outbound_hosts` or
         // not a PostgreSQL address: settings to fix, not an outage.
@@ -648,6 +653,10 @@ mod tests {
         }
         for code in ["23505", "42P01", "22003", "40P01"] {
             assert!(!is_outage(db_error(code)), "{code}");
+        }
+        for code in ["23505", "40001", "40P01"] {
+            let raced = store_error(Box::new(db_error(code)));
+            assert!(matches!(raced, StoreError::Raced(_)), "{code}");
         }
         let text = |t: &str| PgError::QueryFailed(QueryError::Text(t.into()));
         for lost in [
