@@ -29,6 +29,7 @@ mod host;
 mod hosted;
 mod idempotency;
 mod jwks;
+mod kubernetes;
 mod lifecycle;
 mod metrics;
 mod openapi;
