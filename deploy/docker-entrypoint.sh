@@ -5,8 +5,10 @@
 # Service's public keys with an asymmetric jwt_algorithm: one of the two is
 # required), the service token for retried releases, the operator token of
 # /orders/admin/, the PostgreSQL connection string (optional: without it,
-# orders live in SQLite on /app/data) and the event stream's Redis URL
-# (optional: without it, events are recorded, not published). Fails loudly, before Spin starts, when a secret
+# orders live in SQLite on /app/data), the event stream's Redis URL
+# (optional: without it, events are recorded, not published) and the
+# Payment and Fulfilment Services' signing secrets (optional: without one,
+# its endpoints answer 403). Fails loudly, before Spin starts, when a secret
 # file cannot be read or the data directory cannot be written by this user.
 set -eu
 
@@ -42,6 +44,8 @@ read_secret SPIN_VARIABLE_CATALOG_SERVICE_TOKEN "${CATALOG_SERVICE_TOKEN_FILE:-/
 read_secret SPIN_VARIABLE_ADMIN_TOKEN "${ADMIN_TOKEN_FILE:-/run/secrets/admin_token}" optional
 read_secret SPIN_VARIABLE_DATABASE_URL "${DATABASE_URL_FILE:-/run/secrets/database_url}" optional
 read_secret SPIN_VARIABLE_EVENTS_REDIS_URL "${EVENTS_REDIS_URL_FILE:-/run/secrets/events_redis_url}" optional
+read_secret SPIN_VARIABLE_PAYMENT_WEBHOOK_SECRET "${PAYMENT_WEBHOOK_SECRET_FILE:-/run/secrets/payment_webhook_secret}" optional
+read_secret SPIN_VARIABLE_FULFILMENT_WEBHOOK_SECRET "${FULFILMENT_WEBHOOK_SECRET_FILE:-/run/secrets/fulfilment_webhook_secret}" optional
 
 data_dir="${DATA_DIR:-/app/data}"
 [ -w "$data_dir" ] || fail "$data_dir is not writable by uid $(id -u): the database lives there (mount a volume owned by that uid)"
