@@ -59,7 +59,7 @@ pub async fn refund(
     let secret = config.payment_webhook_secret.clone();
     let body = read_signed(facts, request, secret, facts.payment_signature.as_deref()).await?;
     let refund = RefundConfirmation::parse(&body).map_err(ApiError::Invalid)?;
-    access.order_id.set(Some(refund.payment.order_id));
+    access.order_id.set(refund.order_id);
     let deps = dependencies(facts, access, config).await?;
     let response = match confirm_refund(&deps, &refund).await? {
         RefundResult::Recorded(record) => json_response(200, &refunded_json(&record)).build(),
@@ -115,9 +115,9 @@ fn paid_json(record: &PaymentRecord) -> Value {
 }
 
 fn refunded_json(record: &RefundRecord) -> Value {
-    let payment = &record.refund.payment;
+    let payment = &record.payment;
     json!({
-        "refund_id": record.refund.refund_id,
+        "refund_id": record.refund_id,
         "payment_id": payment.payment_id,
         "order_id": payment.order_id,
         "amount": payment.amount.to_string(),

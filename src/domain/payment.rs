@@ -112,23 +112,33 @@ impl PaymentConfirmation {
     }
 }
 
-/// The Payment Service's report that a payment owed back was refunded:
-/// the payment as it was confirmed, and the refund's own id.
+/// The Payment Service's report that a payment owed back was refunded,
+/// whole: the payment by its id (and, optionally, its order), its amount
+/// and currency, and the refund's own id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundConfirmation {
     /// The Payment Service's id of the refund: confirmations are
     /// deduplicated by it.
     pub refund_id: String,
-    /// The payment refunded, whole: its id, order, amount and currency.
-    pub payment: PaymentConfirmation,
+    pub payment_id: String,
+    /// The payment's order, when the Payment Service names it: then it
+    /// must be the payment's.
+    pub order_id: Option<i64>,
+    pub amount: Money,
+    pub currency: String,
 }
 
 impl RefundConfirmation {
-    /// `{"refund_id": "...", "payment_id": "...", "order_id": 1,
-    /// "amount": "19.99", "currency": "EUR"}`: the payment's fields as in
-    /// its confirmation, and the refund's id.
+    /// `{"refund_id": "...", "payment_id": "...", "amount": "19.99",
+    /// "currency": "EUR"}`, `"order_id": 1` optional; each field as in a
+    /// payment confirmation; unknown fields are ignored.
     pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
-        let payment = PaymentConfirmation::parse(body);
+        let mut with_order = body.clone();
+        if body.get("order_id").is_none() {
+            // Checked as a payment confirmation's fields, the order aside.
+            with_order["order_id"] = 1.into();
+        }
+        let payment = PaymentConfirmation::parse(&with_order);
         let refund_id = body
             .get("refund_id")
             .and_then(Value::as_str)
@@ -137,7 +147,10 @@ impl RefundConfirmation {
         match (payment, refund_id) {
             (Ok(payment), Some(refund_id)) => Ok(Self {
                 refund_id: refund_id.to_owned(),
-                payment,
+                payment_id: payment.payment_id,
+                order_id: body.get("order_id").map(|_| payment.order_id),
+                amount: payment.amount,
+                currency: payment.currency,
             }),
             (payment, refund_id) => {
                 let mut errors = payment.err().unwrap_or_default();
@@ -150,6 +163,15 @@ impl RefundConfirmation {
                 Err(errors)
             }
         }
+    }
+
+    /// Whether this confirmation says what `payment` (as recorded) is: the
+    /// same id, its order (when named), amount and currency.
+    pub fn matches(&self, payment: &PaymentConfirmation) -> bool {
+        self.payment_id == payment.payment_id
+            && self.order_id.is_none_or(|id| id == payment.order_id)
+            && self.amount == payment.amount
+            && self.currency == payment.currency
     }
 }
 
@@ -190,17 +212,13 @@ impl RefundState {
     /// confirmation of its whole amount, once.
     pub fn refund(
         self,
-        refund: &PaymentConfirmation,
+        refund: &RefundConfirmation,
         paid: &PaymentConfirmation,
     ) -> Result<(), RefundRefusal> {
         match self {
             RefundState::NotOwed => Err(RefundRefusal::NotOwed),
             RefundState::Refunded => Err(RefundRefusal::AlreadyRefunded),
-            RefundState::Owed
-                if refund.amount != paid.amount || refund.currency != paid.currency =>
-            {
-                Err(RefundRefusal::AmountMismatch)
-            }
+            RefundState::Owed if !refund.matches(paid) => Err(RefundRefusal::AmountMismatch),
             RefundState::Owed => Ok(()),
         }
     }
@@ -237,33 +255,44 @@ mod tests {
             "payment_id": "p", "order_id": 1, "amount": "19.99", "currency": "EUR"
         }))
         .unwrap();
-        let mut other = paid.clone();
-        assert_eq!(RefundState::Owed.refund(&paid, &paid), Ok(()));
+        let refund = |body: Value| RefundConfirmation::parse(&body).unwrap();
+        let whole = refund(json!({
+            "refund_id": "r", "payment_id": "p", "amount": "19.99", "currency": "EUR"
+        }));
+        assert_eq!(whole.order_id, None, "the order is optional");
+        assert_eq!(RefundState::Owed.refund(&whole, &paid), Ok(()));
         assert_eq!(
-            RefundState::NotOwed.refund(&paid, &paid),
+            RefundState::NotOwed.refund(&whole, &paid),
             Err(RefundRefusal::NotOwed)
         );
         assert_eq!(
-            RefundState::Refunded.refund(&paid, &paid),
+            RefundState::Refunded.refund(&whole, &paid),
             Err(RefundRefusal::AlreadyRefunded)
         );
-        other.amount = Money::parse("19.98").unwrap();
-        assert_eq!(
-            RefundState::Owed.refund(&other, &paid),
-            Err(RefundRefusal::AmountMismatch)
-        );
-        other.amount = paid.amount;
-        other.currency = "USD".into();
-        assert_eq!(
-            RefundState::Owed.refund(&other, &paid),
-            Err(RefundRefusal::AmountMismatch)
-        );
+        for other in [
+            json!({"refund_id": "r", "payment_id": "p", "amount": "19.98", "currency": "EUR"}),
+            json!({"refund_id": "r", "payment_id": "p", "amount": "19.99", "currency": "USD"}),
+        ] {
+            assert_eq!(
+                RefundState::Owed.refund(&refund(other), &paid),
+                Err(RefundRefusal::AmountMismatch)
+            );
+        }
+        let named = refund(json!({
+            "refund_id": "r", "payment_id": "p", "order_id": 1, "amount": "19.99", "currency": "EUR"
+        }));
+        assert!(named.matches(&paid));
+        let elsewhere = refund(json!({
+            "refund_id": "r", "payment_id": "p", "order_id": 2, "amount": "19.99", "currency": "EUR"
+        }));
+        assert!(!elsewhere.matches(&paid));
         let errors = RefundConfirmation::parse(&json!({
             "payment_id": "p", "order_id": 1, "amount": "1.00", "currency": "EUR"
         }))
         .unwrap_err();
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["refund_id"]);
-        let errors = RefundConfirmation::parse(&json!({"refund_id": "r r"})).unwrap_err();
+        let errors =
+            RefundConfirmation::parse(&json!({"refund_id": "r r", "order_id": 0})).unwrap_err();
         assert_eq!(errors.len(), 5, "{errors:?}");
     }
 

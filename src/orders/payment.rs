@@ -97,39 +97,48 @@ pub async fn confirm_refund(
     deps: &Deps<'_>,
     refund: &RefundConfirmation,
 ) -> Result<RefundResult, OrderError> {
-    let paid = &refund.payment;
+    // The order to lock: the one named, else the payment's (a payment's
+    // order never changes, so reading it first is safe).
+    let order_id = match refund.order_id {
+        Some(id) => Some(id),
+        None => deps.store.payment_order(&refund.payment_id)?,
+    };
+    let Some(order_id) = order_id else {
+        return Ok(RefundResult::NoSuchPayment);
+    };
     let write = deps.store.write(|tx| {
         // The order's lock orders this after the cancel that owed it.
-        tx.lock_order(paid.order_id)?;
+        tx.lock_order(order_id)?;
         if let Some(stored) = tx.stored_refund(&refund.refund_id)? {
-            return Ok(if stored.refund == *refund {
+            return Ok(if refund.matches(&stored.payment) {
                 RefundResult::Recorded(stored)
             } else {
                 RefundResult::IdReused
             });
         }
-        let Some((payment, state)) = tx.payment_for_refund(&paid.payment_id)? else {
+        let Some((payment, state)) = tx.payment_for_refund(&refund.payment_id)? else {
             return Ok(RefundResult::NoSuchPayment);
         };
-        if payment.order_id != paid.order_id {
+        if payment.order_id != order_id {
             return Ok(RefundResult::NoSuchPayment);
         }
-        if let Err(refusal) = state.refund(paid, &payment) {
+        if let Err(refusal) = state.refund(refund, &payment) {
             return Ok(RefundResult::Refused(refusal));
         }
         let refunded_at = tx
-            .record_refund(&paid.payment_id, &refund.refund_id)?
+            .record_refund(&payment.payment_id, &refund.refund_id)?
             .ok_or(StoreError::IdTaken)?;
         let event = OrderEvent::Refunded {
-            order_id: paid.order_id,
-            payment_id: paid.payment_id.clone(),
+            order_id: payment.order_id,
+            payment_id: payment.payment_id.clone(),
             refund_id: refund.refund_id.clone(),
-            amount: paid.amount,
-            currency: paid.currency.clone(),
+            amount: payment.amount,
+            currency: payment.currency.clone(),
         };
         tx.append_event(&event.record(&deps.traceparent))?;
         Ok(RefundResult::Recorded(RefundRecord {
-            refund: refund.clone(),
+            refund_id: refund.refund_id.clone(),
+            payment,
             refunded_at,
         }))
     });

@@ -259,10 +259,17 @@ async fn a_refund_owed_is_confirmed_once(backend: Backend) {
     assert_eq!(status, 200, "{refunded}");
     assert_eq!(refunded["refund"], "refunded");
     assert_eq!(refunded["payment_id"], "pay-3");
-    // Retried: the first answer; the same id for other content: 422;
-    // another refund of the same payment: refused.
+    // Retried: the first answer (also without the optional order id); the
+    // same id for other content: 422; another refund of the same payment:
+    // refused.
     assert_eq!(
         answer(app.confirm_refund(&refund).await).await,
+        (200, refunded.clone())
+    );
+    let mut without_order = refund.clone();
+    without_order.as_object_mut().unwrap().remove("order_id");
+    assert_eq!(
+        answer(app.confirm_refund(&without_order).await).await,
         (200, refunded.clone())
     );
     let mut other = refund.clone();
@@ -332,7 +339,12 @@ async fn refunds_not_owed_are_refused(backend: Backend) {
     )
     .await;
     assert_eq!((status, &body["reason"]), (409, &json!("refund_not_owed")));
-    // Unknown payment, or a payment of another order: 404.
+    // Unknown payment (with or without its order), or a payment of
+    // another order: 404.
+    let mut unnamed = refund("r2", "pay-none", paid, "19.99");
+    unnamed.as_object_mut().unwrap().remove("order_id");
+    let (status, body) = answer(app.confirm_refund(&unnamed).await).await;
+    assert_eq!((status, &body["code"]), (404, &json!("not_found")));
     for (payment, order) in [("pay-none", paid), ("pay-4", paid + 1_000)] {
         let (status, body) = answer(
             app.confirm_refund(&refund("r2", payment, order, "19.99"))
@@ -352,12 +364,12 @@ async fn refunds_not_owed_are_refused(backend: Backend) {
     )
     .await;
     assert_eq!((status, &body["reason"]), (409, &json!("amount_mismatch")));
-    let (status, body) = answer(
-        app.confirm_refund(&refund("r4", "pay-5", paid, "19.99"))
-            .await,
-    )
-    .await;
+    // Without its order id: the payment names it.
+    let mut r4 = refund("r4", "pay-5", paid, "19.99");
+    r4.as_object_mut().unwrap().remove("order_id");
+    let (status, body) = answer(app.confirm_refund(&r4).await).await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["order_id"], paid);
     // Refused ones recorded nothing: r1 is free for another refund.
     assert_eq!(
         app.stored_events(paid).last().unwrap().kind,

@@ -3,11 +3,9 @@
 
 use super::rows::{self, Columns};
 use super::sql::{sqlite_now, Param, Sql};
-use super::{PaymentRecord, Run, StoreError, Tx};
+use super::{PaymentRecord, Run, Store, StoreError, Tx};
 use crate::domain::money::Money;
-use crate::domain::payment::{
-    PaymentConfirmation, PaymentRefusal, RefundConfirmation, RefundState,
-};
+use crate::domain::payment::{PaymentConfirmation, PaymentRefusal, RefundState};
 
 const STORED_PAYMENT: Sql = Sql::fixed(
     "SELECT payment_id, order_id, amount, currency, reason, created_at FROM payments \
@@ -73,7 +71,9 @@ const RECORD_REFUND: Sql = Sql::fixed(
 /// A refund as recorded: the first answer for its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRecord {
-    pub refund: RefundConfirmation,
+    pub refund_id: String,
+    /// The payment refunded, as it was confirmed.
+    pub payment: PaymentConfirmation,
     pub refunded_at: String,
 }
 
@@ -83,6 +83,25 @@ pub struct OwedRefund {
     pub payment_id: String,
     pub amount: Money,
     pub currency: String,
+}
+
+/// The order a recorded payment is for.
+const PAYMENT_ORDER: Sql = Sql::fixed(
+    "SELECT order_id FROM payments WHERE payment_id = ?1",
+    "SELECT order_id FROM payments WHERE payment_id = $1",
+);
+
+impl Store {
+    /// The order payment `payment_id` was recorded for, if it was (read
+    /// before taking that order's lock).
+    pub fn payment_order(&self, payment_id: &str) -> Result<Option<i64>, StoreError> {
+        let found = self.rows(
+            &PAYMENT_ORDER,
+            &[Param::Text(payment_id)],
+            |row: &dyn Columns| rows::one_int(row),
+        )?;
+        Ok(found.into_iter().next())
+    }
 }
 
 impl Tx<'_> {
@@ -141,14 +160,12 @@ impl Tx<'_> {
             |row: &dyn Columns| {
                 let bad = || StoreError::Malformed("a refunded payment");
                 Ok(RefundRecord {
-                    refund: RefundConfirmation {
-                        refund_id: refund_id.to_owned(),
-                        payment: PaymentConfirmation {
-                            payment_id: row.text(0).ok_or_else(bad)?.to_owned(),
-                            order_id: row.int(1).ok_or_else(bad)?,
-                            amount: row.money(2).ok_or_else(bad)?,
-                            currency: row.text(3).ok_or_else(bad)?.to_owned(),
-                        },
+                    refund_id: refund_id.to_owned(),
+                    payment: PaymentConfirmation {
+                        payment_id: row.text(0).ok_or_else(bad)?.to_owned(),
+                        order_id: row.int(1).ok_or_else(bad)?,
+                        amount: row.money(2).ok_or_else(bad)?,
+                        currency: row.text(3).ok_or_else(bad)?.to_owned(),
                     },
                     refunded_at: row.time(4).ok_or_else(bad)?,
                 })
