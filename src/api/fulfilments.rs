@@ -1,6 +1,7 @@
 //! `POST /orders/fulfilments/`: the Fulfilment (shipping) Service reports
 //! that an order shipped or was delivered. Not a user endpoint: signed
-//! like the payment confirmation, in `Fulfilment-Signature` with its own
+//! like the payment confirmation, in `Fulfilment-Signature` (or
+//! `Payment-Signature`, the same scheme) with its own
 //! `fulfilment_webhook_secret` (unset: the endpoint refuses everyone), and
 //! not routed by the gateway.
 
@@ -22,13 +23,13 @@ pub async fn confirm(
 ) -> Result<Reply, ApiError> {
     let config = Config::load()?;
     let secret = config.fulfilment_webhook_secret.clone();
-    let body = read_signed(
-        facts,
-        request,
-        secret,
-        facts.fulfilment_signature.as_deref(),
-    )
-    .await?;
+    // Its own header, or the payment confirmation's name for the same
+    // scheme ("signed like the payment confirmation"): the secret decides.
+    let signature = facts
+        .fulfilment_signature
+        .as_deref()
+        .or(facts.payment_signature.as_deref());
+    let body = read_signed(facts, request, secret, signature).await?;
     let update = FulfilmentUpdate::parse(&body).map_err(ApiError::Invalid)?;
     access.order_id.set(Some(update.order_id));
     let deps = dependencies(facts, access, config).await?;
