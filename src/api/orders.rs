@@ -79,7 +79,7 @@ fn parse_idempotency_key(facts: &RequestFacts) -> Result<Option<IdempotencyKey>,
         })
 }
 
-/// `GET /orders/orders/?limit=&cursor=`.
+/// `GET /orders/orders/?limit=&cursor=&status=&created_from=&created_before=`.
 pub async fn list(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access).await?;
     let page = PageRequest::from_query(&facts.query, Lister::User).map_err(ApiError::Invalid)?;
@@ -116,7 +116,7 @@ pub async fn get(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Re
     Ok(json_response(200, &body).build().into())
 }
 
-/// `POST /orders/orders/<id>/cancel/`: CREATED → CANCELLED, stock released
+/// `POST /orders/orders/<id>/cancel/`: CREATED or PAID → CANCELLED, stock released
 /// (or stored for a later release); CANCELLED again is a no-op.
 pub async fn cancel(facts: &RequestFacts, access: &AccessLog, id: i64) -> Result<Reply, ApiError> {
     let (config, user) = authenticate(facts, access).await?;
