@@ -4,11 +4,9 @@
 
 use super::order::Fulfilment;
 use super::order_request::FieldErrors;
+use super::payment::Fields;
 use serde_json::Value;
 
-/// Longest fulfilment event id and tracking reference, in bytes (visible
-/// ASCII only).
-const MAX_REFERENCE: usize = 128;
 /// Longest carrier name, in characters.
 const MAX_CARRIER: usize = 64;
 
@@ -30,34 +28,13 @@ impl FulfilmentUpdate {
     /// "DELIVERED"` (carrier and reference then ignored); unknown fields
     /// are ignored.
     pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut fail = |field: &str, message: &str| {
-            errors.insert(field.to_owned(), vec![message.to_owned()]);
-        };
-        let event_id = body
-            .get("event_id")
-            .and_then(Value::as_str)
-            .filter(|id| plain(id));
-        if event_id.is_none() {
-            fail(
-                "event_id",
-                "1 to 128 visible ASCII characters are required.",
-            );
-        }
-        let order_id = body
-            .get("order_id")
-            .and_then(Value::as_i64)
-            .filter(|id| *id >= 1);
-        if order_id.is_none() {
-            fail("order_id", "A positive integer is required.");
-        }
+        let mut fields = Fields::of(body);
+        let event_id = fields.id("event_id");
+        let order_id = fields.order_id();
         let step = match body.get("status").and_then(Value::as_str) {
             Some("SHIPPED") => Some(Fulfilment::Shipped),
             Some("DELIVERED") => Some(Fulfilment::Delivered),
-            _ => {
-                fail("status", "\"SHIPPED\" or \"DELIVERED\" is required.");
-                None
-            }
+            _ => fields.fail("status", "\"SHIPPED\" or \"DELIVERED\" is required."),
         };
         let mut shipment = None;
         if step == Some(Fulfilment::Shipped) {
@@ -67,39 +44,25 @@ impl FulfilmentUpdate {
                     && c.trim() == *c
                     && !c.chars().any(char::is_control)
             });
-            if carrier.is_none() {
-                fail(
+            let carrier = match carrier {
+                Some(carrier) => Some(carrier.to_owned()),
+                None => fields.fail(
                     "carrier",
                     "A carrier name of 1 to 64 characters is required to ship.",
-                );
-            }
-            let tracking = body
-                .get("tracking_reference")
-                .and_then(Value::as_str)
-                .filter(|r| plain(r));
-            if tracking.is_none() {
-                fail(
-                    "tracking_reference",
-                    "1 to 128 visible ASCII characters are required to ship.",
-                );
-            }
-            shipment = carrier.zip(tracking);
+                ),
+            };
+            shipment = carrier.zip(fields.id("tracking_reference"));
         }
         match (event_id, order_id, step) {
-            (Some(event_id), Some(order_id), Some(step)) if errors.is_empty() => Ok(Self {
-                event_id: event_id.to_owned(),
+            (Some(event_id), Some(order_id), Some(step)) if fields.errors.is_empty() => Ok(Self {
+                event_id,
                 order_id,
                 step,
-                shipment: shipment.map(|(c, t)| (c.to_owned(), t.to_owned())),
+                shipment,
             }),
-            _ => Err(errors),
+            _ => Err(fields.errors),
         }
     }
-}
-
-/// 1 to [`MAX_REFERENCE`] visible ASCII characters.
-fn plain(text: &str) -> bool {
-    (1..=MAX_REFERENCE).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]

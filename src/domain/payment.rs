@@ -6,8 +6,9 @@ use super::money::Money;
 use super::order_request::FieldErrors;
 use serde_json::Value;
 
-/// Longest payment id, in bytes (visible ASCII only).
-const MAX_PAYMENT_ID: usize = 128;
+/// Longest id a peer service sends (payment, refund, fulfilment event), in
+/// bytes (visible ASCII only).
+const MAX_ID: usize = 128;
 
 /// A confirmed payment as the Payment Service reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,62 +53,95 @@ impl PaymentRefusal {
     }
 }
 
+/// Reads the fields peer services send, naming each bad one in `errors`.
+pub(super) struct Fields<'a> {
+    body: &'a Value,
+    pub errors: FieldErrors,
+}
+
+impl<'a> Fields<'a> {
+    pub fn of(body: &'a Value) -> Self {
+        Fields {
+            body,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    pub fn fail<T>(&mut self, field: &str, message: &str) -> Option<T> {
+        self.errors
+            .insert(field.to_owned(), vec![message.to_owned()]);
+        None
+    }
+
+    /// An id of the sender's, or a carrier's reference: 1 to 128 visible
+    /// ASCII characters.
+    pub fn id(&mut self, field: &str) -> Option<String> {
+        match self.body.get(field).and_then(Value::as_str) {
+            Some(id)
+                if (1..=MAX_ID).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) =>
+            {
+                Some(id.to_owned())
+            }
+            _ => self.fail(field, "1 to 128 visible ASCII characters are required."),
+        }
+    }
+
+    /// `order_id`: a positive JSON integer.
+    pub fn order_id(&mut self) -> Option<i64> {
+        let id = self.body.get("order_id").and_then(Value::as_i64);
+        match id.filter(|id| *id >= 1) {
+            Some(id) => Some(id),
+            None => self.fail("order_id", "A positive integer is required."),
+        }
+    }
+
+    /// `order_id` when present.
+    pub fn optional_order_id(&mut self) -> Option<Option<i64>> {
+        match self.body.get("order_id") {
+            None => Some(None),
+            Some(_) => self.order_id().map(Some),
+        }
+    }
+
+    fn amount(&mut self) -> Option<Money> {
+        let amount = self.body.get("amount").and_then(Value::as_str);
+        match amount.and_then(Money::parse_exact) {
+            Some(amount) => Some(amount),
+            None => self.fail(
+                "amount",
+                "An amount as the service writes it is required: digits, a point and exactly two places (\"24.60\").",
+            ),
+        }
+    }
+
+    fn currency(&mut self) -> Option<String> {
+        let currency = self.body.get("currency").and_then(Value::as_str);
+        match currency.filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase())) {
+            Some(currency) => Some(currency.to_owned()),
+            None => self.fail("currency", "A three-letter ISO 4217 code is required."),
+        }
+    }
+}
+
 impl PaymentConfirmation {
     /// `{"payment_id": "...", "order_id": 1, "amount": "19.99",
     /// "currency": "EUR"}`; unknown fields are ignored.
     pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let mut fail = |field: &str, message: &str| {
-            errors.insert(field.to_owned(), vec![message.to_owned()]);
-        };
-        let payment_id = body.get("payment_id").and_then(Value::as_str);
-        let payment_id = match payment_id {
-            Some(id)
-                if (1..=MAX_PAYMENT_ID).contains(&id.len())
-                    && id.bytes().all(|b| b.is_ascii_graphic()) =>
-            {
-                Some(id.to_owned())
-            }
-            _ => {
-                fail(
-                    "payment_id",
-                    "1 to 128 visible ASCII characters are required.",
-                );
-                None
-            }
-        };
-        let order_id = body
-            .get("order_id")
-            .and_then(Value::as_i64)
-            .filter(|id| *id >= 1);
-        if order_id.is_none() {
-            fail("order_id", "A positive integer is required.");
-        }
-        let amount = body
-            .get("amount")
-            .and_then(Value::as_str)
-            .and_then(Money::parse_exact);
-        if amount.is_none() {
-            fail(
-                "amount",
-                "An amount as the service writes it is required: digits, a point and exactly two places (\"24.60\").",
-            );
-        }
-        let currency = body
-            .get("currency")
-            .and_then(Value::as_str)
-            .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()));
-        if currency.is_none() {
-            fail("currency", "A three-letter ISO 4217 code is required.");
-        }
-        match (payment_id, order_id, amount, currency) {
+        let mut fields = Fields::of(body);
+        let parsed = (
+            fields.id("payment_id"),
+            fields.order_id(),
+            fields.amount(),
+            fields.currency(),
+        );
+        match parsed {
             (Some(payment_id), Some(order_id), Some(amount), Some(currency)) => Ok(Self {
                 payment_id,
                 order_id,
                 amount,
-                currency: currency.to_owned(),
+                currency,
             }),
-            _ => Err(errors),
+            _ => Err(fields.errors),
         }
     }
 }
@@ -133,35 +167,25 @@ impl RefundConfirmation {
     /// "currency": "EUR"}`, `"order_id": 1` optional; each field as in a
     /// payment confirmation; unknown fields are ignored.
     pub fn parse(body: &Value) -> Result<Self, FieldErrors> {
-        let mut with_order = body.clone();
-        if body.get("order_id").is_none() {
-            // Checked as a payment confirmation's fields, the order aside.
-            with_order["order_id"] = 1.into();
-        }
-        let payment = PaymentConfirmation::parse(&with_order);
-        let refund_id = body
-            .get("refund_id")
-            .and_then(Value::as_str)
-            .filter(|id| (1..=MAX_PAYMENT_ID).contains(&id.len()))
-            .filter(|id| id.bytes().all(|b| b.is_ascii_graphic()));
-        match (payment, refund_id) {
-            (Ok(payment), Some(refund_id)) => Ok(Self {
-                refund_id: refund_id.to_owned(),
-                payment_id: payment.payment_id,
-                order_id: body.get("order_id").map(|_| payment.order_id),
-                amount: payment.amount,
-                currency: payment.currency,
-            }),
-            (payment, refund_id) => {
-                let mut errors = payment.err().unwrap_or_default();
-                if refund_id.is_none() {
-                    errors.insert(
-                        "refund_id".to_owned(),
-                        vec!["1 to 128 visible ASCII characters are required.".to_owned()],
-                    );
-                }
-                Err(errors)
+        let mut fields = Fields::of(body);
+        let parsed = (
+            fields.id("refund_id"),
+            fields.id("payment_id"),
+            fields.optional_order_id(),
+            fields.amount(),
+            fields.currency(),
+        );
+        match parsed {
+            (Some(refund_id), Some(payment_id), Some(order_id), Some(amount), Some(currency)) => {
+                Ok(Self {
+                    refund_id,
+                    payment_id,
+                    order_id,
+                    amount,
+                    currency,
+                })
             }
+            _ => Err(fields.errors),
         }
     }
 
