@@ -27,10 +27,12 @@ use std::time::{Duration, Instant};
 /// How long a write waits for other writers in total before giving up.
 const BUSY_BUDGET: Duration = Duration::from_secs(5);
 /// SQLite's own wait per attempt (`busy_timeout`): inside the host, without
-/// a round trip, its handler retries after 1, 3, 8, 18, 33, 53 and 78 ms;
-/// beyond that its sleeps grow to 50 and 100 ms, which starve the longest
-/// waiters, so each attempt is cut here and started again with short ones.
-const BUSY_SLICE_MS: u32 = 100;
+/// a round trip, its handler sleeps 1, 2, 5 and 2 ms, then the component
+/// tries again. Left to itself the handler's sleeps grow to 25, 50 and
+/// 100 ms, which miss the lock's release and starve the longest waiters.
+/// 10 ms rather than 100: on real Spin p99 ÷2.2 at 8 connections and ÷1.4
+/// at 32 for 4 % fewer creates (bench/README.md, "Issue 21: the floor").
+const BUSY_SLICE_MS: u32 = 10;
 /// Pause between two attempts, for SQLite servers that ignore `busy_timeout`.
 const BUSY_PAUSE: Duration = Duration::from_millis(1);
 
