@@ -29,6 +29,17 @@ NO_COLLAPSE = (128, 0.9, ["create-1-item", "create-5-items", "create-1-item@pg",
                           "create-1-item@spin-pg", "create-5-items@spin-pg"])
 
 
+# Issue 21, on real Spin at 32 connections: creates' p99 at most this (ms).
+TAIL_TARGETS = {"create-1-item@spin": 100.0, "create-1-item@spin-pg": 50.0}
+# Issue 21: a create's host CPU at most this many times hello's, on real Spin.
+CPU_TARGET = ("create-1-item@spin", "hello@spin", 10.0)
+# The floor (bench/floor) beside the create it is the floor of, and the
+# hello of the same runtime: (create, floor, hello).
+FLOORS = [("create-1-item", "floor", "hello"),
+          ("create-1-item@spin", "floor@spin", "hello@spin"),
+          ("create-1-item@spin-pg", "floor@spin-pg", "hello@spin")]
+
+
 def runtime(scenario):
     """The runtime that served a scenario: real Spin for `…@spin…`,
     gunicorn for the Django comparison point (no hello of its own)."""
@@ -57,6 +68,7 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
         for tag, values in sorted(by_tag.items()) if tag.startswith("create")
     }
     instantiate_us = []
+    prepare_us = {}  # statement's first words → CPU µs to prepare it, each time
     for line in open(err_path):
         try:
             entry = json.loads(line)
@@ -64,6 +76,15 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
             continue
         if entry.get("spin_host") == "instantiate":
             instantiate_us.append(entry["us"])
+        elif entry.get("spin_host") == "sqlite_prepare":
+            prepare_us.setdefault(entry["statement"], []).append(entry["cpu_us"])
+    # Every request's connection is new (Spin's model): each prepares its
+    # statements again, and its first statement parses the schema too.
+    sqlite_prepare = [
+        {"statement": head, "count": len(v), "mean_cpu_us": round(statistics.mean(v), 1),
+         "median_cpu_us": statistics.median(v)}
+        for head, v in sorted(prepare_us.items(), key=lambda kv: -sum(kv[1]))[:12]
+    ]
     # Each runtime's figures against its own hello, from the same run.
     hello = {(runtime(r["scenario"]), r["concurrency"]): r["result"]["rps"] for r in runs
              if r["scenario"] in ("hello", "hello@spin")}
@@ -93,6 +114,29 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
         checks.append({"scenario": f"{scenario} no collapse", "concurrency": top, "min_share_of_best": share,
                        "share": ratio, "errors": at_top["errors"],
                        "met": ratio >= share and at_top["errors"] == 0})
+    for scenario, max_p99 in TAIL_TARGETS.items():
+        run = next((r for r in runs if r["scenario"] == scenario and r["concurrency"] == 32), None)
+        if run is not None:
+            checks.append({"scenario": f"{scenario} tail", "concurrency": 32, "max_p99_ms": max_p99,
+                           "p99_ms": run["result"]["p99_ms"], "errors": run["result"]["errors"],
+                           "met": run["result"]["p99_ms"] <= max_p99 and run["result"]["errors"] == 0})
+    # Host CPU per request: each create beside its floor and its hello.
+    cpu_of = {(r["scenario"], r["concurrency"]): r["host_cpu_us"] for r in runs if r.get("host_cpu_us")}
+    floors = []
+    for create, floor, hello_name in FLOORS:
+        for c in sorted({r["concurrency"] for r in runs}):
+            mine, low, base = (cpu_of.get((n, c)) for n in (create, floor, hello_name))
+            if mine and low and base:
+                floors.append({"scenario": create, "concurrency": c, "cpu_us": mine, "floor_cpu_us": low,
+                               "hello_cpu_us": base, "create_over_hello": round(mine / base, 1),
+                               "floor_over_hello": round(low / base, 1),
+                               "create_over_floor": round(mine / low, 2)})
+    create, hello_name, most = CPU_TARGET
+    for c in sorted({r["concurrency"] for r in runs}):
+        mine, base = cpu_of.get((create, c)), cpu_of.get((hello_name, c))
+        if mine and base:
+            checks.append({"scenario": f"{create} CPU", "concurrency": c, "max_times_hello": most,
+                           "times_hello": round(mine / base, 1), "met": mine <= most * base})
     rss_mib = int(rss_kib) / 1024
     checks.append({"scenario": "host peak RSS", "max_mib": 64, "mib": round(rss_mib, 1), "met": rss_mib <= 64})
     spin_rss = __import__("os").environ.get("SPIN_PEAK_RSS_KIB")
@@ -144,6 +188,8 @@ def build(results_path, log_path, err_path, rss_kib, wasm_bytes, command, compar
         "wasm_bytes": int(wasm_bytes),
         "targets": checks,
         "compare_pairs": pairs,
+        "floors": floors,
+        "sqlite_prepare_cpu_us": sqlite_prepare,
     }
 
 
@@ -169,6 +215,24 @@ def table(path):
     print(f"instantiation per request: median {i['median']} µs, p90 {i['p90']} µs ({i['requests']} requests)")
     print(f"host peak RSS {report['host_peak_rss_mib']} MiB (spin-host, SQLite); "
           f"real Spin {report.get('spin_peak_rss_mib')} MiB; .wasm {report['wasm_bytes']} bytes\n")
+    if report.get("sqlite_prepare_cpu_us"):
+        print("SQLite statements prepared by spin-host (SQLite instance, all scenarios; a new "
+              "connection per request, so each request compiles again, its first statement "
+              "parsing the schema):")
+        for p in report["sqlite_prepare_cpu_us"]:
+            print(f"  {p['statement']}: {p['count']} times, CPU mean {p['mean_cpu_us']} µs, "
+                  f"median {p['median_cpu_us']} µs")
+        print()
+    if report.get("floors"):
+        print("host CPU µs per request: each create beside its floor (bench/floor: the same "
+              "Catalog calls and two durable writes, no logic) and its runtime's hello:")
+        print("| create | conc | create | floor | hello | create ÷ hello | floor ÷ hello | create ÷ floor |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for f in report["floors"]:
+            print(f"| {f['scenario']} | {f['concurrency']} | {f['cpu_us']:.0f} | {f['floor_cpu_us']:.0f} "
+                  f"| {f['hello_cpu_us']:.0f} | {f['create_over_hello']} | {f['floor_over_hello']} "
+                  f"| {f['create_over_floor']} |")
+        print()
     for t in report["targets"]:
         print(("MET   " if t["met"] else "MISSED") + " " + json.dumps(t))
     if report.get("compare_pairs"):
