@@ -30,8 +30,10 @@ const BUSY_BUDGET: Duration = Duration::from_secs(5);
 /// a round trip, its handler sleeps 1, 2, 5 and 2 ms, then the component
 /// tries again. Left to itself the handler's sleeps grow to 25, 50 and
 /// 100 ms, which miss the lock's release and starve the longest waiters.
-/// 10 ms rather than 100: on real Spin p99 ÷2.2 at 8 connections and ÷1.4
-/// at 32 for 4 % fewer creates (bench/README.md, "Issue 21: the floor").
+/// 10 ms rather than 30 or 100: on real Spin the best tail of the three at
+/// every concurrency measured (p99 about half at 8 connections), at a cost
+/// in throughput at 32 in one run of three (bench/README.md, "Issue 21:
+/// the floor").
 const BUSY_SLICE_MS: u32 = 10;
 /// Pause between two attempts, for SQLite servers that ignore `busy_timeout`.
 const BUSY_PAUSE: Duration = Duration::from_millis(1);
