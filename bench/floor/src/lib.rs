@@ -3,8 +3,8 @@
 //! caller's token, then two durable writes on their own (the reservation
 //! intent and the order) — on Spin's `default` SQLite database, or on
 //! PostgreSQL when `database_url` is set. No JSON parsing, no token check,
-//! no configuration beyond two variables, no logging, no migrations, and
-//! each write waits for the lock the way the runtime does by default.
+//! no configuration beyond three variables, no logging, no migrations; each
+//! SQLite write waits for the lock in the Order Service's 10 ms slices.
 //!
 //! `bench/run` serves it beside hello and the Order Service: its CPU per
 //! request is what any component making a create's calls costs the host,
