@@ -6,7 +6,9 @@ written from spin-operator's CRD), and the manifests agree with spin.toml
 and with each other. Then each rule is shown to fail on a manifest broken
 on purpose, so that no check here is one that cannot fail.
 
-Run by deploy/check (CI): python check.py  (needs kubernetes-validate)."""
+Run by deploy/check (CI): python check.py  (needs kubernetes-validate).
+`python check.py --variables` prints the SpinApp's variables as JSON: the
+tests start spin.toml with them on each Spin (tests/api/kubernetes.rs)."""
 
 import copy
 import json
@@ -145,11 +147,16 @@ def problems(objects):
         value = values.get(template.strip("{} "), "")
         if value and origin(value) == "":
             out.append(f"allowed_outbound_hosts entry {template} is {value!r}, not scheme://host:port")
+    # A peer in use: its *_host is its URL's origin. A peer not in use: its
+    # *_host is spin.toml's default, never empty, for the shim's Spin 3.6.3
+    # denies every outbound request when one entry resolves to nothing.
     pairs = [("database_url", "database_host"), ("events_redis_url", "events_redis_host"),
              ("jwt_jwks_url", "jwt_jwks_host")]
     for url, host in pairs:
-        if origin(values.get(url, "")) != values.get(host, ""):
-            out.append(f"{host} ({values.get(host)!r}) is not the origin of {url}")
+        expected = origin(values.get(url, "")) or manifest["variables"][host].get("default")
+        if values.get(host, "") != expected:
+            out.append(f"{host} ({values.get(host)!r}) is not {expected!r} "
+                       f"({'the origin of ' + url if values.get(url) else 'spin.toml default: no ' + url})")
     services = {f"{s['metadata']['name']}.{namespace}.{CLUSTER_DOMAIN}"
                 for s in find(objects, "Service")}
     for host_variable in ["database_host", "events_redis_host"]:
@@ -236,6 +243,7 @@ def broken_on_purpose():
         ("a secret from the ConfigMap", lambda o: app(o)["spec"]["variables"][1].update(
             valueFrom={"configMapKeyRef": {"name": "order-service-config", "key": "jwt_algorithm"}})),
         ("a key the Secret lacks", lambda o: secrets(o).pop("admin_token")),
+        ("an empty jwt_jwks_host", lambda o: config(o).update(jwt_jwks_host="")),
         ("database_host elsewhere", lambda o: config(o).update(
             database_host="postgres://other.shop.svc.cluster.local:5432")),
         ("SQLite with replicas", lambda o: secrets(o).update(database_url="")),
@@ -250,8 +258,27 @@ def broken_on_purpose():
     ], mutate
 
 
+def variables(objects):
+    """The value of each of the SpinApp's variables, from the ConfigMap and
+    the Secret (its example): what the shim's Spin resolves the app with."""
+    app = find(objects, "SpinApp")[0]
+    values = {}
+    for variable in app["spec"]["variables"]:
+        source = variable.get("valueFrom", {})
+        ref = source.get("secretKeyRef") or source.get("configMapKeyRef")
+        if ref is None:
+            values[variable["name"]] = variable.get("value", "")
+            continue
+        kind, field = ("Secret", "stringData") if "secretKeyRef" in source else ("ConfigMap", "data")
+        values[variable["name"]] = find(objects, kind, ref["name"])[0][field][ref["key"]]
+    return values
+
+
 def main():
     objects = build()
+    if sys.argv[1:] == ["--variables"]:
+        print(json.dumps(variables(objects)))
+        return 0
     found = problems(objects)
     for problem in found:
         print(f"deploy/kubernetes: {problem}")

@@ -15,17 +15,25 @@ use std::time::{Duration, Instant};
 /// The cached document's age limit in these tests (and so the cool-down).
 const REFRESH_SECONDS: u64 = 2;
 
-async fn app_with_jwks(auth: &AuthService, url: &str, host: &str, backend: Backend) -> TestApp {
+/// An app verifying with the JWKS at `url`, its origin allowed as `host`
+/// (`None`: `jwt_jwks_host` keeps its default, which allows nothing real).
+async fn app_with_jwks(
+    auth: &AuthService,
+    url: &str,
+    host: Option<&str>,
+    backend: Backend,
+) -> TestApp {
+    let mut variables = vec![
+        ("jwt_algorithm", auth.algorithm.to_owned()),
+        ("jwt_signing_key", String::new()),
+        ("jwt_verifying_key", String::new()),
+        ("jwt_jwks_url", url.to_owned()),
+        ("jwt_jwks_refresh_seconds", REFRESH_SECONDS.to_string()),
+    ];
+    variables.extend(host.map(|host| ("jwt_jwks_host", host.to_owned())));
     spawn_app_with(AppOptions {
         backend,
-        variables: vec![
-            ("jwt_algorithm", auth.algorithm.to_owned()),
-            ("jwt_signing_key", String::new()),
-            ("jwt_verifying_key", String::new()),
-            ("jwt_jwks_url", url.to_owned()),
-            ("jwt_jwks_host", host.to_owned()),
-            ("jwt_jwks_refresh_seconds", REFRESH_SECONDS.to_string()),
-        ],
+        variables,
         catalog_args: auth.catalog_args("first"),
         ..Default::default()
     })
@@ -64,7 +72,7 @@ async fn a_jwks_is_cached_refreshed_and_outlives_its_endpoint(backend: Backend) 
     let auth = AuthService::new("ES256", &["first", "second", "stranger"]);
     auth.publish(&[("first", "k1")]);
     let endpoint = auth.serve_jwks(0).await;
-    let app = app_with_jwks(&auth, &endpoint.url(), &endpoint.origin, backend).await;
+    let app = app_with_jwks(&auth, &endpoint.url(), Some(&endpoint.origin), backend).await;
 
     // No token, no fetch.
     assert_eq!(app.get("/orders/orders/").await.status(), 401);
@@ -166,14 +174,14 @@ async fn a_jwks_is_cached_refreshed_and_outlives_its_endpoint(backend: Backend) 
 crate::on_both_backends!(a_jwks_is_cached_refreshed_and_outlives_its_endpoint);
 
 /// The JWKS origin is the only one it may reach: with `jwt_jwks_host`
-/// unset, `allowed_outbound_hosts` keeps the fetch from leaving (Spin
+/// left at its default, `allowed_outbound_hosts` keeps the fetch from leaving (Spin
 /// refuses it), the failure is logged, and tokens are refused.
 #[tokio::test]
 async fn a_jwks_outside_the_allowed_hosts_is_never_fetched() {
     let auth = AuthService::new("ES256", &["first"]);
     auth.publish(&[("first", "k1")]);
     let endpoint = auth.serve_jwks(0).await;
-    let app = app_with_jwks(&auth, &endpoint.url(), "", Backend::Sqlite).await;
+    let app = app_with_jwks(&auth, &endpoint.url(), None, Backend::Sqlite).await;
     let token = auth.mint("first", 42, Some("k1"));
     assert_eq!(list_status(&app, &token).await, 401);
     assert_eq!(endpoint.hits().await, 0);
