@@ -87,6 +87,14 @@ impl Manifest {
                 bail!("variable `{name}` cannot be both required and have a default");
             }
         }
+        let defaults = crate::variables::AppVariables::defaults(&self.variables);
+        for (name, component) in &self.component {
+            crate::outbound::check_allowed_hosts_with_defaults(
+                &component.allowed_outbound_hosts,
+                |entry| defaults.expand(entry),
+            )
+            .with_context(|| format!("Failed to load component `{name}`"))?;
+        }
         if self.trigger.http.is_empty() {
             bail!("the manifest has no [[trigger.http]]");
         }
@@ -157,5 +165,12 @@ command = "cargo build"
         );
         assert!(parse(&both).is_err());
         assert!(parse(&GOOD.replace("key = {", "Bad-Name = {")).is_err());
+        // Spin 3.6.3 checks templates with the defaults when it loads.
+        let empty_default = GOOD.replace("\"http://127.0.0.1:9\"", "\"\"");
+        let error = format!("{:#}", parse(&empty_default).unwrap_err());
+        assert!(
+            error.contains("allowed_outbound_hosts` is malformed"),
+            "{error}"
+        );
     }
 }

@@ -98,37 +98,56 @@ impl AllowedHost {
     }
 }
 
-/// Resolves a component's `allowed_outbound_hosts` as Spin does for each
-/// instance: entries are expanded with the app's variables; an entry that
-/// expands to nothing is skipped; one that expands to something invalid
-/// allows nothing (requests to it are denied, with a warning) rather than
-/// stopping the app. A literal entry that is malformed is an error.
+/// Resolves a component's `allowed_outbound_hosts` with the app's variables
+/// as Spin does for each instance. An entry that resolves to nothing or to
+/// something malformed stops the start: Spin 4 would skip or deny that one
+/// entry, but Spin 3 (SpinKube's shim embeds 3.6.3) fails every outbound
+/// request of the component when one entry does not parse, so an app that
+/// starts here must not depend on either.
 pub fn resolve_allowed_hosts(
     entries: &[String],
     expand: impl Fn(&str) -> Result<String>,
 ) -> Result<Vec<AllowedHost>> {
-    let mut allowed = Vec::new();
-    for entry in entries {
-        if !entry.contains("{{") {
-            allowed.push(AllowedHost::parse(entry)?);
-            continue;
-        }
-        match expand(entry).and_then(|expanded| {
-            if expanded.trim().is_empty() {
-                Ok(None)
-            } else {
-                AllowedHost::parse(&expanded).map(Some)
+    entries
+        .iter()
+        .map(|entry| {
+            if !entry.contains("{{") {
+                return AllowedHost::parse(entry);
             }
-        }) {
-            Ok(Some(host)) => allowed.push(host),
-            Ok(None) => {}
-            Err(error) => eprintln!(
-                "spin-host: allowed_outbound_hosts entry `{entry}` is not usable ({error:#}); \
-                 requests it would allow are denied"
-            ),
-        }
+            let expanded = expand(entry)?;
+            AllowedHost::parse(&expanded).with_context(|| {
+                format!(
+                    "allowed_outbound_hosts entry `{entry}` resolves to {expanded:?}: Spin 3 then \
+                     denies every outbound request of the component (Spin 4 skips an empty \
+                     entry); leave the variable unset to keep its default"
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks `allowed_outbound_hosts` as Spin 3 does when it loads an app:
+/// each template resolved with the variables' default values must be a
+/// valid entry (an empty one is not); a template using a variable without
+/// a default cannot be checked and passes. `defaults` expands a template
+/// with the defaults, failing when a variable has none.
+pub fn check_allowed_hosts_with_defaults(
+    entries: &[String],
+    defaults: impl Fn(&str) -> Result<String>,
+) -> Result<()> {
+    for entry in entries.iter().filter(|entry| entry.contains("{{")) {
+        let Ok(resolved) = defaults(entry) else {
+            continue;
+        };
+        AllowedHost::parse(&resolved).with_context(|| {
+            // Spin 3.6.3's words, so the start-up error reads the same.
+            format!(
+                "`allowed_outbound_hosts` is malformed: using default variable value(s) with \
+                 template {entry:?} results in invalid config {resolved:?}"
+            )
+        })?;
     }
-    Ok(allowed)
+    Ok(())
 }
 
 /// Plain-HTTP requests of the whole app: one pooled keep-alive client.
@@ -398,24 +417,38 @@ mod tests {
 
     #[test]
     fn templates_resolve_like_spin_per_instance() {
-        let entries = vec![
-            "{{ empty }}".to_owned(),
-            "{{ bad }}".to_owned(),
-            "{{ good }}".to_owned(),
-            "http://literal:1".to_owned(),
-        ];
-        let allowed = resolve_allowed_hosts(&entries, |t| {
+        let expand = |t: &str| {
             Ok(match t {
                 "{{ empty }}" => "",
                 "{{ bad }}" => "not a url",
                 _ => "http://catalog:9001",
             }
             .to_owned())
-        })
-        .unwrap();
-        assert_eq!(allowed.len(), 2, "empty skipped, bad denies: {allowed:?}");
+        };
+        let entries = vec!["{{ good }}".to_owned(), "http://literal:1".to_owned()];
+        let allowed = resolve_allowed_hosts(&entries, expand).unwrap();
+        assert_eq!(allowed.len(), 2);
         assert!(allowed[0].allows(&"http://catalog:9001/x".parse().unwrap()));
-        assert!(resolve_allowed_hosts(&["not a url".to_owned()], |t| Ok(t.to_owned())).is_err());
+        // Spin 3 fails every outbound request over one entry it cannot
+        // parse: refused at start, however it came about.
+        for bad in ["{{ empty }}", "{{ bad }}", "not a url"] {
+            let entries = vec!["{{ good }}".to_owned(), bad.to_owned()];
+            assert!(resolve_allowed_hosts(&entries, expand).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_checked_like_spin_3_at_load() {
+        let defaults = |t: &str| match t {
+            "{{ empty }}" => Ok(String::new()),
+            "{{ required }}" => anyhow::bail!("no default"),
+            _ => Ok("postgres://database.invalid".to_owned()),
+        };
+        let check = |entry: &str| check_allowed_hosts_with_defaults(&[entry.to_owned()], defaults);
+        assert!(check("{{ host }}").is_ok());
+        assert!(check("{{ required }}").is_ok(), "no default: not checked");
+        let error = format!("{:#}", check("{{ empty }}").unwrap_err());
+        assert!(error.contains("results in invalid config \"\""), "{error}");
     }
 
     #[test]

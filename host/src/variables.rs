@@ -68,6 +68,16 @@ impl AppVariables {
         Ok(Self { values })
     }
 
+    /// The declared defaults alone, as Spin 3 checks a manifest with when
+    /// it loads it; variables without a default stay unset.
+    pub fn defaults(decls: &BTreeMap<String, VariableDecl>) -> Self {
+        let values = decls
+            .iter()
+            .filter_map(|(name, decl)| Some((name.clone(), decl.default.clone()?)))
+            .collect();
+        Self { values }
+    }
+
     /// Expands `{{ name }}` references in `template`.
     pub fn expand(&self, template: &str) -> Result<String> {
         let mut out = String::new();
