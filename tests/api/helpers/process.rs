@@ -127,6 +127,9 @@ pub async fn start(mut command: Command, ready_prefix: &str) -> (Process, String
             collected.collected.lock().unwrap().push(line);
         }
     });
+    // Only the readers hold the sender now: when the process exits before
+    // it is ready, both pipes close and the wait ends at once.
+    drop(ready_tx_shared);
     let address = tokio::time::timeout(std::time::Duration::from_secs(120), ready_rx)
         .await
         .unwrap_or_else(|_| panic!("not ready in time; stderr: {:?}", stderr.lines()))
