@@ -187,14 +187,21 @@ async fn the_image_command_without_its_write_flags_would_not_start() {
         .collect();
     // The earlier image's way to keep component logs off the read-only
     // disk, `--log-dir ""`: Spin 4.1 refuses an empty value (its help says
-    // otherwise), so the image sets `log_dir = ""` in the runtime config.
+    // otherwise), so the image sets `log_dir = ""` in the runtime config;
+    // Spin 3.6.3 takes the flag, and then refuses the runtime config's key
+    // as unused.
     let empty_log_dir: Vec<String> = image_command()
         .into_iter()
         .chain(["--log-dir".to_owned(), String::new()])
         .collect();
+    let empty_log_dir_refused = if crate::helpers::spin_major() >= 4 {
+        "a value is required for '--log-dir"
+    } else {
+        "unused runtime config key(s): log_dir"
+    };
     for (args, expected) in [
         (without_cache_flag, "failed to create cache directory"),
-        (empty_log_dir, "a value is required for '--log-dir"),
+        (empty_log_dir, empty_log_dir_refused),
     ] {
         let output = image
             .command(&args, "http://127.0.0.1:9")

@@ -34,6 +34,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod payments;
+mod peer_combinations;
 mod persistence;
 mod pg_types;
 mod postgres;

@@ -9,8 +9,8 @@
 //! variable, nothing is sent.
 
 use crate::helpers::{
-    order, spawn_app_with, token, AppOptions, Backend, ExportedSpan, OtlpReceiver, RedisServer,
-    TestApp, ADMIN_TOKEN, SIGNING_KEY,
+    order, spawn_app_with, spin_major, token, AppOptions, Backend, ExportedSpan, OtlpReceiver,
+    RedisServer, TestApp, ADMIN_TOKEN, SIGNING_KEY,
 };
 use std::time::Duration;
 
@@ -149,31 +149,35 @@ async fn one_creates_trace_is_exported_with_spins_spans(backend: Backend) {
         );
     }
 
-    // The database calls, beneath the execution too.
-    let (prefix, system) = match backend {
-        Backend::Sqlite => ("spin_sqlite.", "sqlite"),
-        Backend::Postgres => ("spin_outbound_pg.", "postgresql"),
+    // The database calls, beneath the execution too. Spin 4 follows
+    // OpenTelemetry's current database conventions (`db.system.name`,
+    // spans named `spin_sqlite.execute`, …); Spin 3.6.3 the older ones
+    // (`db.system`, a statement's span named by its text).
+    let system_key = if spin_major() >= 4 {
+        "db.system.name"
+    } else {
+        "db.system"
+    };
+    let (open, system) = match backend {
+        Backend::Sqlite => ("spin_sqlite.open", "sqlite"),
+        Backend::Postgres => ("spin_outbound_pg.open", "postgresql"),
     };
     let database: Vec<_> = spans
         .iter()
-        .filter(|s| s.name.starts_with(prefix))
+        .filter(|s| s.attribute(system_key) == system)
         .collect();
     assert!(database.len() >= 3, "{all}");
     for span in &database {
         assert_eq!(span.kind, "SPAN_KIND_CLIENT", "{}", span.name);
-        assert_eq!(span.attribute("db.system.name"), system, "{}", span.name);
         assert_eq!(span.parent_span_id, execute.span_id, "{}", span.name);
     }
-    assert!(
-        database.iter().any(|s| s.name == format!("{prefix}open")),
-        "{all}"
-    );
+    assert!(database.iter().any(|s| s.name == open), "{all}");
 
     // The order's event is published to Redis after the response, by
     // the same execution.
     let redis_spans: Vec<_> = spans
         .iter()
-        .filter(|s| s.name.starts_with("spin_outbound_redis."))
+        .filter(|s| s.attribute(system_key) == "redis")
         .collect();
     assert!(
         redis_spans
@@ -181,9 +185,9 @@ async fn one_creates_trace_is_exported_with_spins_spans(backend: Backend) {
             .any(|s| s.name == "spin_outbound_redis.open_connection"),
         "{all}"
     );
+    assert!(redis_spans.iter().any(|s| s.name == "XADD"), "{all}");
     for span in &redis_spans {
         assert_eq!(span.kind, "SPAN_KIND_CLIENT");
-        assert_eq!(span.attribute("db.system.name"), "redis");
         assert_eq!(span.parent_span_id, execute.span_id, "{}", span.name);
     }
 
@@ -199,8 +203,15 @@ async fn one_creates_trace_is_exported_with_spins_spans(backend: Backend) {
         assert!(!all.contains(secret), "a secret in the spans");
     }
 
-    // Every span carries Spin's attributes for its kind, no more, no less
-    // (besides tracing-opentelemetry's own code.* and busy/idle times).
+    // Every span carries Spin 4's attributes for its kind, no more, no less
+    // (besides tracing-opentelemetry's own code.* and busy/idle times):
+    // spin-host exports what Spin 4.1 exports. Spin 3.6.3's differ beyond
+    // the names above (no content lengths, `db.address`, the Redis
+    // command's arguments; docs/decisions.md, "Spin 3 and 4"), and are
+    // not listed here.
+    if spin_major() < 4 {
+        return;
+    }
     for span in &spans {
         let mut keys: Vec<&str> = span
             .attributes

@@ -86,6 +86,28 @@ pub fn runtime_bin() -> PathBuf {
     }
 }
 
+/// The major version of the Spin under test, where Spin 3 and 4 differ
+/// (span names, empty flags, a PostgreSQL query without rows): real Spin's
+/// from `spin --version`; 4 for spin-host, which behaves as Spin 4.1.
+pub fn spin_major() -> u32 {
+    static MAJOR: OnceLock<u32> = OnceLock::new();
+    *MAJOR.get_or_init(|| match runtime() {
+        Runtime::SpinHost => 4,
+        Runtime::Spin => {
+            let output = std::process::Command::new(runtime_bin())
+                .arg("--version")
+                .output()
+                .expect("spin --version");
+            let text = String::from_utf8_lossy(&output.stdout);
+            // "spin 3.6.3 (88d51cf1 2026-04-09)"
+            text.split_whitespace()
+                .nth(1)
+                .and_then(|version| version.split('.').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("unexpected `spin --version`: {text}"))
+        }
+    })
+}
+
 /// Real Spin: `SPIN_BIN`, else `spin` on the PATH.
 pub fn spin_bin() -> Option<PathBuf> {
     if let Some(bin) = std::env::var_os("SPIN_BIN").filter(|b| !b.is_empty()) {
