@@ -5,7 +5,7 @@
 //! `event_id, type, order_id, seq, occurred_at, payload`.
 
 use crate::config::EventsConfig;
-use crate::orders::OutboxEvent;
+use crate::domain::events::OutboxEvent;
 use spin_sdk::redis::{Connection, Error as RedisError, RedisParameter, RedisResult};
 
 /// Entries the stream keeps, roughly (`XADD … MAXLEN ~`): weeks of orders,

@@ -1,11 +1,11 @@
 //! Order Service: a Spin HTTP component. Start reading at [`api`].
 //!
-//! Dependencies point one way: `api` → `orders` → {`catalog`,
-//! `orders::store`} → `domain`; `store` is private to `orders`, so the
-//! compiler keeps handlers off the database. `auth` and `config` serve
-//! `api` (and `orders`, for minted tokens and settings); `log`, `timing`,
-//! `clock` and `outbound` are leaves anyone may use; `domain` depends on
-//! nothing of the project.
+//! Dependencies point one way: `api` → `orders` → {`catalog`, `store`,
+//! `event_stream`} → `domain`; `auth` (with its JWKS cache in `store`) and
+//! `config` serve `api` and `orders`; `settings`, `log`, `timing`, `clock`,
+//! `trace` and `outbound` are leaves; `domain` depends on nothing of the
+//! project. `api` never names `store`. tests/layout.rs checks every edge
+//! and that there is no circle.
 
 // The component is only ever run as wasm32-wasip2. Native builds exist for
 // the unit tests, where the Spin export (a symbol name the native linker
@@ -20,22 +20,26 @@ mod auth;
 mod catalog;
 /// Async waits on the WASI clock.
 mod clock;
-/// Typed settings from Spin variables.
+/// Typed settings from Spin variables, read once per request.
 mod config;
-/// Pure rules: money, order requests, pricing, status.
-mod domain;
+/// Pure rules: money, order requests, pricing, status; public for the
+/// storage contract suite, which builds the store's inputs.
+pub mod domain;
 /// The Redis stream order events are published to.
 mod event_stream;
 /// Structured log lines (a leaf).
 mod log;
-/// The order workflows: place, cancel, idempotency, releases; and their
-/// storage, reachable only through them.
+/// The order workflows: place, cancel, idempotency, releases, payments,
+/// fulfilment, events.
 mod orders;
-/// The SQL the tests check against the real schema (query plans, the
-/// migrations' count).
-pub use orders::checked_sql;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
+/// What every concern's settings share: variables, errors, secrets.
+mod settings;
+/// All SQL, behind one interface for both databases; public for the
+/// storage contract suite (`tests/storage`), used in the component by the
+/// workflows and the JWKS cache only.
+pub mod store;
 /// Per-phase durations for the access log.
 mod timing;
 /// W3C Trace Context: the trace a request belongs to (a leaf).

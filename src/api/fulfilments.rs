@@ -10,9 +10,10 @@ use super::payments::read_signed;
 use super::session::dependencies;
 use super::{json_response, AccessLog, Reply, RequestFacts};
 use crate::config::Config;
+use crate::domain::fulfilment::FulfilmentRecord;
 use crate::domain::fulfilment::FulfilmentUpdate;
 use crate::orders::fulfilment::apply_fulfilment;
-use crate::orders::{FulfilmentRecord, FulfilmentResult};
+use crate::orders::FulfilmentResult;
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;
 

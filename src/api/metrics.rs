@@ -10,9 +10,10 @@
 use super::error::ApiError;
 use super::session::{authenticate_operator, dependencies};
 use super::{AccessLog, Reply, RequestFacts};
+use crate::domain::gauges::Gauges;
 use crate::domain::order::OrderStatus;
+use crate::orders::read;
 use crate::orders::release::service_token_expiry;
-use crate::orders::{read, Gauges};
 use spin_sdk::http::Response;
 use std::fmt::Write;
 

@@ -9,11 +9,12 @@
 use super::error::ApiError;
 use super::session::dependencies;
 use super::{body, json_response, AccessLog, Reply, RequestFacts};
+use crate::clock::unix_now;
 use crate::config::{Config, Secret};
 use crate::domain::payment::{PaymentConfirmation, RefundConfirmation};
+use crate::domain::payment::{PaymentRecord, RefundRecord};
 use crate::orders::payment::{confirm_payment, confirm_refund};
-use crate::orders::release::unix_now;
-use crate::orders::{PaymentRecord, PaymentResult, RefundRecord, RefundResult};
+use crate::orders::{PaymentResult, RefundResult};
 use crate::webhook_signature::{self, SignatureError};
 use serde_json::{json, Value};
 use spin_sdk::http::IncomingRequest;

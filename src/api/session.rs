@@ -4,15 +4,16 @@
 
 use super::error::ApiError;
 use super::{AccessLog, RequestFacts};
+use crate::auth::jwks_cache;
 use crate::auth::{bearer_token, token_kid, AuthError, Verifier};
 use crate::catalog::CatalogClient;
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::domain::UserId;
-use crate::orders::release::unix_now;
-use crate::orders::{jwks, Deps};
+use crate::orders::Deps;
 
 /// The caller's user id from their access token, with the settings. With
-/// a JWKS, its cached keys are read (fetched when due: `orders::jwks`).
+/// a JWKS, its cached keys are read (fetched when due: `auth::jwks_cache`).
 pub async fn authenticate(
     facts: &RequestFacts,
     access: &AccessLog,
@@ -24,8 +25,12 @@ pub async fn authenticate(
         Some(jwks) if header.is_some() => {
             let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
             let kid = token_kid(header);
-            let keys =
-                jwks::verifying_keys(jwks, config.jwt.algorithm, database_url, kid.as_deref());
+            let keys = jwks_cache::verifying_keys(
+                jwks,
+                config.jwt.algorithm,
+                database_url,
+                kid.as_deref(),
+            );
             access.phases.timed("jwks", keys).await?
         }
         _ => Vec::new(),

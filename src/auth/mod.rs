@@ -8,16 +8,18 @@
 //!
 //! - [`keys`]: algorithms, the HMAC key, PEM bundles of public keys;
 //! - [`jwks`]: the keys of a JWKS document (fetched and cached by
-//!   `orders::jwks`).
+//!   `auth::jwks_cache`).
 
 pub mod jwks;
+pub mod jwks_cache;
 pub mod keys;
+pub mod settings;
 
-use crate::config::JwtConfig;
 use crate::domain::UserId;
 use jwt_simple::prelude::*;
 use keys::{JwtKeys, PublicKey};
 use serde_json::Value;
+use settings::JwtConfig;
 
 /// Why a request is not authenticated. The `&'static str` is for logs only:
 /// clients see one generic message per kind.
@@ -509,7 +511,7 @@ mod tests {
         let user = UserId::new(42).unwrap();
         assert_eq!(mint_access_token(&config, user, NOW), None);
         assert_eq!(release_credential(&config, user, NOW), None);
-        config.service_token = Some(crate::config::Secret("service-token".into()));
+        config.service_token = Some(crate::settings::Secret("service-token".into()));
         assert_eq!(
             release_credential(&config, user, NOW).as_deref(),
             Some("service-token")

@@ -92,6 +92,40 @@ pub struct EventRecord {
     pub traceparent: String,
 }
 
+impl EventRecord {
+    /// `order.created`'s payload once its order is stored: the order as
+    /// the API shows it, with the id and time the database gave it.
+    pub fn payload_of_stored(
+        &self,
+        id: i64,
+        created_at: &str,
+    ) -> Result<String, serde_json::Error> {
+        let mut payload: Value = serde_json::from_str(&self.payload)?;
+        payload["id"] = json!(id);
+        payload["created_at"] = json!(created_at);
+        Ok(payload.to_string())
+    }
+}
+
+/// An event as the outbox holds it, claimed for publishing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEvent {
+    /// Outbox row id: recording order.
+    pub id: i64,
+    pub event_id: String,
+    pub order_id: i64,
+    /// 1, 2, … per order.
+    pub seq: i64,
+    /// `order.created`, …
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+    pub created_at: String,
+    /// The request that caused it (`None` for events recorded before
+    /// events carried it).
+    pub traceparent: Option<String>,
+}
+
 impl OrderEvent {
     /// The event with a new id, caused by the request whose span
     /// `traceparent` names, ready to be recorded.

@@ -65,6 +65,13 @@ impl FulfilmentUpdate {
     }
 }
 
+/// A fulfilment update as recorded: the first answer for its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfilmentRecord {
+    pub update: FulfilmentUpdate,
+    pub recorded_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

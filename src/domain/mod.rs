@@ -9,10 +9,12 @@
 //! - [`payment`]: payment confirmations and refunds from the Payment Service.
 //! - [`fulfilment`]: shipments and deliveries from the Fulfilment Service.
 //! - [`events`]: the order events other services are told about.
+//! - [`gauges`]: the service's own state, as operators watch it.
 //! - [`release`]: stock owed back to the Catalog, and its settlement.
 
 pub mod events;
 pub mod fulfilment;
+pub mod gauges;
 pub mod idempotency;
 pub mod money;
 pub mod order;

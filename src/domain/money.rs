@@ -79,12 +79,19 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The exact decimal, with exactly two places.
+    pub fn to_decimal(self) -> Decimal {
+        let mut value = self.0;
+        value.rescale(2);
+        value
+    }
+}
+
 impl fmt::Display for Money {
     /// Always exactly two decimals: `"1999.98"`, `"5.00"`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut value = self.0;
-        value.rescale(2);
-        write!(f, "{value}")
+        write!(f, "{}", self.to_decimal())
     }
 }
 

@@ -257,6 +257,27 @@ impl RefundState {
     }
 }
 
+/// A payment confirmation as recorded: the first answer for its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub payment_id: String,
+    pub order_id: i64,
+    pub amount: Money,
+    pub currency: String,
+    /// `Ok`: the order became `PAID`; `Err`: refused, to be refunded.
+    pub outcome: Result<(), PaymentRefusal>,
+    pub created_at: String,
+}
+
+/// A refund as recorded: the first answer for its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundRecord {
+    pub refund_id: String,
+    /// The payment refunded, as it was confirmed.
+    pub payment: PaymentConfirmation,
+    pub refunded_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

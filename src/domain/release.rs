@@ -55,3 +55,37 @@ pub fn reservation_id(key: &str, product: ProductId) -> String {
 pub fn new_reservation_key() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+/// A pending release as operators see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PendingRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub request_id: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: String,
+    pub next_attempt_at: String,
+    /// What to name at the Catalog to release it by hand.
+    pub reservation: Option<String>,
+}
+
+/// A release an operator settled: the audit row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SettledRelease {
+    pub id: i64,
+    pub user_id: i64,
+    pub product_id: i64,
+    pub quantity: i64,
+    pub order_id: Option<i64>,
+    pub reason: String,
+    pub outcome: String,
+    pub settled_by: String,
+    pub note: String,
+    pub settled_at: String,
+    pub reservation: Option<String>,
+}

@@ -5,12 +5,12 @@
 //! transaction; then the releases are tried with the caller's token.
 
 use super::release::{self, Credentials};
-use super::store::{NewReleases, ReleaseClaim};
 use super::{Deps, OrderError};
 use crate::domain::events::{OrderEvent, RefundReason};
 use crate::domain::order::{Cancellation, ChangeSource, Order, OrderStatus};
 use crate::domain::release::ORDER_CANCELLED;
 use crate::domain::UserId;
+use crate::store::{NewReleases, ReleaseClaim};
 
 /// A cancelled order, and whether some of its stock is still owed to the
 /// Catalog (stored for a retry or an operator) rather than back already.
@@ -27,7 +27,7 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
             "db_write",
             deps.store.write(|tx| {
                 // Someone else's order is as good as missing (404, not 403).
-                let Some(mut order) = tx.lock_order(id)?.filter(|o| o.user_id == user) else {
+                let Some(mut order) = tx.lock_own_order(user, id)? else {
                     return Ok(None);
                 };
                 let outcome = order.status.cancel();

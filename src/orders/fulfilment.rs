@@ -5,11 +5,12 @@
 //! same way however often it comes. A refused update records nothing: sent
 //! again once the order can move, it applies.
 
-use super::store::{FulfilmentRecord, StoreError};
 use super::{Deps, OrderError};
 use crate::domain::events::OrderEvent;
+use crate::domain::fulfilment::FulfilmentRecord;
 use crate::domain::fulfilment::FulfilmentUpdate;
 use crate::domain::order::{ChangeSource, Fulfilment, InvalidTransition};
+use crate::store::StoreError;
 
 /// What applying a fulfilment update found.
 #[derive(Debug, Clone, PartialEq, Eq)]

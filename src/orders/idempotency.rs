@@ -5,13 +5,13 @@
 //! that a retry runs again.
 
 use super::place::{place_order, Placed};
-use super::store::{OwnedKey, StoreError};
 use super::{Deps, OrderError};
 use crate::domain::idempotency::{fingerprint, IdempotencyKey, KeyClaim, KeyDecision, KeyOutcome};
 use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderRequest;
 use crate::domain::UserId;
 use crate::log::{self, Level};
+use crate::store::{OwnedKey, StoreError};
 use serde_json::{json, Value};
 
 /// What a create answered, and whether it is a replay of an earlier one.

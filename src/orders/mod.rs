@@ -14,44 +14,32 @@
 //! - [`fulfilment`]: a shipment or delivery → `SHIPPED`, `DELIVERED`;
 //! - [`publish`]: the order events recorded by the others, sent to the
 //!   Redis stream;
-//! - [`jwks`]: the Auth Service's JWKS, cached for every instance (not an
-//!   order's concern, but the database is where instances share state).
 //!
-//! They call the Catalog ([`crate::catalog`]) and storage (`store`,
-//! private to them: handlers reach the database only through a workflow)
+//! They call the Catalog ([`crate::catalog`]) and storage
+//! ([`crate::store`]: handlers reach the database only through a workflow)
 //! and apply the rules of [`crate::domain`]: every decision about stored
 //! state is made here, once for both databases. They know nothing of HTTP.
 
 pub mod cancel;
 pub mod fulfilment;
 pub mod idempotency;
-pub mod jwks;
 pub mod payment;
 pub mod place;
 pub mod publish;
 pub mod read;
 pub mod release;
-mod store;
 
+pub use crate::store::StoreError;
 pub use fulfilment::FulfilmentResult;
 pub use payment::{PaymentResult, RefundResult};
-pub use store::metrics::Gauges;
-pub use store::{FulfilmentRecord, OutboxEvent, PaymentRecord, RefundRecord, StoreError};
-
-/// The SQL the tests check against the real schema.
-pub mod checked_sql {
-    pub use super::store::metrics::{GAUGES_POSTGRES, GAUGES_SQLITE};
-    pub use super::store::orders::{ListShape, GET_ORDER_SQL};
-    pub use super::store::sqlite::migrations::MIGRATIONS as SQLITE_MIGRATIONS;
-}
 
 use crate::catalog::{CatalogClient, CatalogError};
 use crate::config::{Config, RECOMMENDED_KEY_BYTES};
 use crate::domain::order::InvalidTransition;
 use crate::log::{self, Level};
+use crate::store::Store;
 use crate::timing::Phases;
 use serde_json::json;
-use store::Store;
 
 /// What a workflow needs from its request, built once by the edge.
 pub struct Deps<'a> {

@@ -5,11 +5,12 @@
 //! payment or refund and its event, so an id answers the same way however
 //! often it comes.
 
-use super::store::{PaymentRecord, RefundRecord, StoreError};
 use super::{Deps, OrderError};
 use crate::domain::events::OrderEvent;
 use crate::domain::order::{ChangeSource, OrderStatus};
 use crate::domain::payment::{PaymentConfirmation, RefundConfirmation, RefundRefusal};
+use crate::domain::payment::{PaymentRecord, RefundRecord};
+use crate::store::StoreError;
 
 /// What confirming a payment found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,6 @@
 //! made now stays stored and is retried ([`super::release`]).
 
 use super::release::{self, Credentials};
-use super::store::{IntentId, NewOrder, NewReleases, OwnedKey, ReleaseClaim, StoreError};
 use super::{Deps, OrderError};
 use crate::catalog::{CatalogError, Product};
 use crate::domain::events::OrderEvent;
@@ -17,6 +16,7 @@ use crate::domain::release::{
     new_reservation_key, reservation_id, ORDER_NOT_PERSISTED, RESERVATION_FAILED,
 };
 use crate::domain::{ProductId, UserId};
+use crate::store::{IntentId, NewOrder, NewReleases, OwnedKey, ReleaseClaim, StoreError};
 use futures::future::join_all;
 use std::collections::HashMap;
 

@@ -14,7 +14,7 @@
 use crate::config::EventsConfig;
 use crate::event_stream::{EventStream, StreamError};
 use crate::log::{self, Level};
-use crate::orders::store::{Store, StoreError};
+use crate::store::{Store, StoreError};
 use serde_json::json;
 
 /// Events sent after one ordinary request's response.

@@ -1,7 +1,8 @@
 //! Reading the caller's orders: one, or a page of the list (keyset, newest
 //! first). Someone else's order is as good as missing.
 
-use super::{Deps, Gauges, OrderError};
+use super::{Deps, OrderError};
+use crate::domain::gauges::Gauges;
 use crate::domain::order::{Order, OrderHistory};
 use crate::domain::page::PageRequest;
 use crate::domain::UserId;

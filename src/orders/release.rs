@@ -9,18 +9,19 @@
 //! ([`reconcile_now`]), who can also settle a release handled by hand
 //! ([`settle`]).
 
-use super::store::{
-    ClaimedRelease, NewReleases, PendingRelease, ReleaseClaim, SettledRelease, Store, StoreError,
-};
 use super::{publish, Deps, OrderError};
 use crate::auth;
 use crate::catalog::{CatalogClient, CatalogError, Released};
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::domain::events;
 use crate::domain::order_request::OrderLine;
-use crate::domain::release::{Settlement, ABANDONED_DETAIL, RESERVATION_ABANDONED};
+use crate::domain::release::{
+    PendingRelease, SettledRelease, Settlement, ABANDONED_DETAIL, RESERVATION_ABANDONED,
+};
 use crate::domain::UserId;
 use crate::log::{self, Level};
+use crate::store::{ClaimedRelease, NewReleases, ReleaseClaim, Store, StoreError};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -476,13 +477,6 @@ fn retry_delay(attempts: i64, error: &CatalogError) -> u64 {
     }
     let doublings = u32::try_from(attempts.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
     (FIRST_RETRY_SECONDS << doublings).min(MAX_RETRY_SECONDS)
-}
-
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

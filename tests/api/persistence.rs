@@ -79,10 +79,7 @@ async fn the_schema_files_run_by_hand_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
     let by_hand = rusqlite::Connection::open(dir.path().join("by-hand.db")).unwrap();
     let files = migration_files();
-    assert_eq!(
-        files.len(),
-        order_service::checked_sql::SQLITE_MIGRATIONS.len()
-    );
+    assert_eq!(files.len(), order_service::store::migrations::SQLITE.len());
     for sql in &files {
         by_hand.execute_batch(sql).unwrap();
     }
@@ -99,106 +96,6 @@ async fn the_schema_files_run_by_hand_to_the_same_state() {
         201
     );
     assert_eq!(schema(&by_hand), schema(&app.db()));
-}
-
-/// The plan of `sql` on the real schema, one detail line per step.
-fn query_plan(sql: &str, params: usize) -> String {
-    let db = rusqlite::Connection::open_in_memory().unwrap();
-    for sql in migration_files() {
-        db.execute_batch(&sql).unwrap();
-    }
-    let mut statement = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-    let values = vec![1_i64; params];
-    statement
-        .query_map(rusqlite::params_from_iter(values), |r| {
-            r.get::<_, String>(3)
-        })
-        .unwrap()
-        .map(Result::unwrap)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Every shape of the order list (SPEC §3 "Finding orders": a user's own
-/// or the operator's, with statuses and a created-at range).
-pub(crate) fn list_shapes() -> Vec<order_service::checked_sql::ListShape> {
-    use order_service::checked_sql::ListShape;
-    let mut shapes = Vec::new();
-    for user in [true, false] {
-        for statuses in [0, 1, 3] {
-            for (created_from, created_before) in [(false, false), (true, true), (true, false)] {
-                shapes.push(ListShape {
-                    user,
-                    statuses,
-                    created_from,
-                    created_before,
-                });
-            }
-        }
-    }
-    shapes
-}
-
-#[test]
-fn reads_of_orders_use_indexes_not_scans() {
-    use order_service::checked_sql::{ListShape, GET_ORDER_SQL};
-    // A user's own list, unfiltered: the owner's index, in its order.
-    let (own, _) = ListShape {
-        user: true,
-        ..Default::default()
-    }
-    .sql();
-    let list = query_plan(&own, 3);
-    assert!(
-        list.contains("INDEX orders_by_user (user_id=? AND id<?)"),
-        "{list}"
-    );
-    assert!(!list.contains("TEMP B-TREE"), "no sort step: {list}");
-    // One status across users: its index, in its order.
-    let (by_status, _) = ListShape {
-        statuses: 1,
-        ..Default::default()
-    }
-    .sql();
-    let status = query_plan(&by_status, 3);
-    assert!(
-        status.contains("INDEX orders_by_status (status=? AND id<?)"),
-        "{status}"
-    );
-    assert!(!status.contains("TEMP B-TREE"), "no sort step: {status}");
-    // Every shape searches an index, never scans the table.
-    for shape in list_shapes() {
-        let (sql, _) = shape.sql();
-        let params = 2
-            + usize::from(shape.user)
-            + usize::from(shape.created_from)
-            + usize::from(shape.created_before)
-            + shape.statuses;
-        let plan = query_plan(&sql, params);
-        assert!(
-            plan.lines().all(|step| !step.starts_with("SCAN")),
-            "{shape:?}: {plan}"
-        );
-        // A user's orders through their index, whatever else is asked;
-        // everyone's of some statuses through the status index.
-        let index = match (shape.user, shape.statuses) {
-            (true, _) => "INDEX orders_by_user",
-            (false, 0) => "INTEGER PRIMARY KEY",
-            (false, _) => "INDEX orders_by_status",
-        };
-        assert!(plan.contains(index), "{shape:?}: {plan}");
-    }
-    let get = query_plan(GET_ORDER_SQL, 2);
-    assert!(get.contains("USING INTEGER PRIMARY KEY"), "{get}");
-    let items = query_plan(
-        "SELECT order_id, product_id, quantity, price FROM order_items WHERE order_id IN (?, ?) ORDER BY id",
-        2,
-    );
-    assert!(
-        items.contains("USING INDEX order_items_by_order"),
-        "{items}"
-    );
-    assert!(!get.contains("SCAN orders"), "{get}");
 }
 
 /// A database of the previous schema (0007) in the state SQLite's reused

@@ -119,7 +119,14 @@ struct Schema {
 }
 
 /// Tables one backend has for its own mechanics, not for values.
-const OWN_TABLES: [&str; 3] = ["order_submissions", "sqlite_sequence", "schema_migrations"];
+/// (`sqlite_stat1`, `sqlite_stat4`: SQLite's planner estimates, 0016.)
+const OWN_TABLES: [&str; 5] = [
+    "sqlite_sequence",
+    "sqlite_stat1",
+    "sqlite_stat4",
+    "schema_migrations",
+    "order_submissions",
+];
 
 /// SQLite keeps money and times as text: which of its text columns are
 /// which (from the migrations' comments and `Money`/`SQL_NOW`).
@@ -238,7 +245,8 @@ fn pg_schema(app: &TestApp) -> Schema {
             "integer" => Domain::Int32,
             "text" => Domain::Text,
             "numeric" if precision >= 20 && scale == 2 => Domain::Money,
-            "timestamp with time zone" => Domain::Time,
+            // UTC, to the second (0013), as SQLite's RFC 3339 text.
+            "timestamp without time zone" => Domain::Time,
             other => Domain::Other(format!("{other}({precision},{scale})")),
         };
         if name == "id" {

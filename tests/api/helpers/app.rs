@@ -412,7 +412,12 @@ impl TestApp {
     pub async fn create(&self, user: i64, items: &[(i64, i64)]) -> Value {
         let token = self.catalog.token(user).await;
         let response = self.post_order(Some(&token), &order(items)).await;
-        assert_eq!(response.status(), 201);
+        assert_eq!(
+            response.status(),
+            201,
+            "{:?}",
+            self.stderr.events("request_failed")
+        );
         json_body(response).await
     }
 

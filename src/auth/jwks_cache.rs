@@ -18,12 +18,13 @@
 //! document, no key of the pinned algorithm — is logged and the cached
 //! keys keep serving.
 
-use super::store::{Store, StoreError};
-use crate::auth::jwks::{self, MAX_JWKS_BYTES};
-use crate::auth::keys::{JwtAlgorithm, PublicKey};
-use crate::config::JwksConfig;
+use super::jwks::{self, MAX_JWKS_BYTES};
+use super::keys::{JwtAlgorithm, PublicKey};
+use super::settings::JwksConfig;
+use crate::clock;
 use crate::log::{self, Level};
 use crate::outbound;
+use crate::store::{Store, StoreError};
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
 
@@ -47,7 +48,7 @@ pub async fn verifying_keys(
         .and_then(|document| jwks::parse(algorithm, document.as_bytes()).ok())
         .map(|parsed| parsed.keys)
         .unwrap_or_default();
-    let refresh_seconds = i64::try_from(config.refresh_seconds).unwrap_or(i64::MAX);
+    let refresh_seconds = clock::signed_seconds(config.refresh_seconds);
     let stale = cached
         .as_ref()
         .and_then(|c| c.age_seconds)

@@ -1,0 +1,177 @@
+//! Reservation intents: the durable note "this request is about to reserve
+//! these units", written before the first reservation. It is closed by the
+//! order's own write (`orders::insert_order`), taken back by a create that
+//! failed, or, once its lease ran out (the request died in between), taken
+//! by the reconciler, which releases its units.
+
+use super::connection::{Record, Row};
+use super::schema::{SchemaMigrations, StockIntents};
+use super::{migrations, Dialect, Run, Store, StoreError, Tx};
+use crate::clock;
+use crate::domain::order_request::OrderLine;
+use crate::domain::{ProductId, UserId};
+use sea_query::{Expr, ExprTrait, LockBehavior, LockType, Order as Direction, Query};
+
+/// An open intent, owned by the request that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntentId(pub(crate) i64);
+
+/// An intent taken back: by its own request after a failure, or by the
+/// reconciler once its request ended without closing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenIntent {
+    pub user: UserId,
+    pub request_id: String,
+    pub lines: Vec<(ProductId, u32)>,
+    /// Its reservations' key (SPEC §4's reservation ids); `None` for an
+    /// intent opened before they existed.
+    pub reservation_key: Option<String>,
+}
+
+impl Record for TakenIntent {
+    type Column = StockIntents;
+    const COLUMNS: &'static [StockIntents] = &[
+        StockIntents::UserId,
+        StockIntents::RequestId,
+        StockIntents::Items,
+        StockIntents::ReservationKey,
+    ];
+
+    /// `items` are JSON pairs of product id and quantity, as
+    /// [`intent_items`] wrote them.
+    fn read(row: Row<'_>) -> Result<Self, StoreError> {
+        let malformed = || StoreError::Malformed("stock_intents row");
+        let pairs: Vec<(i64, u32)> = serde_json::from_str(row.text(StockIntents::Items)?)?;
+        Ok(TakenIntent {
+            user: UserId::new(row.int(StockIntents::UserId)?).ok_or_else(malformed)?,
+            request_id: row.text(StockIntents::RequestId)?.to_owned(),
+            lines: pairs
+                .into_iter()
+                .map(|(product, quantity)| ProductId::new(product).map(|p| (p, quantity)))
+                .collect::<Option<_>>()
+                .ok_or_else(malformed)?,
+            reservation_key: row
+                .opt_text(StockIntents::ReservationKey)?
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// The units an intent names, as stored: JSON pairs of product id and
+/// quantity (read back by [`TakenIntent`]).
+fn intent_items(lines: &[OrderLine]) -> String {
+    let pairs: Vec<[i64; 2]> = lines
+        .iter()
+        .map(|l| [l.product_id.get(), i64::from(l.quantity.get())])
+        .collect();
+    serde_json::to_string(&pairs).expect("integers serialise")
+}
+
+impl Store {
+    /// Records the intent to reserve `lines` under `reservation_key`,
+    /// valid for `lease_seconds`.
+    ///
+    /// On PostgreSQL, when this request has not checked the schema yet
+    /// (a create's first statement), the write checks it itself: it
+    /// inserts only when the schema is at this release's version or newer
+    /// (an instance of a later release migrated it), saving a create the
+    /// round trip of a separate check. No row, or no such table or column
+    /// yet: migrate, then write again.
+    pub async fn open_intent(
+        &self,
+        user: UserId,
+        request_id: &str,
+        lines: &[OrderLine],
+        reservation_key: &str,
+        lease_seconds: u64,
+    ) -> Result<IntentId, StoreError> {
+        let d = self.dialect();
+        let insert = |guarded: bool| {
+            let mut select = Query::select()
+                .exprs([
+                    d.typed(Expr::val(user.get()), "bigint"),
+                    d.typed(Expr::val(request_id), "text"),
+                    d.typed(Expr::val(intent_items(lines)), "text"),
+                    d.typed(Expr::val(reservation_key), "text"),
+                    d.now(),
+                    d.now_plus(clock::signed_seconds(lease_seconds)),
+                ])
+                .to_owned();
+            if guarded {
+                let current = Query::select()
+                    .expr(Expr::col(SchemaMigrations::Version).max())
+                    .from(SchemaMigrations::Table)
+                    .to_owned();
+                // `schema_migrations.version` is an `integer`.
+                let latest =
+                    i32::try_from(migrations::latest(migrations::POSTGRES)).unwrap_or(i32::MAX);
+                select.and_where(Expr::SubQuery(None, Box::new(current.into())).gte(latest));
+            }
+            Query::insert()
+                .into_table(StockIntents::Table)
+                .columns([
+                    StockIntents::UserId,
+                    StockIntents::RequestId,
+                    StockIntents::Items,
+                    StockIntents::ReservationKey,
+                    StockIntents::CreatedAt,
+                    StockIntents::LeaseUntil,
+                ])
+                .select_from(select)
+                .expect("as many values as columns")
+                .returning_col(StockIntents::Id)
+                .to_owned()
+        };
+        if d == Dialect::Postgres && !self.schema_checked.get() {
+            let (sql, values) = d.build(&insert(true));
+            match self.conn.query(&sql, &values) {
+                Ok(rows) => {
+                    if let Some(row) = rows.first() {
+                        self.schema_checked.set(true);
+                        return Ok(IntentId(row.int(StockIntents::Id)?));
+                    }
+                }
+                Err(StoreError::SchemaBehind(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let rows = self.write_rows(&insert(false)).await?;
+        let row = rows
+            .first()
+            .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))?;
+        Ok(IntentId(row.int(StockIntents::Id)?))
+    }
+}
+
+impl Tx<'_> {
+    /// Deletes open intent `intent` and returns it; `None` when the
+    /// reconciler took it over (its lease ran out).
+    pub fn take_intent(&self, intent: IntentId) -> Result<Option<TakenIntent>, StoreError> {
+        let delete = Query::delete()
+            .from_table(StockIntents::Table)
+            .and_where(Expr::col(StockIntents::Id).eq(intent.0))
+            .returning(Query::returning().columns(TakenIntent::COLUMNS.iter().copied()))
+            .to_owned();
+        TakenIntent::read_first(&self.rows(&delete)?)
+    }
+
+    /// Deletes up to `limit` intents whose lease ran out (not those another
+    /// instance is taking) and returns them.
+    pub fn take_expired_intents(&self, limit: u32) -> Result<Vec<TakenIntent>, StoreError> {
+        let d = self.dialect();
+        let expired = Query::select()
+            .column(StockIntents::Id)
+            .from(StockIntents::Table)
+            .and_where(Expr::col(StockIntents::LeaseUntil).lt(d.now()))
+            .order_by(StockIntents::LeaseUntil, Direction::Asc)
+            .limit(u64::from(limit))
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        let delete = Query::delete()
+            .from_table(StockIntents::Table)
+            .and_where(Expr::col(StockIntents::Id).in_subquery(expired))
+            .returning(Query::returning().columns(TakenIntent::COLUMNS.iter().copied()))
+            .to_owned();
+        TakenIntent::read_all(&self.rows(&delete)?)
+    }
+}

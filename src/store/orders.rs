@@ -1,0 +1,575 @@
+//! Orders and their items: the create, reading one or a page, and, inside
+//! a workflow's transaction, locking one and moving its status (with its
+//! timeline entry).
+
+use super::connection::{Record, Row};
+use super::schema::{
+    Events, FulfilmentEvents, IdempotencyKeys, OrderItems, OrderStatusChanges, Orders, Payments,
+    StockIntents,
+};
+use super::{Dialect, NewOrder, Run, Store, StoreError, Tx};
+use crate::domain::order::{ChangeSource, Order, OrderStatus, PricedLine, StatusChange};
+use crate::domain::order_request::Quantity;
+use crate::domain::page::PageRequest;
+use crate::domain::payment::RefundState;
+use crate::domain::{ProductId, UserId};
+use sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, LockType, Order as Direction,
+    Query, SelectStatement, WithClause,
+};
+
+impl Record for Order {
+    type Column = Orders;
+    const COLUMNS: &'static [Orders] = &[
+        Orders::Id,
+        Orders::UserId,
+        Orders::TotalAmount,
+        Orders::Status,
+        Orders::CreatedAt,
+    ];
+
+    /// Without its items ([`with_items`] adds them).
+    fn read(row: Row<'_>) -> Result<Self, StoreError> {
+        Ok(Order {
+            id: row.int(Orders::Id)?,
+            user_id: UserId::new(row.int(Orders::UserId)?)
+                .ok_or(StoreError::Malformed("orders.user_id"))?,
+            total: row.money(Orders::TotalAmount)?,
+            status: OrderStatus::parse(row.text(Orders::Status)?)
+                .ok_or(StoreError::Malformed("orders.status"))?,
+            created_at: row.time(Orders::CreatedAt)?,
+            lines: Vec::new(),
+        })
+    }
+}
+
+/// An item, with its order's id.
+struct Item {
+    order_id: i64,
+    line: PricedLine,
+}
+
+impl Record for Item {
+    type Column = OrderItems;
+    const COLUMNS: &'static [OrderItems] = &[
+        OrderItems::OrderId,
+        OrderItems::ProductId,
+        OrderItems::Quantity,
+        OrderItems::Price,
+    ];
+
+    fn read(row: Row<'_>) -> Result<Self, StoreError> {
+        let bad = || StoreError::Malformed("order_items row");
+        Ok(Item {
+            order_id: row.int(OrderItems::OrderId)?,
+            line: PricedLine {
+                product_id: ProductId::new(row.int(OrderItems::ProductId)?).ok_or_else(bad)?,
+                quantity: Quantity::new(row.int(OrderItems::Quantity)?).ok_or_else(bad)?,
+                unit_price: row.money(OrderItems::Price)?,
+            },
+        })
+    }
+}
+
+/// A timeline entry: a status change, with its shipment's carrier and
+/// reference (from the fulfilment update that made it).
+impl Record for StatusChange {
+    type Column = OrderStatusChanges;
+    const COLUMNS: &'static [OrderStatusChanges] = &[
+        OrderStatusChanges::Status,
+        OrderStatusChanges::Source,
+        OrderStatusChanges::ChangedAt,
+    ];
+
+    fn read(row: Row<'_>) -> Result<Self, StoreError> {
+        let bad = || StoreError::Malformed("order_status_changes row");
+        let shipment = match (
+            row.opt_text(FulfilmentEvents::Carrier)?,
+            row.opt_text(FulfilmentEvents::TrackingReference)?,
+        ) {
+            (Some(carrier), Some(tracking)) => Some((carrier.to_owned(), tracking.to_owned())),
+            _ => None,
+        };
+        Ok(StatusChange {
+            status: OrderStatus::parse(row.text(OrderStatusChanges::Status)?).ok_or_else(bad)?,
+            source: ChangeSource::parse(row.text(OrderStatusChanges::Source)?).ok_or_else(bad)?,
+            at: row.time(OrderStatusChanges::ChangedAt)?,
+            shipment,
+        })
+    }
+}
+
+/// `SELECT` of [`Order::COLUMNS`] from orders.
+fn select_orders() -> SelectStatement {
+    Query::select()
+        .columns(Order::COLUMNS.iter().copied())
+        .from(Orders::Table)
+        .to_owned()
+}
+
+/// The keyset query of a page, newest first: the filter's user (or
+/// everyone), statuses and created-at range, before the cursor's id, one
+/// row more than the page to tell whether more follow. Public for the
+/// contract suite's query plans.
+pub fn page_query(dialect: Dialect, page: &PageRequest) -> SelectStatement {
+    let filter = &page.filter;
+    let mut query = select_orders();
+    query.and_where(Expr::col(Orders::Id).lt(page.before_id.unwrap_or(i64::MAX)));
+    if let Some(user) = filter.user {
+        query.and_where(Expr::col(Orders::UserId).eq(user.get()));
+    }
+    if let Some(from) = &filter.created_from {
+        query.and_where(Expr::col(Orders::CreatedAt).gte(dialect.time(from)));
+    }
+    if let Some(before) = &filter.created_before {
+        query.and_where(Expr::col(Orders::CreatedAt).lt(dialect.time(before)));
+    }
+    if !filter.statuses.is_empty() {
+        let statuses = filter.statuses.iter().map(|status| status.as_str());
+        query.and_where(Expr::col(Orders::Status).is_in(statuses));
+    }
+    query
+        .order_by(Orders::Id, Direction::Desc)
+        .limit(u64::from(page.limit) + 1)
+        .to_owned()
+}
+
+/// One order of one user.
+pub fn own_order_query(user: UserId, id: i64) -> SelectStatement {
+    select_orders()
+        .and_where(Expr::col(Orders::Id).eq(id))
+        .and_where(Expr::col(Orders::UserId).eq(user.get()))
+        .to_owned()
+}
+
+/// The items of `orders`, in their order.
+pub fn items_query(orders: &[i64]) -> SelectStatement {
+    Query::select()
+        .columns(Item::COLUMNS.iter().copied())
+        .from(OrderItems::Table)
+        .and_where(Expr::col(OrderItems::OrderId).is_in(orders.iter().copied()))
+        .order_by(OrderItems::Id, Direction::Asc)
+        .to_owned()
+}
+
+impl Store {
+    /// `user`'s order `id`, or `None` (also when it is someone else's).
+    pub fn order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        Ok(with_items(self, &own_order_query(user, id))?.pop())
+    }
+
+    /// The page of orders `page` asks for (its filter's user's, or
+    /// everyone's), newest first, and whether more follow.
+    pub fn list_orders(&self, page: &PageRequest) -> Result<(Vec<Order>, bool), StoreError> {
+        let mut orders = with_items(self, &page_query(self.dialect(), page))?;
+        let more = orders.len() > page.limit as usize;
+        orders.truncate(page.limit as usize);
+        Ok((orders, more))
+    }
+
+    /// Order `id`'s history: its status changes after CREATED, oldest
+    /// first, and where its refund stands (the order's answer shows both).
+    pub fn history(&self, id: i64) -> Result<(Vec<StatusChange>, RefundState), StoreError> {
+        let changes = Query::select()
+            .columns(
+                StatusChange::COLUMNS
+                    .iter()
+                    .map(|column| (OrderStatusChanges::Table, *column)),
+            )
+            .columns([
+                (FulfilmentEvents::Table, FulfilmentEvents::Carrier),
+                (FulfilmentEvents::Table, FulfilmentEvents::TrackingReference),
+            ])
+            .from(OrderStatusChanges::Table)
+            .left_join(
+                FulfilmentEvents::Table,
+                Expr::col((OrderStatusChanges::Table, OrderStatusChanges::Source))
+                    .eq(ChangeSource::Fulfilment.as_str())
+                    .and(
+                        Expr::col((FulfilmentEvents::Table, FulfilmentEvents::EventId))
+                            .equals((OrderStatusChanges::Table, OrderStatusChanges::Reference)),
+                    ),
+            )
+            .and_where(Expr::col((OrderStatusChanges::Table, OrderStatusChanges::OrderId)).eq(id))
+            .order_by(
+                (OrderStatusChanges::Table, OrderStatusChanges::Id),
+                Direction::Asc,
+            )
+            .to_owned();
+        let changes = StatusChange::read_all(&self.rows(&changes)?)?;
+        // Whether the payment of a paid order its owner cancelled was
+        // refunded (no row: nothing owed).
+        let refund = Query::select()
+            .expr_as(
+                Expr::col(Payments::RefundedAt).is_not_null(),
+                Payments::RefundedAt,
+            )
+            .from(Payments::Table)
+            .and_where(Expr::col(Payments::OrderId).eq(id))
+            .and_where(Expr::col(Payments::RefundRequiredAt).is_not_null())
+            .to_owned();
+        let refund = match self.rows(&refund)?.first() {
+            None => RefundState::NotOwed,
+            Some(row) if row.flag(Payments::RefundedAt)? => RefundState::Refunded,
+            Some(_) => RefundState::Owed,
+        };
+        Ok((changes, refund))
+    }
+
+    /// The create: closes the reservation intent (nothing is written when
+    /// it is gone: the reconciler took it over, [`StoreError::LeaseLost`]),
+    /// writes the order and its items, records the order as the
+    /// Idempotency-Key's outcome and records its `order.created` event, in
+    /// one transaction; the order's id and creation time.
+    ///
+    /// SQLite runs the statements below in one transaction, in-process.
+    /// PostgreSQL runs the same writes as one statement of data-modifying
+    /// CTEs, each reading the one before it: one round trip and one commit
+    /// instead of eight.
+    pub async fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
+        match self.dialect() {
+            Dialect::Sqlite => self.write(|tx| tx.insert_order(new)).await,
+            Dialect::Postgres => {
+                self.ensure_schema()?;
+                let (sql, values) = self.dialect().build(&create_in_one_statement(new));
+                let rows = self
+                    .retry_busy(|| self.conn.query_one_row(&sql, &values))
+                    .await?;
+                let row = rows
+                    .first()
+                    .ok_or(StoreError::Malformed("the create answered no row"))?;
+                match row.opt_int(Orders::Id)? {
+                    Some(id) => Ok((id, row.time(Orders::CreatedAt)?)),
+                    None => Err(StoreError::LeaseLost),
+                }
+            }
+        }
+    }
+}
+
+impl Tx<'_> {
+    /// Order `id` (anyone's: a peer service's update names it), locked
+    /// until the transaction ends.
+    pub fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {
+        let query = select_orders()
+            .and_where(Expr::col(Orders::Id).eq(id))
+            .lock(LockType::Update)
+            .to_owned();
+        Ok(with_items(self, &query)?.pop())
+    }
+
+    /// `user`'s order `id`, locked until the transaction ends; `None` when
+    /// there is none (someone else's is as good as missing).
+    pub fn lock_own_order(&self, user: UserId, id: i64) -> Result<Option<Order>, StoreError> {
+        let query = own_order_query(user, id).lock(LockType::Update).to_owned();
+        Ok(with_items(self, &query)?.pop())
+    }
+
+    /// The key order `id`'s lines were reserved under (SPEC §4's
+    /// reservation ids); `None` for an order placed before they existed.
+    pub fn reservation_key(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let query = Query::select()
+            .column(Orders::ReservationKey)
+            .from(Orders::Table)
+            .and_where(Expr::col(Orders::Id).eq(id))
+            .to_owned();
+        let rows = self.rows(&query)?;
+        match rows.first() {
+            Some(row) => Ok(row.opt_text(Orders::ReservationKey)?.map(str::to_owned)),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves order `id` from `from` to `to`, and records the change in its
+    /// timeline with who made it and what (`reference`: the payment or
+    /// fulfilment event id). Guarded by `from` as well as by the lock: an
+    /// order found otherwise is [`StoreError::Malformed`].
+    pub fn set_status(
+        &self,
+        id: i64,
+        (from, to): (OrderStatus, OrderStatus),
+        source: ChangeSource,
+        reference: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let d = self.dialect();
+        let update = Query::update()
+            .table(Orders::Table)
+            .value(Orders::Status, to.as_str())
+            .value(Orders::UpdatedAt, d.now())
+            .and_where(Expr::col(Orders::Id).eq(id))
+            .and_where(Expr::col(Orders::Status).eq(from.as_str()))
+            .returning_col(Orders::Id)
+            .to_owned();
+        if self.rows(&update)?.len() != 1 {
+            return Err(StoreError::Malformed("order changed under its lock"));
+        }
+        let change = Query::insert()
+            .into_table(OrderStatusChanges::Table)
+            .columns([
+                OrderStatusChanges::OrderId,
+                OrderStatusChanges::Status,
+                OrderStatusChanges::Source,
+                OrderStatusChanges::Reference,
+                OrderStatusChanges::ChangedAt,
+            ])
+            .values_panic([
+                id.into(),
+                to.as_str().into(),
+                source.as_str().into(),
+                reference.map(str::to_owned).into(),
+                d.now(),
+            ])
+            .to_owned();
+        self.exec(&change)
+    }
+
+    /// The create's writes, on SQLite (see [`Store::insert_order`]).
+    fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
+        let d = self.dialect();
+        let order = Query::insert()
+            .into_table(Orders::Table)
+            .columns(ORDER_WRITTEN)
+            .select_from(order_from(d, new, StockIntents::Table))
+            .map_err(|_| StoreError::Malformed("the order's columns"))?
+            .returning(Query::returning().columns([Orders::Id, Orders::CreatedAt]))
+            .to_owned();
+        let rows = self.rows(&order)?;
+        let Some(row) = rows.first() else {
+            return Err(StoreError::LeaseLost);
+        };
+        let (id, created_at) = (row.int(Orders::Id)?, row.time(Orders::CreatedAt)?);
+        self.exec(&close_intent(new))?;
+        self.exec(&items(new, Expr::val(id)))?;
+        if let Some(key) = new.key {
+            self.exec(&key_done(key, Expr::val(id)))?;
+        }
+        let payload = new.created.payload_of_stored(id, &created_at)?;
+        let event = Query::insert()
+            .into_table(Events::Table)
+            .columns(EVENT_WRITTEN)
+            .values_panic(event_values(
+                new,
+                Expr::val(id),
+                Expr::val(payload),
+                d.now(),
+            ))
+            .to_owned();
+        self.exec(&event)?;
+        Ok((id, created_at))
+    }
+}
+
+/// The orders `query` finds, with their items read in one more statement.
+fn with_items(on: &impl Run, query: &SelectStatement) -> Result<Vec<Order>, StoreError> {
+    let mut orders = Order::read_all(&on.rows(query)?)?;
+    if orders.is_empty() {
+        return Ok(orders);
+    }
+    let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
+    for item in Item::read_all(&on.rows(&items_query(&ids))?)? {
+        if let Some(order) = orders.iter_mut().find(|o| o.id == item.order_id) {
+            order.lines.push(item.line);
+        }
+    }
+    Ok(orders)
+}
+
+// --- the create's statements, shared by both dialects ------------------
+
+/// The columns a new order is written with.
+const ORDER_WRITTEN: [Orders; 6] = [
+    Orders::UserId,
+    Orders::TotalAmount,
+    Orders::Status,
+    Orders::ReservationKey,
+    Orders::CreatedAt,
+    Orders::UpdatedAt,
+];
+
+/// The new order's row, selected from its intent in `intents` (the table,
+/// or on PostgreSQL the CTE that deleted it): no row when it is gone.
+fn order_from(
+    d: Dialect,
+    new: &NewOrder<'_>,
+    intents: impl sea_query::IntoIden,
+) -> SelectStatement {
+    Query::select()
+        .expr(d.typed(Expr::val(new.user.get()), "bigint"))
+        .expr(d.typed(super::money(new.order.total), "numeric"))
+        .expr(d.typed(Expr::val(new.status.as_str()), "text"))
+        .column(StockIntents::ReservationKey)
+        .expr(d.now())
+        .expr(d.now())
+        .from(intents)
+        .and_where(Expr::col(StockIntents::Id).eq(new.intent.0))
+        .to_owned()
+}
+
+fn close_intent(new: &NewOrder<'_>) -> sea_query::DeleteStatement {
+    Query::delete()
+        .from_table(StockIntents::Table)
+        .and_where(Expr::col(StockIntents::Id).eq(new.intent.0))
+        .to_owned()
+}
+
+/// The columns an item is written with.
+const ITEM_WRITTEN: [OrderItems; 4] = [
+    OrderItems::OrderId,
+    OrderItems::ProductId,
+    OrderItems::Quantity,
+    OrderItems::Price,
+];
+
+/// The order's items, `order_id` its id.
+fn items(new: &NewOrder<'_>, order_id: Expr) -> InsertStatement {
+    let mut insert = Query::insert()
+        .into_table(OrderItems::Table)
+        .columns(ITEM_WRITTEN)
+        .to_owned();
+    for line in &new.order.lines {
+        insert.values_panic([
+            order_id.clone(),
+            line.product_id.get().into(),
+            super::quantity(line.quantity.get()),
+            super::money(line.unit_price),
+        ]);
+    }
+    insert
+}
+
+/// The Idempotency-Key's outcome: this order (only while this request
+/// holds the key).
+fn key_done(key: super::OwnedKey<'_>, order_id: Expr) -> sea_query::UpdateStatement {
+    Query::update()
+        .table(IdempotencyKeys::Table)
+        .value(IdempotencyKeys::State, "done")
+        .value(IdempotencyKeys::Body, Expr::val(None::<String>))
+        .value(IdempotencyKeys::OrderId, order_id)
+        .and_where(Expr::col(IdempotencyKeys::UserId).eq(key.user.get()))
+        .and_where(Expr::col(IdempotencyKeys::Key).eq(key.key.as_str()))
+        .and_where(Expr::col(IdempotencyKeys::State).eq("in_flight"))
+        .to_owned()
+}
+
+/// The columns an event is written with.
+const EVENT_WRITTEN: [Events; 7] = [
+    Events::EventId,
+    Events::OrderId,
+    Events::Seq,
+    Events::Type,
+    Events::Payload,
+    Events::Traceparent,
+    Events::CreatedAt,
+];
+
+/// `order.created`, the order's first event.
+fn event_values(new: &NewOrder<'_>, order_id: Expr, payload: Expr, at: Expr) -> [Expr; 7] {
+    [
+        Expr::val(new.created.event_id.clone()),
+        order_id,
+        Expr::val(1_i64),
+        Expr::val(new.created.kind),
+        payload,
+        Expr::val(new.created.traceparent.clone()),
+        at,
+    ]
+}
+
+/// The create on PostgreSQL, one statement: every write reads the intent's
+/// `DELETE … RETURNING` (`intent`), so nothing is written when it is gone;
+/// the order's id and time come from its `INSERT … RETURNING` (`o`), and
+/// the event's payload gets them with `jsonb_set`. It answers exactly one
+/// row: the order's id and time, or NULLs.
+fn create_in_one_statement(new: &NewOrder<'_>) -> sea_query::WithQuery {
+    let d = Dialect::Postgres;
+    let intent = Alias::new("intent");
+    let order = Alias::new("o");
+    let order_column = |column: Orders| Expr::col((order.clone(), column));
+    let deleted = close_intent(new)
+        .returning(Query::returning().columns([StockIntents::Id, StockIntents::ReservationKey]))
+        .to_owned();
+    let inserted = Query::insert()
+        .into_table(Orders::Table)
+        .columns(ORDER_WRITTEN)
+        .select_from(order_from(d, new, intent))
+        .expect("as many values as columns")
+        .returning(Query::returning().columns([Orders::Id, Orders::CreatedAt]))
+        .to_owned();
+    // One `SELECT … FROM o` per line: nothing when there is no order.
+    let mut lines = new.order.lines.iter().map(|line| {
+        Query::select()
+            .expr(order_column(Orders::Id))
+            .expr(d.typed(Expr::val(line.product_id.get()), "bigint"))
+            .expr(d.typed(super::quantity(line.quantity.get()), "integer"))
+            .expr(d.typed(super::money(line.unit_price), "numeric"))
+            .from(order.clone())
+            .to_owned()
+    });
+    let mut all_lines = lines.next().expect("an order has a line");
+    for line in lines {
+        all_lines.union(sea_query::UnionType::All, line);
+    }
+    let items = Query::insert()
+        .into_table(OrderItems::Table)
+        .columns(ITEM_WRITTEN)
+        .select_from(all_lines)
+        .expect("as many values as columns")
+        .to_owned();
+    let mut with = WithClause::new();
+    with.cte(cte("intent", deleted.into()))
+        .cte(cte("o", inserted.into()))
+        .cte(cte("items", items.into()));
+    if let Some(key) = new.key {
+        let order_id = Query::select()
+            .column(Orders::Id)
+            .from(order.clone())
+            .to_owned();
+        let done = key_done(key, Expr::SubQuery(None, Box::new(order_id.clone().into())))
+            .and_where(Expr::exists(order_id))
+            .to_owned();
+        with.cte(cte("k", done.into()));
+    }
+    let payload = Expr::cust_with_exprs(
+        "CAST(jsonb_set(jsonb_set(CAST(CAST($1 AS text) AS jsonb), '{id}', to_jsonb($2)), '{created_at}', \
+         to_jsonb(to_char($3, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))) AS text)",
+        [
+            Expr::val(new.created.payload.clone()),
+            order_column(Orders::Id),
+            order_column(Orders::CreatedAt),
+        ],
+    );
+    let event = Query::insert()
+        .into_table(Events::Table)
+        .columns(EVENT_WRITTEN)
+        .select_from(
+            Query::select()
+                .exprs(event_values(
+                    new,
+                    order_column(Orders::Id),
+                    payload,
+                    order_column(Orders::CreatedAt),
+                ))
+                .from(order.clone())
+                .to_owned(),
+        )
+        .expect("as many values as columns")
+        .to_owned();
+    with.cte(cte("e", event.into()));
+    Query::select()
+        .column((order.clone(), Orders::Id))
+        .column((order.clone(), Orders::CreatedAt))
+        .from_subquery(
+            Query::select().expr(Expr::cust("1")).to_owned(),
+            Alias::new("one"),
+        )
+        .left_join(order, Expr::cust("TRUE"))
+        .to_owned()
+        .with(with)
+}
+
+fn cte(name: &'static str, query: sea_query::SubQueryStatement) -> CommonTableExpression {
+    CommonTableExpression::new()
+        .query(query)
+        .table_name(Alias::new(name))
+        .to_owned()
+}

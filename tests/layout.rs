@@ -1,0 +1,238 @@
+//! The architecture as the imports show it: which top-level module of
+//! `src/` uses which, read from the source (every `crate::<module>` path,
+//! `use crate::{…}` groups included). The allowed edges are written once,
+//! below, and drawn in docs/architecture.md; a new edge, a circle or an
+//! out-of-date picture fails here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Who may use whom. Leaves (`log`, `timing`, `clock`, `outbound`,
+/// `trace`, `webhook_signature`, `domain`) use nothing of the project but
+/// each other where listed.
+const ALLOWED: &[(&str, &[&str])] = &[
+    (
+        "api",
+        &[
+            "auth",
+            "catalog",
+            "clock",
+            "config",
+            "domain",
+            "log",
+            "orders",
+            "timing",
+            "trace",
+            "webhook_signature",
+        ],
+    ),
+    (
+        "orders",
+        &[
+            "auth",
+            "catalog",
+            "clock",
+            "config",
+            "domain",
+            "event_stream",
+            "log",
+            "store",
+            "timing",
+        ],
+    ),
+    (
+        "auth",
+        &["clock", "domain", "log", "outbound", "settings", "store"],
+    ),
+    ("config", &["auth", "settings"]),
+    ("catalog", &["domain", "outbound", "trace"]),
+    ("event_stream", &["config", "domain"]),
+    ("store", &["clock", "domain"]),
+    ("outbound", &["clock"]),
+    ("domain", &[]),
+    ("settings", &[]),
+    ("clock", &[]),
+    ("log", &[]),
+    ("timing", &[]),
+    ("trace", &[]),
+    ("webhook_signature", &[]),
+];
+
+/// Top-level module → the top-level modules its files name.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let relative = path.strip_prefix(&src).unwrap();
+            let module = relative
+                .components()
+                .next()
+                .unwrap()
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_owned();
+            if module == "lib" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let used = graph.entry(module.clone()).or_default();
+            for name in crate_paths(&text) {
+                if name != module {
+                    used.insert(name);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// The first segment of every `crate::…` path in `text`, including each
+/// member of a `use crate::{a, b::c}` group. Comments are skipped.
+fn crate_paths(text: &str) -> BTreeSet<String> {
+    let code: String = text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        rest = &rest[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = matching_brace(group);
+            for member in split_top_level(&group[..end]) {
+                if let Some(first) = first_segment(member) {
+                    found.insert(first);
+                }
+            }
+        } else if let Some(first) = first_segment(rest) {
+            found.insert(first);
+        }
+    }
+    found
+}
+
+fn first_segment(path: &str) -> Option<String> {
+    let name: String = path
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    (!name.is_empty() && name != "self").then_some(name)
+}
+
+fn matching_brace(text: &str) -> usize {
+    let mut depth = 0;
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => return i,
+            '}' => depth -= 1,
+            _ => {}
+        }
+    }
+    text.len()
+}
+
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+#[test]
+fn every_import_is_an_allowed_edge() {
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
+        .iter()
+        .map(|(module, uses)| (*module, uses.iter().copied().collect()))
+        .collect();
+    let mut unexpected = Vec::new();
+    for (module, uses) in imports() {
+        let Some(may) = allowed.get(module.as_str()) else {
+            unexpected.push(format!("{module}: a module the picture does not have"));
+            continue;
+        };
+        for used in uses {
+            if !may.contains(used.as_str()) {
+                unexpected.push(format!("{module} → {used}"));
+            }
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "edges not in ALLOWED: {unexpected:#?}"
+    );
+}
+
+#[test]
+fn the_http_edge_never_names_the_store() {
+    let graph = imports();
+    assert!(!graph["api"].contains("store"), "{:?}", graph["api"]);
+}
+
+#[test]
+fn there_is_no_import_circle() {
+    let graph = imports();
+    // Depth-first search for a back edge.
+    fn visit<'a>(
+        node: &'a str,
+        graph: &'a BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| *n == node) {
+            let mut circle: Vec<String> = path[at..].iter().map(|n| n.to_string()).collect();
+            circle.push(node.to_owned());
+            return Some(circle);
+        }
+        if !done.insert(node) {
+            return None;
+        }
+        path.push(node);
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(circle) = visit(next, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    for node in graph.keys() {
+        let circle = visit(node, &graph, &mut Vec::new(), &mut done);
+        assert!(
+            circle.is_none(),
+            "an import circle: {}",
+            circle.unwrap().join(" → ")
+        );
+    }
+}
+
+#[test]
+fn the_reader_finds_grouped_and_nested_imports() {
+    let text = "use crate::{a::b, c::{d, e}};\n// crate::commented\nlet x = crate::f::g();";
+    let found: Vec<String> = crate_paths(text).into_iter().collect();
+    assert_eq!(found, ["a", "c", "f"]);
+}
