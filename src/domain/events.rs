@@ -92,21 +92,6 @@ pub struct EventRecord {
     pub traceparent: String,
 }
 
-impl EventRecord {
-    /// `order.created`'s payload once its order is stored: the order as
-    /// the API shows it, with the id and time the database gave it.
-    pub fn payload_of_stored(
-        &self,
-        id: i64,
-        created_at: &str,
-    ) -> Result<String, serde_json::Error> {
-        let mut payload: Value = serde_json::from_str(&self.payload)?;
-        payload["id"] = json!(id);
-        payload["created_at"] = json!(created_at);
-        Ok(payload.to_string())
-    }
-}
-
 /// An event as the outbox holds it, claimed for publishing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEvent {

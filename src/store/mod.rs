@@ -104,6 +104,10 @@ pub struct Store {
     schema_checked: Cell<bool>,
     /// The version this request migrated the schema to, if it did.
     migrated_to: Cell<Option<i64>>,
+    /// Whether reconciliation is due, when a write already answered it
+    /// (PostgreSQL's create does): the follow-up's check then costs no
+    /// round trip.
+    due_known: Cell<Option<bool>>,
 }
 
 impl Store {
@@ -126,6 +130,7 @@ impl Store {
             conn,
             schema_checked: Cell::new(false),
             migrated_to: Cell::new(None),
+            due_known: Cell::new(None),
         };
         if store.dialect() == Dialect::Sqlite {
             let migrated = migrations::sqlite_current(&store).await?;

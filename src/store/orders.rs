@@ -4,8 +4,8 @@
 
 use super::connection::{Record, Row};
 use super::schema::{
-    Events, FulfilmentEvents, IdempotencyKeys, OrderItems, OrderStatusChanges, Orders, Payments,
-    StockIntents,
+    Events, FulfilmentEvents, IdempotencyKeys, OrderItems, OrderStatusChanges, OrderSubmissions,
+    Orders, Payments, StockIntents,
 };
 use super::{Dialect, NewOrder, Run, Store, StoreError, Tx};
 use crate::domain::order::{ChangeSource, Order, OrderStatus, PricedLine, StatusChange};
@@ -222,13 +222,31 @@ impl Store {
     /// Idempotency-Key's outcome and records its `order.created` event, in
     /// one transaction; the order's id and creation time.
     ///
-    /// SQLite runs the statements below in one transaction, in-process.
-    /// PostgreSQL runs the same writes as one statement of data-modifying
-    /// CTEs, each reading the one before it: one round trip and one commit
-    /// instead of eight.
+    /// One statement on each backend, so SQLite's write lock is held for no
+    /// host round trip and PostgreSQL's create is one round trip and one
+    /// commit: on SQLite a row of `order_submissions`, whose trigger
+    /// (migration 0016) writes the rest, its id (SQLite's AUTOINCREMENT)
+    /// the order's; on PostgreSQL data-modifying CTEs, each reading the one
+    /// before it.
     pub async fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
         match self.dialect() {
-            Dialect::Sqlite => self.write(|tx| tx.insert_order(new)).await,
+            Dialect::Sqlite => {
+                let (sql, values) = self.dialect().build(&submission(new)?);
+                let rows = match self.retry_busy(|| self.conn.query(&sql, &values)).await {
+                    // The trigger's own refusal (migration 0016).
+                    Err(StoreError::Refused(failure)) if failure.detail.contains(LEASE_LOST) => {
+                        return Err(StoreError::LeaseLost)
+                    }
+                    other => other?,
+                };
+                let row = rows
+                    .first()
+                    .ok_or(StoreError::Malformed("INSERT … RETURNING gave no row"))?;
+                Ok((
+                    row.int(OrderSubmissions::Id)?,
+                    row.time(OrderSubmissions::CreatedAt)?,
+                ))
+            }
             Dialect::Postgres => {
                 self.ensure_schema()?;
                 let (sql, values) = self.dialect().build(&create_in_one_statement(new));
@@ -238,6 +256,9 @@ impl Store {
                 let row = rows
                     .first()
                     .ok_or(StoreError::Malformed("the create answered no row"))?;
+                // The follow-up's "anything due?", answered here too.
+                self.due_known
+                    .set(Some(row.flag(super::reconciliation::DUE)?));
                 match row.opt_int(Orders::Id)? {
                     Some(id) => Ok((id, row.time(Orders::CreatedAt)?)),
                     None => Err(StoreError::LeaseLost),
@@ -322,41 +343,6 @@ impl Tx<'_> {
             .to_owned();
         self.exec(&change)
     }
-
-    /// The create's writes, on SQLite (see [`Store::insert_order`]).
-    fn insert_order(&self, new: &NewOrder<'_>) -> Result<(i64, String), StoreError> {
-        let d = self.dialect();
-        let order = Query::insert()
-            .into_table(Orders::Table)
-            .columns(ORDER_WRITTEN)
-            .select_from(order_from(d, new, StockIntents::Table))
-            .map_err(|_| StoreError::Malformed("the order's columns"))?
-            .returning(Query::returning().columns([Orders::Id, Orders::CreatedAt]))
-            .to_owned();
-        let rows = self.rows(&order)?;
-        let Some(row) = rows.first() else {
-            return Err(StoreError::LeaseLost);
-        };
-        let (id, created_at) = (row.int(Orders::Id)?, row.time(Orders::CreatedAt)?);
-        self.exec(&close_intent(new))?;
-        self.exec(&items(new, Expr::val(id)))?;
-        if let Some(key) = new.key {
-            self.exec(&key_done(key, Expr::val(id)))?;
-        }
-        let payload = new.created.payload_of_stored(id, &created_at)?;
-        let event = Query::insert()
-            .into_table(Events::Table)
-            .columns(EVENT_WRITTEN)
-            .values_panic(event_values(
-                new,
-                Expr::val(id),
-                Expr::val(payload),
-                d.now(),
-            ))
-            .to_owned();
-        self.exec(&event)?;
-        Ok((id, created_at))
-    }
 }
 
 /// The orders `query` finds, with their items read in one more statement.
@@ -420,23 +406,6 @@ const ITEM_WRITTEN: [OrderItems; 4] = [
     OrderItems::Price,
 ];
 
-/// The order's items, `order_id` its id.
-fn items(new: &NewOrder<'_>, order_id: Expr) -> InsertStatement {
-    let mut insert = Query::insert()
-        .into_table(OrderItems::Table)
-        .columns(ITEM_WRITTEN)
-        .to_owned();
-    for line in &new.order.lines {
-        insert.values_panic([
-            order_id.clone(),
-            line.product_id.get().into(),
-            super::quantity(line.quantity.get()),
-            super::money(line.unit_price),
-        ]);
-    }
-    insert
-}
-
 /// The Idempotency-Key's outcome: this order (only while this request
 /// holds the key).
 fn key_done(key: super::OwnedKey<'_>, order_id: Expr) -> sea_query::UpdateStatement {
@@ -475,11 +444,64 @@ fn event_values(new: &NewOrder<'_>, order_id: Expr, payload: Expr, at: Expr) -> 
     ]
 }
 
+/// The message of the submission trigger's `RAISE` when the intent is gone.
+const LEASE_LOST: &str = "stock intent lease lost";
+
+/// The create on SQLite: the order as a row of `order_submissions`, whose
+/// trigger closes the intent (or raises [`LEASE_LOST`]), writes the order
+/// and its items, completes the key and records the event.
+fn submission(new: &NewOrder<'_>) -> Result<InsertStatement, StoreError> {
+    let d = Dialect::Sqlite;
+    let items: Vec<(i64, u32, String)> = new
+        .order
+        .lines
+        .iter()
+        .map(|line| {
+            (
+                line.product_id.get(),
+                line.quantity.get(),
+                line.unit_price.to_string(),
+            )
+        })
+        .collect();
+    Ok(Query::insert()
+        .into_table(OrderSubmissions::Table)
+        .columns([
+            OrderSubmissions::IntentId,
+            OrderSubmissions::UserId,
+            OrderSubmissions::TotalAmount,
+            OrderSubmissions::Status,
+            OrderSubmissions::Items,
+            OrderSubmissions::Key,
+            OrderSubmissions::EventId,
+            OrderSubmissions::EventType,
+            OrderSubmissions::EventPayload,
+            OrderSubmissions::Traceparent,
+            OrderSubmissions::CreatedAt,
+        ])
+        .values_panic([
+            new.intent.0.into(),
+            new.user.get().into(),
+            super::money(new.order.total),
+            new.status.as_str().into(),
+            serde_json::to_string(&items)?.into(),
+            new.key.map(|key| key.key.as_str().to_owned()).into(),
+            new.created.event_id.clone().into(),
+            new.created.kind.into(),
+            new.created.payload.clone().into(),
+            new.created.traceparent.clone().into(),
+            d.now(),
+        ])
+        .returning(Query::returning().columns([OrderSubmissions::Id, OrderSubmissions::CreatedAt]))
+        .to_owned())
+}
+
 /// The create on PostgreSQL, one statement: every write reads the intent's
 /// `DELETE … RETURNING` (`intent`), so nothing is written when it is gone;
 /// the order's id and time come from its `INSERT … RETURNING` (`o`), and
 /// the event's payload gets them with `jsonb_set`. It answers exactly one
-/// row: the order's id and time, or NULLs.
+/// row: the order's id and time, or NULLs; and whether reconciliation is
+/// due (what the follow-up asks next).
 fn create_in_one_statement(new: &NewOrder<'_>) -> sea_query::WithQuery {
     let d = Dialect::Postgres;
     let intent = Alias::new("intent");
@@ -558,6 +580,7 @@ fn create_in_one_statement(new: &NewOrder<'_>) -> sea_query::WithQuery {
     Query::select()
         .column((order.clone(), Orders::Id))
         .column((order.clone(), Orders::CreatedAt))
+        .expr_as(super::reconciliation::due(d), super::reconciliation::DUE)
         .from_subquery(
             Query::select().expr(Expr::cust("1")).to_owned(),
             Alias::new("one"),

@@ -8,12 +8,17 @@ use crate::domain::events::RETENTION_SECONDS as EVENT_RETENTION;
 use crate::domain::idempotency::RETENTION_SECONDS as KEY_RETENTION;
 use sea_query::{Expr, ExprTrait, Query, SelectStatement};
 
-const DUE: &str = "due";
+pub(super) const DUE: &str = "due";
 
 /// A release whose retry time has come, an intent whose lease ran out, an
 /// Idempotency-Key or a published event past its retention (public for
 /// the contract suite's plans).
 pub fn due_query(d: super::Dialect) -> SelectStatement {
+    Query::select().expr_as(due(d), DUE).to_owned()
+}
+
+/// True when reconciliation work is due (see [`due_query`]).
+pub(super) fn due(d: super::Dialect) -> Expr {
     let exists = |query: SelectStatement| Expr::exists(query);
     let release_due = Query::select()
         .expr(Expr::cust("1"))
@@ -38,20 +43,19 @@ pub fn due_query(d: super::Dialect) -> SelectStatement {
             Expr::col(Events::PublishedAt).lt(d.now_plus(-clock::signed_seconds(EVENT_RETENTION))),
         )
         .to_owned();
-    Query::select()
-        .expr_as(
-            exists(release_due)
-                .or(exists(intent_expired))
-                .or(exists(key_expired))
-                .or(exists(event_expired)),
-            DUE,
-        )
-        .to_owned()
+    exists(release_due)
+        .or(exists(intent_expired))
+        .or(exists(key_expired))
+        .or(exists(event_expired))
 }
 
 impl Store {
-    /// Whether any reconciliation work is due.
+    /// Whether any reconciliation work is due; nothing to ask when this
+    /// request's create answered it.
     pub fn reconciliation_due(&self) -> Result<bool, StoreError> {
+        if let Some(due) = self.due_known.take() {
+            return Ok(due);
+        }
         match self.rows(&due_query(self.dialect()))?.first() {
             Some(row) => row.flag(DUE),
             None => Ok(false),

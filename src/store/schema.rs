@@ -29,6 +29,28 @@ pub enum OrderItems {
     Price,
 }
 
+/// SQLite's create: one row per new order, written by one statement and
+/// removed by its trigger, which writes the order (migration 0016).
+#[derive(Debug, Clone, Copy, Iden)]
+pub enum OrderSubmissions {
+    Table,
+    /// The new order's id (AUTOINCREMENT, after the orders' own counter).
+    Id,
+    IntentId,
+    UserId,
+    TotalAmount,
+    Status,
+    /// JSON `[[product_id, quantity, "price"], …]`.
+    Items,
+    Key,
+    EventId,
+    EventType,
+    /// The order's JSON; its id and time are set by the trigger.
+    EventPayload,
+    Traceparent,
+    CreatedAt,
+}
+
 /// An order's timeline: each status change after `CREATED`.
 #[derive(Debug, Clone, Copy, Iden)]
 pub enum OrderStatusChanges {

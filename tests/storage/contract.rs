@@ -688,3 +688,42 @@ fn amounts_and_times_read_back_exactly(backend: Backend) {
         "{created_at}"
     );
 }
+
+/// SQLite's create numbers orders by `order_submissions`' AUTOINCREMENT
+/// (migration 0016), carried on from the orders' own counter: a database
+/// of the previous schema gets ids past every order it held, never one
+/// again after a delete.
+#[test]
+fn sqlite_order_ids_continue_past_the_previous_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let before = rusqlite::Connection::open(&path).unwrap();
+    for (version, sql) in &migrations::SQLITE[..15] {
+        before.execute_batch(sql).unwrap();
+        assert_eq!(
+            before
+                .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            *version
+        );
+    }
+    before
+        .execute_batch(
+            "INSERT INTO orders (id, user_id, total_amount, status, created_at, updated_at) \
+             VALUES (41, 7, '1.00', 'CREATED', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'); \
+             DELETE FROM orders WHERE id = 41;",
+        )
+        .unwrap();
+    drop(before);
+    let store = block_on(Store::on(Box::new(crate::connections::NativeSqlite::open(
+        &path,
+    ))))
+    .unwrap();
+    assert_eq!(
+        store.take_migrated_to(),
+        Some(migrations::latest(migrations::SQLITE))
+    );
+    let (first, _) = place(&store, 7, &[(1, 1)], None);
+    let (second, _) = place(&store, 7, &[(1, 1)], None);
+    assert_eq!((first, second), (42, 43));
+}
