@@ -13,8 +13,9 @@ the table shows each pair's medians and the after/before ratio.
     DURATION=5 CONCURRENCY="1 32" ROUNDS=3 BACKENDS="sqlite postgres" \\
         KINDS="hello health create list get cancel" ...
 
-Writes bench/kinds.json (every run) and prints the table. Needs wrk (Debian:
-wrk) and, for PostgreSQL, Debian's postgresql server binaries.
+Writes bench/kinds.json (every run) and prints the table (again with
+`python3 bench/kinds.py --table bench/kinds.json`). Needs wrk (Debian: wrk)
+and, for PostgreSQL, Debian's postgresql server binaries.
 """
 import json
 import os
@@ -276,26 +277,35 @@ def run_all(work):
 
 
 def table(results):
-    """Medians per kind, backend, concurrency and variant; after ÷ before."""
+    """Medians per kind, backend, concurrency and variant, and the median
+    of each round's after ÷ before (the two measured back to back, so a
+    machine that drifts during the run weighs on both alike)."""
     groups = {}
-    for run in results:
+    for index, run in enumerate(results):
+        run = {**run, "index": index}
         groups.setdefault((run["kind"], run["backend"], run["concurrency"], run["variant"]), []).append(run)
     hello = {c: statistics.median(r["host_cpu_us"] for r in runs)
              for (kind, _, c, _), runs in groups.items() if kind == "hello"}
-    lines = ["| kind | backend | conc | variant | req/s | CPU µs/req | ÷ hello | p99 ms | after ÷ before (CPU) |",
+    lines = ["| kind | backend | conc | variant | req/s | CPU µs/req | ÷ hello | p99 ms | after ÷ before (CPU, per round) |",
              "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for (kind, backend, c, variant), runs in sorted(groups.items()):
         cpu = statistics.median(r["host_cpu_us"] for r in runs)
         rps = statistics.median(r["rps"] for r in runs)
         p99 = statistics.median(r["p99_ms"] for r in runs)
         ratio = ""
-        if variant == "after" and (kind, backend, c, "before") in groups:
-            before = statistics.median(r["host_cpu_us"] for r in groups[(kind, backend, c, "before")])
-            ratio = f"{cpu / before:.2f}"
+        before = groups.get((kind, backend, c, "before"))
+        if variant == "after" and before:
+            pairs = [a["host_cpu_us"] / b["host_cpu_us"] for a, b in zip(runs, before)]
+            ratio = f"{statistics.median(pairs):.2f} ({', '.join(f'{p:.2f}' for p in pairs)})"
         per_hello = f"{cpu / hello[c]:.2f}" if hello.get(c) else ""
         lines.append(f"| {kind} | {backend} | {c} | {variant} | {rps:.0f} | {cpu:.0f} | {per_hello} | "
                      f"{p99:.1f} | {ratio} |")
     return "\n".join(lines)
+
+
+if len(sys.argv) > 2 and sys.argv[1] == "--table":
+    print(table(json.load(open(sys.argv[2]))["runs"]))
+    sys.exit(0)
 
 
 # Each thread cancels its own run of ids from FIRST_ID: thread t takes
