@@ -9,15 +9,6 @@
 -- SQLite would hand out the same rowid again and again.) The statement
 -- the store sends is src/store/orders.rs `submission`; PostgreSQL writes
 -- the same rows in one statement of data-modifying CTEs.
---
--- And the planner's estimates for orders, which SQLite has no statistics
--- of until someone runs ANALYZE: without them it may walk orders_by_status
--- for one user's orders of one status (every order of that status) rather
--- than orders_by_user (that user's few). The rows below say a user has
--- about 10 orders and a status about 200,000 of a million, as SQLite's
--- documentation allows (sqlite_stat1 may be written by hand); ANALYZE
--- sqlite_master makes the table without analysing any other.
--- PostgreSQL's planner keeps its own statistics (autovacuum's ANALYZE).
 -- Runnable by hand after 0015: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0016_statements_in_the_store.sql
 
 DROP TRIGGER order_submitted;
@@ -59,11 +50,5 @@ BEGIN
             NEW.traceparent, NEW.created_at);
     DELETE FROM order_submissions WHERE id = NEW.id;
 END;
-
-ANALYZE sqlite_master;
-DELETE FROM sqlite_stat1 WHERE tbl = 'orders';
-INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
-    ('orders', 'orders_by_user', '1000000 10 1'),
-    ('orders', 'orders_by_status', '1000000 200000 1');
 
 PRAGMA user_version = 16;

@@ -119,14 +119,7 @@ struct Schema {
 }
 
 /// Tables one backend has for its own mechanics, not for values.
-/// (`sqlite_stat1`, `sqlite_stat4`: SQLite's planner estimates, 0016.)
-const OWN_TABLES: [&str; 5] = [
-    "sqlite_sequence",
-    "sqlite_stat1",
-    "sqlite_stat4",
-    "schema_migrations",
-    "order_submissions",
-];
+const OWN_TABLES: [&str; 3] = ["order_submissions", "sqlite_sequence", "schema_migrations"];
 
 /// SQLite keeps money and times as text: which of its text columns are
 /// which (from the migrations' comments and `Money`/`SQL_NOW`).

@@ -1,6 +1,5 @@
 //! The reads that grow with the data are served by indexes: the query
 //! plans of the very statements the store builds, on the real schemas.
-//! SQLite's planner reads the estimates migration 0016 writes;
 //! PostgreSQL's are checked with sequential scans priced out (on a test's
 //! tiny tables it rightly prefers them).
 
@@ -71,19 +70,22 @@ fn reads_of_orders_use_indexes_not_scans_on_sqlite() {
             plan.lines().all(|step| !step.starts_with("SCAN")),
             "{shape:?}: {plan}"
         );
-        // A user's orders through their index, whatever else is asked;
-        // everyone's of one status through the status index; of several,
-        // or all, walking the ids down.
+        // A user's orders through their index, whatever else is asked,
+        // in its order; everyone's of some statuses through the status
+        // index (several statuses: merged by a sort of what the keyset
+        // bounds); everyone's, walking the ids down.
         let index = match (shape.filter.user, shape.filter.statuses.len()) {
             (Some(_), _) => "INDEX orders_by_user",
-            (None, 1) => "INDEX orders_by_status",
-            (None, _) => "INTEGER PRIMARY KEY",
+            (None, 0) => "INTEGER PRIMARY KEY",
+            (None, _) => "INDEX orders_by_status",
         };
         assert!(plan.contains(index), "{shape:?}: {plan}");
-        assert!(
-            !plan.contains("TEMP B-TREE"),
-            "no sort step: {shape:?}: {plan}"
-        );
+        if shape.filter.user.is_some() || shape.filter.statuses.len() < 2 {
+            assert!(
+                !plan.contains("TEMP B-TREE"),
+                "no sort step: {shape:?}: {plan}"
+            );
+        }
     }
     let own = sqlite_plan(
         &fresh,
