@@ -213,7 +213,7 @@ mod tests {
     fn columns_are_read_by_name_whatever_their_position() {
         let rows = rows();
         let row = rows.first().unwrap();
-        assert_eq!(row.flag("paid").unwrap(), true);
+        assert!(row.flag("paid").unwrap());
         assert_eq!(row.int("id").unwrap(), 7);
         assert_eq!(row.money("amount").unwrap().to_string(), "12.50");
         assert_eq!(row.opt_text("note").unwrap(), None);

@@ -3,6 +3,11 @@
 //! database, and hosted Spin without SQLite. One pooled connection per
 //! request, so `BEGIN … COMMIT` spans calls.
 
+// The closures given to `call` return the SDK's own `PgError` (144 bytes),
+// once per statement, straight into `errors::postgres`: boxing it first
+// would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use crate::store::connection::{Cell, Connection, Rows, Value};
 use crate::store::{errors, Dialect, StoreError};
 use spin_sdk::pg4::{self, DbValue, ParameterValue as P, PgError, RowSet};
