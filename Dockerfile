@@ -12,17 +12,19 @@
 FROM rust:1.95-slim-bookworm AS build
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
-# Only what the component needs; host/, catalog/, bench/hello, bench/floor
-# and tests/pg_probe are test tooling, stubbed so that the workspace
-# resolves (deploy/check replays this stage without Docker).
+# Only what the component needs; host/, catalog/, bench/hello, bench/floor,
+# tests/pg_probe and tools/api-doc are test and build tooling, stubbed so
+# that the workspace resolves (deploy/check replays this stage without
+# Docker).
 COPY Cargo.toml Cargo.lock ./
 COPY host/Cargo.toml host/Cargo.toml
 COPY catalog/Cargo.toml catalog/Cargo.toml
 COPY bench/hello/Cargo.toml bench/hello/Cargo.toml
 COPY bench/floor/Cargo.toml bench/floor/Cargo.toml
 COPY tests/pg_probe/Cargo.toml tests/pg_probe/Cargo.toml
-RUN mkdir -p host/src catalog/src/bin bench/hello/src bench/floor/src tests/pg_probe/src \
-    && echo 'fn main() {}' > host/src/main.rs \
+COPY tools/api-doc/Cargo.toml tools/api-doc/Cargo.toml
+RUN mkdir -p host/src catalog/src/bin bench/hello/src bench/floor/src tests/pg_probe/src tools/api-doc/src \
+    && echo 'fn main() {}' > host/src/main.rs && echo 'fn main() {}' > tools/api-doc/src/main.rs \
     && echo 'fn main() {}' > catalog/src/main.rs && echo 'fn main() {}' > catalog/src/bin/mint-token.rs \
     && touch bench/hello/src/lib.rs bench/floor/src/lib.rs tests/pg_probe/src/lib.rs
 COPY build.rs ./

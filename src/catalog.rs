@@ -7,10 +7,60 @@
 use crate::domain::money::Money;
 use crate::domain::ProductId;
 use crate::outbound::{self, OutboundError};
+use crate::settings::{fail, is_http_url, parse_number, ConfigError, Variables};
 use crate::trace::TraceContext;
 use serde::Deserialize;
 use spin_sdk::http::{Method, Request};
 use std::time::Duration;
+
+/// Where the Catalog is and how it is called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogSettings {
+    /// Base URL without a trailing slash, e.g. `http://catalog-service:9001`.
+    pub url: String,
+    /// How long one call may take (`catalog_timeout_ms`).
+    pub timeout: Duration,
+    /// The Catalog honours SPEC §4's reservation ids (the demo Catalog
+    /// does, the Django one does not): a reserve with an unclear outcome
+    /// is then asked again under the same id instead of given up.
+    pub honours_reservations: bool,
+}
+
+const DEFAULT_TIMEOUT_MS: u64 = 3000;
+const MAX_TIMEOUT_MS: u64 = 60_000;
+
+impl CatalogSettings {
+    pub fn read(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        let timeout_ms = parse_number(
+            &vars.get("catalog_timeout_ms")?,
+            DEFAULT_TIMEOUT_MS,
+            1..=MAX_TIMEOUT_MS,
+        )
+        .map_err(|p| fail("catalog_timeout_ms", p))?;
+        let url = vars.get("catalog_url")?.trim_end_matches('/').to_owned();
+        if !is_http_url(&url) {
+            return Err(fail(
+                "catalog_url",
+                "must be an http:// or https:// URL, e.g. http://catalog-service:9001",
+            ));
+        }
+        let honours_reservations = match vars.get("catalog_honours_reservations")?.as_str() {
+            "" | "false" => false,
+            "true" => true,
+            _ => {
+                return Err(fail(
+                    "catalog_honours_reservations",
+                    "must be true or false",
+                ))
+            }
+        };
+        Ok(CatalogSettings {
+            url,
+            timeout: Duration::from_millis(timeout_ms),
+            honours_reservations,
+        })
+    }
+}
 
 /// A Catalog answer larger than this is not one we understand.
 const MAX_CATALOG_BODY: usize = 256 * 1024;
@@ -81,15 +131,14 @@ struct ProductBody {
 
 impl CatalogClient {
     pub fn new(
-        base_url: &str,
-        timeout: Duration,
+        settings: &CatalogSettings,
         authorization: &str,
         request_id: &str,
         trace: TraceContext,
     ) -> Self {
         Self {
-            base_url: base_url.to_owned(),
-            timeout,
+            base_url: settings.url.clone(),
+            timeout: settings.timeout,
             authorization: authorization.to_owned(),
             request_id: request_id.to_owned(),
             trace,
@@ -360,9 +409,40 @@ fn parse_product(id: ProductId, body: &[u8]) -> Result<Product, CatalogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Fixed;
 
     fn id(raw: i64) -> ProductId {
         ProductId::new(raw).unwrap()
+    }
+
+    const URL: (&str, &str) = ("catalog_url", "http://catalog-service:9001/");
+
+    fn settings(vars: &[(&'static str, &str)]) -> Result<CatalogSettings, ConfigError> {
+        CatalogSettings::read(&Fixed::of(vars))
+    }
+
+    #[test]
+    fn the_url_is_required_and_the_rest_defaults() {
+        let read = settings(&[URL]).unwrap();
+        assert_eq!(read.url, "http://catalog-service:9001");
+        assert_eq!(read.timeout, Duration::from_millis(3000));
+        assert!(!read.honours_reservations);
+        assert_eq!(settings(&[]).unwrap_err().name, "catalog_url");
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        let with = |extra| settings(&[URL, extra]).map_err(|e| e.name);
+        assert_eq!(with(("catalog_url", "catalog:9001")), Err("catalog_url"));
+        assert_eq!(with(("catalog_timeout_ms", "0")), Err("catalog_timeout_ms"));
+        assert_eq!(
+            with(("catalog_timeout_ms", "60001")),
+            Err("catalog_timeout_ms")
+        );
+        let honours = |value| with(("catalog_honours_reservations", value));
+        assert_eq!(honours("true").map(|s| s.honours_reservations), Ok(true));
+        assert_eq!(honours("false").map(|s| s.honours_reservations), Ok(false));
+        assert_eq!(honours("yes"), Err("catalog_honours_reservations"));
     }
 
     #[test]

@@ -4,9 +4,51 @@
 //! needs no JSON to route or deduplicate:
 //! `event_id, type, order_id, seq, occurred_at, payload`.
 
-use crate::config::EventsConfig;
 use crate::domain::events::OutboxEvent;
+use crate::settings::{fail, ConfigError, Secret, Variables};
 use spin_sdk::redis::{Connection, Error as RedisError, RedisParameter, RedisResult};
+
+/// The Redis stream order events are published to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsSettings {
+    /// `redis://[user:password@]host:port[/db]` (may hold a password).
+    pub redis_url: Secret,
+    /// Stream key, [`DEFAULT_STREAM`] unless set.
+    pub stream: String,
+}
+
+pub const DEFAULT_STREAM: &str = "orders.events";
+const MAX_STREAM_NAME_BYTES: usize = 128;
+
+impl EventsSettings {
+    /// `None` without `events_redis_url`: events are recorded, not
+    /// published.
+    pub fn read(vars: &dyn Variables) -> Result<Option<Self>, ConfigError> {
+        let redis_url = vars.get("events_redis_url")?;
+        if !redis_url.is_empty() && !redis_url.starts_with("redis://") {
+            return Err(fail(
+                "events_redis_url",
+                "must be empty (events not published) or a redis:// address",
+            ));
+        }
+        let stream = match vars.get("events_stream")? {
+            empty if empty.is_empty() => DEFAULT_STREAM.to_owned(),
+            stream => stream,
+        };
+        if stream.len() > MAX_STREAM_NAME_BYTES
+            || stream.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(fail(
+                "events_stream",
+                "must be at most 128 bytes, without spaces or control characters",
+            ));
+        }
+        Ok((!redis_url.is_empty()).then(|| EventsSettings {
+            redis_url: Secret(redis_url),
+            stream,
+        }))
+    }
+}
 
 /// Entries the stream keeps, roughly (`XADD … MAXLEN ~`): weeks of orders,
 /// so a consumer that was down for days still finds what it missed, and a
@@ -47,10 +89,10 @@ pub struct EventStream<'a> {
 }
 
 impl<'a> EventStream<'a> {
-    pub fn open(config: &'a EventsConfig) -> Result<Self, StreamError> {
+    pub fn open(settings: &'a EventsSettings) -> Result<Self, StreamError> {
         Ok(EventStream {
-            connection: Connection::open(&config.redis_url.0)?,
-            stream: &config.stream,
+            connection: Connection::open(&settings.redis_url.0)?,
+            stream: &settings.stream,
         })
     }
 
@@ -98,6 +140,26 @@ fn xadd_arguments(stream: &str, event: &OutboxEvent) -> Vec<RedisParameter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Fixed;
+
+    #[test]
+    fn events_are_published_only_with_a_redis_url_which_is_never_echoed() {
+        let read = |vars: &[(&'static str, &str)]| EventsSettings::read(&Fixed::of(vars));
+        assert_eq!(read(&[]), Ok(None));
+        let url = ("events_redis_url", "redis://:s3cret@redis:6379");
+        let settings = read(&[url]).unwrap().unwrap();
+        assert_eq!(settings.stream, DEFAULT_STREAM);
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        let named = read(&[url, ("events_stream", "shop.orders")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(named.stream, "shop.orders");
+        let spaced = read(&[url, ("events_stream", "shop orders")]).unwrap_err();
+        assert_eq!(spaced.name, "events_stream");
+        let http = read(&[("events_redis_url", "http://:s3cret@redis:6379")]).unwrap_err();
+        assert_eq!(http.name, "events_redis_url");
+        assert!(!http.to_string().contains("s3cret"));
+    }
 
     #[test]
     fn an_entry_carries_the_event_fields_flat_after_an_approximate_trim() {

@@ -1,9 +1,10 @@
 //! Order Service: a Spin HTTP component. Start reading at [`api`].
 //!
 //! Dependencies point one way: `api` → `orders` → {`catalog`, `store`,
-//! `event_stream`} → `domain`; `auth` (with its JWKS cache in `store`) and
-//! `config` serve `api` and `orders`; `settings`, `log`, `timing`, `clock`,
-//! `trace` and `outbound` are leaves; `domain` depends on nothing of the
+//! `event_stream`} → `domain`; `auth` (with its JWKS cache in `store`)
+//! serves `api` and `orders`; each concern reads its own settings through
+//! the `settings` leaf; `log`, `timing`, `clock` and `trace` are leaves too,
+//! and `outbound` uses only `clock`; `domain` depends on nothing of the
 //! project. `api` never names `store`. tests/layout.rs checks every edge
 //! and that there is no circle.
 
@@ -20,8 +21,6 @@ mod auth;
 mod catalog;
 /// Async waits on the WASI clock.
 mod clock;
-/// Typed settings from Spin variables, read once per request.
-mod config;
 /// Pure rules: money, order requests, pricing, status; public for the
 /// storage contract suite, which builds the store's inputs.
 pub mod domain;
@@ -34,7 +33,8 @@ mod log;
 mod orders;
 /// Outbound HTTP with deadline and body cap.
 mod outbound;
-/// What every concern's settings share: variables, errors, secrets.
+/// Where settings come from and what every concern's settings share:
+/// variables, errors, secrets (each concern parses its own).
 mod settings;
 /// All SQL, behind one interface for both databases; public for the
 /// storage contract suite (`tests/storage`), used in the component by the
@@ -48,6 +48,13 @@ mod trace;
 mod webhook_signature;
 
 use spin_sdk::http::{IncomingRequest, OutgoingResponse, ResponseOutparam};
+
+/// The OpenAPI document generated from the API's types (tools/api-doc
+/// writes it to `src/api/openapi.json`, which the component serves).
+#[cfg(feature = "openapi")]
+pub fn openapi_document() -> String {
+    api::openapi::generate()
+}
 
 /// Sends the response first, then does the request's follow-up work
 /// (reconciliation): Spin keeps the instance running until the handler

@@ -1,6 +1,10 @@
-//! What every concern's settings share (a leaf): a Spin variable's value,
-//! the error that names the variable (never echoing a secret), secrets that
-//! never print, and the small parsers.
+//! What every concern's settings share (a leaf): where variables come
+//! from ([`Variables`]: Spin's, or a map in tests), the error that names
+//! the variable (never echoing a secret), secrets that never print, and the
+//! small parsers. Each concern owns its settings type and parser beside its
+//! code (`auth::settings`, `catalog`, `store::settings`, `event_stream`,
+//! `orders::settings`, the payment and fulfilment handlers); a request reads
+//! them once and hands them down.
 
 /// A variable is missing or has a value the service cannot use. The message
 /// names the variable but never echoes a secret value.
@@ -19,8 +23,54 @@ pub fn fail(name: &'static str, problem: &str) -> ConfigError {
     }
 }
 
-/// A variable's value, trimmed; empty when it is unset.
-pub type Get<'a> = &'a dyn Fn(&'static str) -> Result<String, ConfigError>;
+/// Where settings are read from.
+pub trait Variables {
+    /// Variable `name`'s value, trimmed; empty when it is unset.
+    fn get(&self, name: &'static str) -> Result<String, ConfigError>;
+}
+
+/// The Spin application's variables (SPEC §1): one host call each.
+pub struct SpinVariables;
+
+impl Variables for SpinVariables {
+    fn get(&self, name: &'static str) -> Result<String, ConfigError> {
+        match spin_sdk::variables::get(name) {
+            Ok(value) => Ok(value.trim().to_owned()),
+            Err(spin_sdk::variables::Error::Undefined(_)) => Ok(String::new()),
+            Err(other) => Err(fail(name, &other.to_string())),
+        }
+    }
+}
+
+/// Variables from a list, for tests.
+#[cfg(test)]
+pub struct Fixed(pub Vec<(&'static str, String)>);
+
+#[cfg(test)]
+impl Fixed {
+    pub fn of(pairs: &[(&'static str, &str)]) -> Self {
+        Fixed(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+}
+
+#[cfg(test)]
+impl Variables for Fixed {
+    fn get(&self, name: &'static str) -> Result<String, ConfigError> {
+        // The last value given wins, as with a variable set twice.
+        Ok(self
+            .0
+            .iter()
+            .rev()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .unwrap_or_default())
+    }
+}
+
+/// `Some(value)` unless it is empty.
+pub fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
 
 /// A secret setting (a token, a key, a connection string with its
 /// password); never printed.

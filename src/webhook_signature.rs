@@ -6,8 +6,35 @@
 //! away from now are refused (replays of old confirmations), and MACs are
 //! compared in constant time. The secret is never logged or echoed.
 
+use crate::settings::{non_empty, ConfigError, Secret, Variables};
+
 /// How far a signature's timestamp may be from now, either way.
 pub const TOLERANCE_SECONDS: u64 = 300;
+
+/// A peer service's signing key.
+#[derive(Debug, Clone)]
+pub struct PeerSecret {
+    /// `None`: the peer's endpoints refuse everyone.
+    pub secret: Option<Secret>,
+}
+
+impl PeerSecret {
+    /// The Payment Service's (`payment_webhook_secret`).
+    pub fn payment(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        Self::read(vars, "payment_webhook_secret")
+    }
+
+    /// The Fulfilment Service's (`fulfilment_webhook_secret`).
+    pub fn fulfilment(vars: &dyn Variables) -> Result<Self, ConfigError> {
+        Self::read(vars, "fulfilment_webhook_secret")
+    }
+
+    fn read(vars: &dyn Variables, name: &'static str) -> Result<Self, ConfigError> {
+        Ok(PeerSecret {
+            secret: non_empty(vars.get(name)?).map(Secret),
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -73,7 +100,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -85,6 +112,19 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Fixed;
+
+    #[test]
+    fn each_peer_has_its_own_secret_never_printed() {
+        let vars = Fixed::of(&[("payment_webhook_secret", "pay-s3cret")]);
+        let payment = PeerSecret::payment(&vars).unwrap();
+        assert_eq!(
+            payment.secret.as_ref().map(|s| s.0.as_str()),
+            Some("pay-s3cret")
+        );
+        assert!(!format!("{payment:?}").contains("s3cret"));
+        assert!(PeerSecret::fulfilment(&vars).unwrap().secret.is_none());
+    }
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -106,10 +146,10 @@ mod tests {
         );
     }
 
-    /// The README's worked example, computed there with
+    /// docs/api.md's worked example, computed there with
     /// `printf '%s.%s' 1700000000 "$BODY" | openssl dgst -sha256 -hmac whsec-example`.
     #[test]
-    fn matches_the_readme_example_computed_with_openssl() {
+    fn matches_the_documented_example_computed_with_openssl() {
         let body = br#"{"payment_id":"pay_1","order_id":1,"amount":"1999.98","currency":"EUR"}"#;
         assert_eq!(
             hex(&sign(b"whsec-example", 1_700_000_000, body)),

@@ -17,10 +17,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth",
             "catalog",
             "clock",
-            "config",
             "domain",
             "log",
             "orders",
+            "settings",
             "timing",
             "trace",
             "webhook_signature",
@@ -32,10 +32,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "auth",
             "catalog",
             "clock",
-            "config",
             "domain",
             "event_stream",
             "log",
+            "settings",
             "store",
             "timing",
         ],
@@ -44,10 +44,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "auth",
         &["clock", "domain", "log", "outbound", "settings", "store"],
     ),
-    ("config", &["auth", "settings"]),
-    ("catalog", &["domain", "outbound", "trace"]),
-    ("event_stream", &["config", "domain"]),
-    ("store", &["clock", "domain"]),
+    ("catalog", &["domain", "outbound", "settings", "trace"]),
+    ("event_stream", &["domain", "settings"]),
+    ("store", &["clock", "domain", "settings"]),
     ("outbound", &["clock"]),
     ("domain", &[]),
     ("settings", &[]),
@@ -55,7 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("log", &[]),
     ("timing", &[]),
     ("trace", &[]),
-    ("webhook_signature", &[]),
+    ("webhook_signature", &["settings"]),
 ];
 
 /// Top-level module → the top-level modules its files name.
@@ -235,4 +234,131 @@ fn the_reader_finds_grouped_and_nested_imports() {
     let text = "use crate::{a::b, c::{d, e}};\n// crate::commented\nlet x = crate::f::g();";
     let found: Vec<String> = crate_paths(text).into_iter().collect();
     assert_eq!(found, ["a", "c", "f"]);
+}
+
+// --- The layout as the docs show it: README.md's and
+// docs/architecture.md's layout blocks and dependency picture are checked
+// against the tree and ALLOWED, the way wit/world.wit is checked against
+// the component. ---------------------------------------------------------
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The lines of the first fenced block after the line `heading` in `file`.
+fn block_under(file: &str, heading: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let after = text
+        .split_once(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("{file} has no `{heading}`"))
+        .1;
+    let block = after.split_once("```").expect("a fenced block").1;
+    let block = block.split_once('\n').expect("the fence's line").1;
+    let block = block.split_once("```").expect("the closing fence").0;
+    block.lines().map(str::to_owned).collect()
+}
+
+/// The paths a layout block names: the first word of each line that
+/// starts at its left edge (continuation lines are indented), without a
+/// trailing `/`.
+fn listed(block: &[String]) -> BTreeSet<String> {
+    block
+        .iter()
+        .filter(|line| !line.starts_with(' ') && !line.is_empty())
+        .map(|line| {
+            let path = line.split_whitespace().next().unwrap();
+            path.trim_end_matches('/').to_owned()
+        })
+        .collect()
+}
+
+/// Every file and directory under `dir` (relative to the root).
+fn tree(dir: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut stack = vec![root().join(dir)];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(root()).unwrap();
+            found.insert(relative.to_string_lossy().into_owned());
+            if path.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readme_layout_is_the_tree() {
+    let listed = listed(&block_under("README.md", "## Layout"));
+    let missing: Vec<&String> = listed.iter().filter(|p| !root().join(p).exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "listed but not in the tree: {missing:?}"
+    );
+    // Every tracked entry of the top level, and every entry of src/.
+    let tracked = std::process::Command::new("git")
+        .args(["ls-files"])
+        .current_dir(root())
+        .output()
+        .expect("git");
+    assert!(tracked.status.success());
+    let top_level: BTreeSet<String> = String::from_utf8(tracked.stdout)
+        .unwrap()
+        .lines()
+        .map(|path| path.split('/').next().unwrap().to_owned())
+        .collect();
+    let src: BTreeSet<String> = tree("src")
+        .into_iter()
+        .filter(|path| path.matches('/').count() == 1)
+        .collect();
+    let unlisted: Vec<&String> = top_level
+        .union(&src)
+        .filter(|p| !listed.contains(*p))
+        .collect();
+    assert!(
+        unlisted.is_empty(),
+        "README.md's Layout does not list {unlisted:?}"
+    );
+}
+
+#[test]
+fn the_architecture_page_lists_every_file_of_src() {
+    let listed = listed(&block_under("docs/architecture.md", "## Layout of src/"));
+    let present = tree("src");
+    let unlisted: Vec<&String> = present.difference(&listed).collect();
+    let gone: Vec<&String> = listed.difference(&present).collect();
+    assert!(
+        unlisted.is_empty() && gone.is_empty(),
+        "docs/architecture.md's Layout of src/: not listed {unlisted:?}, listed but gone {gone:?}"
+    );
+}
+
+#[test]
+fn the_dependency_picture_is_the_allowed_edges() {
+    let mut drawn: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in block_under("docs/architecture.md", "## Dependencies") {
+        let names = |list: &str| -> BTreeSet<String> {
+            list.split(',').map(|name| name.trim().to_owned()).collect()
+        };
+        if let Some(leaves) = line.strip_prefix("leaves: ") {
+            for leaf in names(leaves) {
+                drawn.insert(leaf, BTreeSet::new());
+            }
+        } else if let Some((module, uses)) = line.split_once(" → ") {
+            drawn.insert(module.trim().to_owned(), names(uses));
+        }
+    }
+    let allowed: BTreeMap<String, BTreeSet<String>> = ALLOWED
+        .iter()
+        .map(|(module, uses)| {
+            let uses = uses.iter().map(|u| u.to_string()).collect();
+            (module.to_string(), uses)
+        })
+        .collect();
+    assert_eq!(
+        drawn, allowed,
+        "docs/architecture.md's picture is not ALLOWED"
+    );
 }

@@ -3,15 +3,18 @@
 //! into it with `From`; a 5xx carries its cause, which the edge logs once
 //! beside the request's id, and its body never carries internal text.
 
+use super::orders::StatusName;
 use crate::catalog::CatalogError;
-use crate::config::ConfigError;
-use crate::domain::order::{InvalidTransition, Refusal};
+use crate::domain::order::{InvalidTransition, OrderStatus, Refusal};
 use crate::domain::order_request::FieldErrors;
+use crate::domain::payment::{PaymentRefusal, RefundRefusal};
 use crate::domain::ProductId;
 use crate::orders::OrderError;
 use crate::orders::StoreError;
-use serde_json::{json, Map, Value};
+use crate::settings::ConfigError;
+use serde::Serialize;
 use spin_sdk::http::Response;
+use std::collections::BTreeMap;
 
 /// Why a request failed on our side: logged, never sent.
 pub type Cause = Box<dyn std::error::Error>;
@@ -37,7 +40,7 @@ pub enum ApiError {
     CatalogUnavailable(Cause),
     CatalogBadResponse(Cause),
     InvalidStatusTransition {
-        from: &'static str,
+        from: OrderStatus,
         action: &'static str,
     },
     /// The Idempotency-Key was used before with a different body.
@@ -50,13 +53,13 @@ pub enum ApiError {
     SignatureNotValid,
     /// The payment cannot be applied (recorded for a refund).
     PaymentRefused {
-        reason: &'static str,
+        reason: PaymentRefusalName,
     },
     /// The payment id was confirmed before with other content.
     PaymentIdReused,
     /// The refund cannot be applied (nothing recorded).
     RefundRefused {
-        reason: &'static str,
+        reason: RefundRefusalName,
     },
     /// The refund id was confirmed before with other content.
     RefundIdReused,
@@ -89,7 +92,7 @@ impl From<OrderError> for ApiError {
 impl From<InvalidTransition> for ApiError {
     fn from(refused: InvalidTransition) -> Self {
         ApiError::InvalidStatusTransition {
-            from: refused.from.as_str(),
+            from: refused.from,
             action: refused.action,
         }
     }
@@ -224,7 +227,7 @@ impl ApiError {
                 "The Catalog Service gave an answer that could not be understood.".into()
             }
             ApiError::InvalidStatusTransition { from, action } => {
-                format!("Cannot {action} an order that is {from}.")
+                format!("Cannot {action} an order that is {}.", from.as_str())
             }
             ApiError::IdempotencyKeyReused => {
                 "This Idempotency-Key was already used with a different request body.".into()
@@ -239,15 +242,16 @@ impl ApiError {
             ApiError::SignatureNotValid => {
                 "The signature is missing, malformed, stale or wrong.".into()
             }
-            ApiError::PaymentRefused { reason } => {
-                format!("The payment cannot be applied ({reason}); it is recorded for a refund.")
-            }
+            ApiError::PaymentRefused { reason } => format!(
+                "The payment cannot be applied ({}); it is recorded for a refund.",
+                reason.as_str()
+            ),
             ApiError::PaymentIdReused => {
                 "This payment id was confirmed before with another order, amount or currency."
                     .into()
             }
             ApiError::RefundRefused { reason } => {
-                format!("The refund cannot be applied ({reason}).")
+                format!("The refund cannot be applied ({}).", reason.as_str())
             }
             ApiError::RefundIdReused => {
                 "This refund id was confirmed before for another payment, amount or currency."
@@ -276,30 +280,80 @@ impl ApiError {
         }
     }
 
-    pub fn body(&self) -> Value {
-        let mut body = Map::new();
-        body.insert("detail".into(), self.detail().into());
-        body.insert("code".into(), self.code().into());
+    /// The answer's body: the error's family, with its code and fields.
+    pub fn body(&self) -> ErrorBody {
+        use ErrorBody as E;
+        let detail = self.detail();
         match self {
-            ApiError::Invalid(errors) => {
-                body.insert("errors".into(), json!(errors));
+            ApiError::NotAuthenticated => {
+                E::authentication(detail, AuthenticationCode::NotAuthenticated)
             }
-            ApiError::ProductNotFound(id) | ApiError::InsufficientStock(id) => {
-                body.insert("product_id".into(), id.get().into());
+            ApiError::TokenNotValid => E::authentication(detail, AuthenticationCode::TokenNotValid),
+            ApiError::SignatureNotValid => {
+                E::authentication(detail, AuthenticationCode::SignatureNotValid)
             }
-            ApiError::InvalidStatusTransition { from, .. } => {
-                body.insert("status".into(), (*from).into());
+            ApiError::PermissionDenied => E::Permission(PermissionError {
+                detail,
+                code: PermissionCode::PermissionDenied,
+            }),
+            ApiError::NotFound => E::NotFound(NotFoundError {
+                detail,
+                code: NotFoundCode::NotFound,
+            }),
+            ApiError::ParseError => E::request(detail, RequestCode::ParseError),
+            ApiError::UnsupportedMediaType => E::request(detail, RequestCode::UnsupportedMediaType),
+            ApiError::RequestTooLarge { .. } => E::request(detail, RequestCode::RequestTooLarge),
+            ApiError::MethodNotAllowed { .. } => E::request(detail, RequestCode::MethodNotAllowed),
+            ApiError::Invalid(errors) => E::Validation(ValidationError {
+                detail,
+                code: ValidationCode::Invalid,
+                errors: errors.clone(),
+            }),
+            ApiError::ProductNotFound(id) => E::product(detail, ProductCode::ProductNotFound, *id),
+            ApiError::InsufficientStock(id) => {
+                E::product(detail, ProductCode::InsufficientStock, *id)
             }
-            ApiError::RefundRefused { reason } => {
-                body.insert("reason".into(), (*reason).into());
+            ApiError::InvalidStatusTransition { from, .. } => E::Transition(TransitionError {
+                detail,
+                code: TransitionCode::InvalidStatusTransition,
+                status: (*from).into(),
+            }),
+            ApiError::IdempotencyKeyReused => {
+                E::conflict(detail, ConflictCode::IdempotencyKeyReused)
             }
-            ApiError::PaymentRefused { reason } => {
-                body.insert("reason".into(), (*reason).into());
-                body.insert("refund_required".into(), true.into());
+            ApiError::IdempotencyKeyInUse => E::conflict(detail, ConflictCode::IdempotencyKeyInUse),
+            ApiError::ReleaseInProgress => E::conflict(detail, ConflictCode::ReleaseInProgress),
+            ApiError::PaymentIdReused => E::conflict(detail, ConflictCode::PaymentIdReused),
+            ApiError::RefundIdReused => E::conflict(detail, ConflictCode::RefundIdReused),
+            ApiError::FulfilmentEventReused => {
+                E::conflict(detail, ConflictCode::FulfilmentEventReused)
             }
-            _ => {}
+            ApiError::PaymentRefused { reason } => E::PaymentRefused(PaymentRefused {
+                detail,
+                code: PaymentRefusedCode::PaymentRefused,
+                reason: *reason,
+                refund_required: true,
+            }),
+            ApiError::RefundRefused { reason } => E::RefundRefused(RefundRefused {
+                detail,
+                code: RefundRefusedCode::RefundRefused,
+                reason: *reason,
+            }),
+            ApiError::CatalogUnavailable(_) => {
+                E::unavailable(detail, UnavailableCode::CatalogUnavailable)
+            }
+            ApiError::CatalogBadResponse(_) => {
+                E::unavailable(detail, UnavailableCode::CatalogBadResponse)
+            }
+            ApiError::Busy(_) => E::unavailable(detail, UnavailableCode::ServiceBusy),
+            ApiError::DatabaseUnavailable(_) => {
+                E::unavailable(detail, UnavailableCode::DatabaseUnavailable)
+            }
+            ApiError::Internal(_) => E::Internal(InternalError {
+                detail,
+                code: InternalCode::InternalError,
+            }),
         }
-        Value::Object(body)
     }
 
     pub fn into_response(self) -> Response {
@@ -322,6 +376,350 @@ impl ApiError {
             }
             _ => {}
         }
-        builder.body(self.body().to_string()).build()
+        let body = serde_json::to_string(&self.body()).unwrap_or_default();
+        builder.body(body).build()
+    }
+}
+
+// --- The error answers, one schema per family (SPEC §3: `{detail, code,
+// …}`): each family's `code` is an enum of its codes, so a generated client
+// reads each as its own type. ---------------------------------------------
+
+/// A family's code enum: its values as sent (`snake_case`).
+macro_rules! codes {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($variant),+
+        }
+    };
+}
+
+codes!(
+    /// No credentials (`not_authenticated`), an invalid token
+    /// (`token_not_valid`), or a peer service's bad signature
+    /// (`signature_not_valid`).
+    AuthenticationCode { NotAuthenticated, TokenNotValid, SignatureNotValid }
+);
+codes!(PermissionCode { PermissionDenied });
+codes!(NotFoundCode { NotFound });
+codes!(
+    /// The request itself: not JSON (`parse_error`), not
+    /// `application/json` (`unsupported_media_type`), over its size limit
+    /// (`request_too_large`), another method (`method_not_allowed`).
+    RequestCode { ParseError, UnsupportedMediaType, RequestTooLarge, MethodNotAllowed }
+);
+codes!(ValidationCode { Invalid });
+codes!(
+    /// The Catalog refused a product: unknown or inactive (400), or short
+    /// of stock (409).
+    ProductCode { ProductNotFound, InsufficientStock }
+);
+codes!(TransitionCode {
+    InvalidStatusTransition
+});
+codes!(
+    /// An id used before with other content, or a request with the same
+    /// key still running: `idempotency_key_reused` and
+    /// `idempotency_key_in_use` (creates), `release_in_progress`
+    /// (settlements), `payment_id_reused`, `refund_id_reused`,
+    /// `fulfilment_event_reused` (peer services).
+    ConflictCode {
+        IdempotencyKeyReused,
+        IdempotencyKeyInUse,
+        ReleaseInProgress,
+        PaymentIdReused,
+        RefundIdReused,
+        FulfilmentEventReused,
+    }
+);
+codes!(PaymentRefusedCode { PaymentRefused });
+codes!(RefundRefusedCode { RefundRefused });
+codes!(
+    /// Something the service depends on failed; retry (`Retry-After`
+    /// except for `catalog_bad_response`).
+    UnavailableCode { CatalogUnavailable, CatalogBadResponse, ServiceBusy, DatabaseUnavailable }
+);
+codes!(InternalCode { InternalError });
+
+codes!(
+    /// Why a payment cannot be applied.
+    PaymentRefusalName { AmountMismatch, OrderCancelled, AlreadyPaid }
+);
+codes!(
+    /// Why a refund cannot be applied.
+    RefundRefusalName { RefundNotOwed, AlreadyRefunded, AmountMismatch }
+);
+
+impl From<PaymentRefusal> for PaymentRefusalName {
+    fn from(refusal: PaymentRefusal) -> Self {
+        match refusal {
+            PaymentRefusal::AmountMismatch => PaymentRefusalName::AmountMismatch,
+            PaymentRefusal::OrderCancelled => PaymentRefusalName::OrderCancelled,
+            PaymentRefusal::AlreadyPaid => PaymentRefusalName::AlreadyPaid,
+        }
+    }
+}
+
+impl PaymentRefusalName {
+    fn as_str(self) -> &'static str {
+        match self {
+            PaymentRefusalName::AmountMismatch => "amount_mismatch",
+            PaymentRefusalName::OrderCancelled => "order_cancelled",
+            PaymentRefusalName::AlreadyPaid => "already_paid",
+        }
+    }
+}
+
+impl From<RefundRefusal> for RefundRefusalName {
+    fn from(refusal: RefundRefusal) -> Self {
+        match refusal {
+            RefundRefusal::NotOwed => RefundRefusalName::RefundNotOwed,
+            RefundRefusal::AlreadyRefunded => RefundRefusalName::AlreadyRefunded,
+            RefundRefusal::AmountMismatch => RefundRefusalName::AmountMismatch,
+        }
+    }
+}
+
+impl RefundRefusalName {
+    fn as_str(self) -> &'static str {
+        match self {
+            RefundRefusalName::RefundNotOwed => "refund_not_owed",
+            RefundRefusalName::AlreadyRefunded => "already_refunded",
+            RefundRefusalName::AmountMismatch => "amount_mismatch",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuthenticationError {
+    pub detail: String,
+    pub code: AuthenticationCode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PermissionError {
+    pub detail: String,
+    pub code: PermissionCode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NotFoundError {
+    pub detail: String,
+    pub code: NotFoundCode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RequestError {
+    pub detail: String,
+    pub code: RequestCode,
+}
+
+/// The body is not a valid one: each field path with its messages.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValidationError {
+    pub detail: String,
+    pub code: ValidationCode,
+    /// Field path (`items[0].quantity`, `Idempotency-Key`) → messages.
+    pub errors: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProductError {
+    pub detail: String,
+    pub code: ProductCode,
+    /// The product the Catalog refused.
+    pub product_id: i64,
+}
+
+/// The order's status does not allow the change.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TransitionError {
+    pub detail: String,
+    pub code: TransitionCode,
+    /// The order's status.
+    pub status: StatusName,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConflictError {
+    pub detail: String,
+    pub code: ConflictCode,
+}
+
+/// The payment is recorded and owed back (a `payment.refund_required`
+/// event tells the Payment Service).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentRefused {
+    pub detail: String,
+    pub code: PaymentRefusedCode,
+    pub reason: PaymentRefusalName,
+    /// Always `true`.
+    pub refund_required: bool,
+}
+
+/// Nothing is recorded.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RefundRefused {
+    pub detail: String,
+    pub code: RefundRefusedCode,
+    pub reason: RefundRefusalName,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnavailableError {
+    pub detail: String,
+    pub code: UnavailableCode,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InternalError {
+    pub detail: String,
+    pub code: InternalCode,
+}
+
+/// Any error answer, as sent: one of the families.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Error))]
+#[serde(untagged)]
+pub enum ErrorBody {
+    Authentication(AuthenticationError),
+    Permission(PermissionError),
+    NotFound(NotFoundError),
+    Request(RequestError),
+    Validation(ValidationError),
+    Product(ProductError),
+    Transition(TransitionError),
+    Conflict(ConflictError),
+    PaymentRefused(PaymentRefused),
+    RefundRefused(RefundRefused),
+    Unavailable(UnavailableError),
+    Internal(InternalError),
+}
+
+/// A 400 of a create: its body is not JSON, not valid, or names a product
+/// the Catalog refused.
+#[cfg(feature = "openapi")]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum CreateOrderBadRequest {
+    Validation(ValidationError),
+    Product(ProductError),
+    Request(RequestError),
+}
+
+/// A 409 of a create: short of stock, or the same Idempotency-Key running.
+#[cfg(feature = "openapi")]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum CreateOrderConflict {
+    Product(ProductError),
+    Conflict(ConflictError),
+}
+
+/// A 400 of a request with a JSON body: not JSON, or not valid.
+#[cfg(feature = "openapi")]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum BadBody {
+    Validation(ValidationError),
+    Request(RequestError),
+}
+
+impl ErrorBody {
+    fn authentication(detail: String, code: AuthenticationCode) -> Self {
+        ErrorBody::Authentication(AuthenticationError { detail, code })
+    }
+
+    fn request(detail: String, code: RequestCode) -> Self {
+        ErrorBody::Request(RequestError { detail, code })
+    }
+
+    fn product(detail: String, code: ProductCode, product: ProductId) -> Self {
+        ErrorBody::Product(ProductError {
+            detail,
+            code,
+            product_id: product.get(),
+        })
+    }
+
+    fn conflict(detail: String, code: ConflictCode) -> Self {
+        ErrorBody::Conflict(ConflictError { detail, code })
+    }
+
+    fn unavailable(detail: String, code: UnavailableCode) -> Self {
+        ErrorBody::Unavailable(UnavailableError { detail, code })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each error's body carries the code its family's enum names, which
+    /// is the one the log line gives (`ApiError::code`).
+    #[test]
+    fn every_body_says_its_own_code() {
+        let cause = || -> Cause { "cause".into() };
+        let errors = [
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed {
+                allow: "GET".into(),
+            },
+            ApiError::NotAuthenticated,
+            ApiError::TokenNotValid,
+            ApiError::PermissionDenied,
+            ApiError::UnsupportedMediaType,
+            ApiError::RequestTooLarge { limit: 1 },
+            ApiError::ParseError,
+            ApiError::Invalid(FieldErrors::new()),
+            ApiError::ProductNotFound(ProductId::new(1).unwrap()),
+            ApiError::InsufficientStock(ProductId::new(1).unwrap()),
+            ApiError::CatalogUnavailable(cause()),
+            ApiError::CatalogBadResponse(cause()),
+            ApiError::InvalidStatusTransition {
+                from: OrderStatus::Shipped,
+                action: "cancel",
+            },
+            ApiError::IdempotencyKeyReused,
+            ApiError::IdempotencyKeyInUse,
+            ApiError::ReleaseInProgress,
+            ApiError::SignatureNotValid,
+            ApiError::PaymentRefused {
+                reason: PaymentRefusalName::AlreadyPaid,
+            },
+            ApiError::PaymentIdReused,
+            ApiError::RefundRefused {
+                reason: RefundRefusalName::RefundNotOwed,
+            },
+            ApiError::RefundIdReused,
+            ApiError::FulfilmentEventReused,
+            ApiError::Busy(cause()),
+            ApiError::DatabaseUnavailable(cause()),
+            ApiError::Internal(cause()),
+        ];
+        for error in errors {
+            let body = serde_json::to_value(error.body()).unwrap();
+            assert_eq!(body["code"], error.code(), "{body}");
+            assert!(body["detail"].is_string(), "{body}");
+        }
     }
 }

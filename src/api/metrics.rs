@@ -1,7 +1,7 @@
 //! `GET /orders/admin/metrics`: what only this service knows, in the
 //! Prometheus text exposition format (0.0.4), for alerting. Request rates
-//! and latencies are Spin's and the gateway's to measure (README,
-//! "Observing it"). Protected by the operator token like the other admin
+//! and latencies are Spin's and the gateway's to measure
+//! (docs/operating.md, "Metrics"). Protected by the operator token like the other admin
 //! paths, and off the gateway.
 //!
 //! Written by hand: nine gauges read in one statement per scrape have no
@@ -16,16 +16,37 @@ use crate::orders::read;
 use crate::orders::release::service_token_expiry;
 use spin_sdk::http::Response;
 use std::fmt::Write;
+#[cfg(feature = "openapi")]
+use {super::error as e, super::openapi::doc};
 
 /// The exposition format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = "/orders/admin/metrics",
+    operation_id = "metrics",
+    tag = "operator",
+    summary = "Operator: the service's own gauges, for Prometheus",
+    description = "Orders by status, releases owed, expired intents, unpublished events, \
+        refunds owed (counts and oldest ages) and stored Idempotency-Keys, read in one \
+        indexed statement. Bearer `admin_token`, not a user JWT. Not routed by the gateway.",
+    security(("adminToken" = [])),
+    responses(
+        (status = 200, body = String, content_type = "text/plain; version=0.0.4; charset=utf-8",
+            description = "The service's gauges in the Prometheus text exposition format \
+                0.0.4 (docs/operating.md)."),
+        (status = 401, body = e::AuthenticationError, description = doc::OPERATOR_UNAUTHENTICATED),
+        (status = 403, body = e::PermissionError, description = doc::OPERATOR_FORBIDDEN),
+        (status = 503, body = e::UnavailableError, description = doc::DATABASE_UNAVAILABLE),
+    ),
+))]
 pub async fn get(facts: &RequestFacts, access: &AccessLog) -> Result<Reply, ApiError> {
-    let config = authenticate_operator(facts)?;
-    let deps = dependencies(facts, access, config).await?;
+    let settings = authenticate_operator(facts)?;
+    let deps = dependencies(facts, access, settings).await?;
     let gauges = read::gauges(&deps);
     deps.log_if_migrated();
-    let token_expiry = service_token_expiry(&deps.config, deps.request_id);
+    let token_expiry = service_token_expiry(&deps.settings.jwt, deps.request_id);
     let body = render(&gauges?, token_expiry);
     Ok(Response::builder()
         .status(200)

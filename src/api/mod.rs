@@ -15,7 +15,7 @@ mod error;
 mod fulfilments;
 mod health;
 mod metrics;
-mod openapi;
+pub(crate) mod openapi;
 mod orders;
 mod payments;
 mod routes;
@@ -171,12 +171,12 @@ fn millis(duration: std::time::Duration) -> f64 {
 }
 
 /// A JSON response builder with the status and content type set.
-pub(crate) fn json_response(status: u16, body: &Value) -> ResponseBuilder {
+pub(crate) fn json_response(status: u16, body: &impl serde::Serialize) -> ResponseBuilder {
     let mut builder = Response::builder();
     builder
         .status(status)
         .header("content-type", "application/json")
-        .body(body.to_string());
+        .body(serde_json::to_vec(body).unwrap_or_default());
     builder
 }
 

@@ -20,10 +20,11 @@
 
 use super::jwks::{self, MAX_JWKS_BYTES};
 use super::keys::{JwtAlgorithm, PublicKey};
-use super::settings::JwksConfig;
+use super::settings::JwksSettings;
 use crate::clock;
 use crate::log::{self, Level};
 use crate::outbound;
+use crate::store::settings::StoreSettings;
 use crate::store::{Store, StoreError};
 use serde_json::json;
 use spin_sdk::http::{Method, Request};
@@ -35,12 +36,12 @@ pub const COOL_DOWN_SECONDS: u64 = 30;
 /// any). Empty when none was ever fetched and the endpoint cannot give
 /// any now. Only a database failure is an error.
 pub async fn verifying_keys(
-    config: &JwksConfig,
+    config: &JwksSettings,
     algorithm: JwtAlgorithm,
-    database_url: Option<&str>,
+    database: &StoreSettings,
     kid: Option<&str>,
 ) -> Result<Vec<PublicKey>, StoreError> {
-    let store = Store::open(database_url).await?;
+    let store = Store::open(database).await?;
     let cached = store.cached_jwks(&config.url)?;
     let keys = cached
         .as_ref()
@@ -83,7 +84,7 @@ pub async fn verifying_keys(
 
 /// The document at the JWKS URL, if it holds usable keys.
 async fn fetch(
-    config: &JwksConfig,
+    config: &JwksSettings,
     algorithm: JwtAlgorithm,
 ) -> Result<(String, jwks::Jwks), String> {
     let mut request = Request::builder();

@@ -19,7 +19,7 @@ use crate::domain::UserId;
 use jwt_simple::prelude::*;
 use keys::{JwtKeys, PublicKey};
 use serde_json::Value;
-use settings::JwtConfig;
+use settings::JwtSettings;
 
 /// Why a request is not authenticated. The `&'static str` is for logs only:
 /// clients see one generic message per kind.
@@ -49,7 +49,7 @@ pub struct Verifier {
 /// Catalog wants a JWT on every write and there is no caller to forward.
 /// `None` with an asymmetric algorithm: this service holds no private key
 /// and cannot mint (the release then uses `catalog_service_token`).
-pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> Option<String> {
+pub fn mint_access_token(config: &JwtSettings, user: UserId, now: u64) -> Option<String> {
     let JwtKeys::Hmac(key) = &config.keys else {
         return None;
     };
@@ -75,7 +75,7 @@ pub fn mint_access_token(config: &JwtConfig, user: UserId, now: u64) -> Option<S
 /// The token a release retried without its caller carries: one minted for
 /// `user` with the shared key, else the service token the Auth Service
 /// issued (`catalog_service_token`); `None` when there is neither.
-pub fn release_credential(config: &JwtConfig, user: UserId, now: u64) -> Option<String> {
+pub fn release_credential(config: &JwtSettings, user: UserId, now: u64) -> Option<String> {
     mint_access_token(config, user, now)
         .or_else(|| config.service_token.as_ref().map(|t| t.0.clone()))
 }
@@ -108,7 +108,7 @@ pub fn token_kid(header: Option<&str>) -> Option<String> {
 
 impl Verifier {
     /// With the configured keys, and `fetched` (a JWKS's) after them.
-    pub fn with_fetched_keys(config: &JwtConfig, fetched: Vec<PublicKey>) -> Self {
+    pub fn with_fetched_keys(config: &JwtSettings, fetched: Vec<PublicKey>) -> Self {
         let mut verifier = Self::new(config);
         if let JwtKeys::Public(keys) = &mut verifier.keys {
             keys.extend(fetched);
@@ -116,7 +116,7 @@ impl Verifier {
         verifier
     }
 
-    pub fn new(config: &JwtConfig) -> Self {
+    pub fn new(config: &JwtSettings) -> Self {
         let options = VerificationOptions {
             time_tolerance: Some(Duration::from_secs(config.leeway_seconds)),
             max_token_length: Some(MAX_TOKEN_BYTES),
@@ -235,8 +235,8 @@ mod tests {
         audience: Option<String>,
         issuer: Option<String>,
         leeway_seconds: u64,
-    ) -> JwtConfig {
-        JwtConfig {
+    ) -> JwtSettings {
+        JwtSettings {
             algorithm: JwtAlgorithm::HS256,
             keys: JwtKeys::Hmac(HmacKey::new(JwtAlgorithm::HS256, KEY).unwrap()),
             signing_key_bytes: KEY.len(),
@@ -249,8 +249,8 @@ mod tests {
     }
 
     /// An asymmetric configuration with these public keys.
-    fn public_config(algorithm: JwtAlgorithm, bundle: &str) -> JwtConfig {
-        JwtConfig {
+    fn public_config(algorithm: JwtAlgorithm, bundle: &str) -> JwtSettings {
+        JwtSettings {
             algorithm,
             keys: JwtKeys::Public(keys::parse_bundle(algorithm, bundle).unwrap()),
             signing_key_bytes: 0,
@@ -620,7 +620,7 @@ mod tests {
             Base64UrlSafeNoPadding::encode_to_string(mac).unwrap()
         );
 
-        let v = Verifier::new(&JwtConfig {
+        let v = Verifier::new(&JwtSettings {
             keys: JwtKeys::Hmac(HmacKey::new(JwtAlgorithm::HS256, short).unwrap()),
             signing_key_bytes: short.len(),
             ..hs256_config(None, None, 0)

@@ -93,28 +93,6 @@ impl OrderHistory {
             refund,
         }
     }
-
-    /// Adds `timeline` and `refund` (`null`, `"owed"` or `"refunded"`) to
-    /// the order's JSON.
-    pub fn add_to(&self, order: &mut serde_json::Value) {
-        order["timeline"] = self.timeline.iter().map(StatusChange::to_json).collect();
-        order["refund"] = self.refund.as_str().into();
-    }
-}
-
-impl StatusChange {
-    pub fn to_json(&self) -> serde_json::Value {
-        let mut entry = serde_json::json!({
-            "status": self.status.as_str(),
-            "at": self.at,
-            "source": self.source.as_str(),
-        });
-        if let Some((carrier, tracking)) = &self.shipment {
-            entry["carrier"] = carrier.as_str().into();
-            entry["tracking_reference"] = tracking.as_str().into();
-        }
-        entry
-    }
 }
 
 /// What cancelling an order in a given status means.

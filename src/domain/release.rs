@@ -57,7 +57,7 @@ pub fn new_reservation_key() -> String {
 }
 
 /// A pending release as operators see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRelease {
     pub id: i64,
     pub user_id: i64,
@@ -75,7 +75,7 @@ pub struct PendingRelease {
 }
 
 /// A release an operator settled: the audit row.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SettledRelease {
     pub id: i64,
     pub user_id: i64,
@@ -83,7 +83,7 @@ pub struct SettledRelease {
     pub quantity: i64,
     pub order_id: Option<i64>,
     pub reason: String,
-    pub outcome: String,
+    pub outcome: Settlement,
     pub settled_by: String,
     pub note: String,
     pub settled_at: String,

@@ -20,7 +20,7 @@ pub struct Cancelled {
 }
 
 pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Cancelled, OrderError> {
-    let claim = release::claim_seconds(&deps.config);
+    let claim = release::claim_seconds(&deps.settings);
     let (order, outcome, releases) = deps
         .phases
         .timed(

@@ -86,7 +86,7 @@ async fn claim(
     owned: OwnedKey<'_>,
     fingerprint: &str,
 ) -> Result<KeyClaim, StoreError> {
-    let lease = deps.config.intent_lease.as_secs();
+    let lease = deps.settings.intent_lease.as_secs();
     deps.store
         .write(|tx| {
             if tx.insert_key(owned, fingerprint, lease)? {

@@ -28,13 +28,15 @@ pub mod place;
 pub mod publish;
 pub mod read;
 pub mod release;
+pub mod settings;
 
 pub use crate::store::StoreError;
 pub use fulfilment::FulfilmentResult;
 pub use payment::{PaymentResult, RefundResult};
+pub use settings::Settings;
 
+use crate::auth::settings::RECOMMENDED_KEY_BYTES;
 use crate::catalog::{CatalogClient, CatalogError};
-use crate::config::{Config, RECOMMENDED_KEY_BYTES};
 use crate::domain::order::InvalidTransition;
 use crate::log::{self, Level};
 use crate::store::Store;
@@ -43,7 +45,7 @@ use serde_json::json;
 
 /// What a workflow needs from its request, built once by the edge.
 pub struct Deps<'a> {
-    pub config: Config,
+    pub settings: Settings,
     /// This request's database: the workflows' alone.
     store: Store,
     /// The Catalog, with the caller's `Authorization` and the request id.
@@ -61,16 +63,17 @@ impl<'a> Deps<'a> {
     /// once on SQLite (in-process), by the first statement on PostgreSQL
     /// (a new order's first write makes the check itself).
     pub async fn open(
-        config: Config,
+        settings: Settings,
         catalog: CatalogClient,
         request_id: &'a str,
         traceparent: String,
         phases: &'a Phases,
     ) -> Result<Self, StoreError> {
-        let database_url = config.database_url.as_ref().map(|url| url.0.as_str());
-        let store = phases.timed("db_open", Store::open(database_url)).await?;
+        let store = phases
+            .timed("db_open", Store::open(&settings.store))
+            .await?;
         Ok(Deps {
-            config,
+            settings,
             store,
             catalog,
             request_id,
@@ -83,14 +86,14 @@ impl<'a> Deps<'a> {
     /// [`log_if_migrated`]): for handlers whose work ends without a
     /// follow-up.
     pub fn log_if_migrated(&self) {
-        log_if_migrated(&self.store, &self.config);
+        log_if_migrated(&self.store, &self.settings);
     }
 
     /// The work left for after the response (reconciliation, events).
     pub fn into_follow_up(self) -> release::FollowUp {
         release::FollowUp {
             request_id: self.request_id.to_owned(),
-            config: self.config,
+            settings: self.settings,
             store: self.store,
             catalog: self.catalog,
         }
@@ -102,7 +105,7 @@ impl<'a> Deps<'a> {
 /// the closest moment to "start-up" a component can see. The schema may be
 /// checked by any statement, the follow-up's included, so each place that
 /// ends a request's database work calls this.
-fn log_if_migrated(store: &Store, config: &Config) {
+fn log_if_migrated(store: &Store, settings: &Settings) {
     let Some(version) = store.take_migrated_to() else {
         return;
     };
@@ -112,8 +115,8 @@ fn log_if_migrated(store: &Store, config: &Config) {
         None,
         json!({"schema_version": version}),
     );
-    let key_bytes = config.jwt.signing_key_bytes;
-    if config.jwt.algorithm.is_hmac() && key_bytes < RECOMMENDED_KEY_BYTES {
+    let key_bytes = settings.jwt.signing_key_bytes;
+    if settings.jwt.algorithm.is_hmac() && key_bytes < RECOMMENDED_KEY_BYTES {
         log::event(
             Level::Warn,
             "weak_signing_key",

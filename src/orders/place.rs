@@ -44,7 +44,7 @@ pub async fn place_order(
     let priced =
         PricedOrder::new(lines, |id| products[&id].price).map_err(|_| OrderError::TotalTooLarge)?;
 
-    let lease = deps.config.intent_lease.as_secs();
+    let lease = deps.settings.intent_lease.as_secs();
     let reservation_key = new_reservation_key();
     let intent = deps
         .phases
@@ -183,7 +183,7 @@ async fn reserve_line(
     let (product, quantity) = (line.product_id, line.quantity.get());
     let first = deps.catalog.reserve(product, quantity, &reservation).await;
     match first {
-        Err(error) if error.outcome_unknown() && deps.config.catalog_honours_reservations => {
+        Err(error) if error.outcome_unknown() && deps.settings.catalog.honours_reservations => {
             deps.catalog.reserve(product, quantity, &reservation).await
         }
         other => other,
@@ -200,7 +200,7 @@ async fn give_back(
     lines: &[OrderLine],
     reason: &'static str,
 ) {
-    let claim = release::claim_seconds(&deps.config);
+    let claim = release::claim_seconds(&deps.settings);
     let owed: Vec<_> = lines
         .iter()
         .map(|l| (l.product_id, l.quantity.get()))

@@ -11,7 +11,7 @@
 //! order's event before that order's earlier ones (only the earliest
 //! unpublished event of an order is claimable).
 
-use crate::config::EventsConfig;
+use crate::event_stream::EventsSettings;
 use crate::event_stream::{EventStream, StreamError};
 use crate::log::{self, Level};
 use crate::store::{Store, StoreError};
@@ -48,12 +48,12 @@ pub enum PublishError {
 /// logged here and returned in [`Published::failure`].
 pub async fn publish_pending(
     store: &Store,
-    config: &EventsConfig,
+    settings: &EventsSettings,
     limit: u32,
     request_id: &str,
 ) -> Published {
     let mut published = Published::default();
-    if let Err(error) = drain(store, config, limit, &mut published.sent).await {
+    if let Err(error) = drain(store, settings, limit, &mut published.sent).await {
         log::event(
             Level::Warn,
             "events_unpublished",
@@ -70,7 +70,7 @@ pub async fn publish_pending(
 
 async fn drain(
     store: &Store,
-    config: &EventsConfig,
+    settings: &EventsSettings,
     limit: u32,
     sent_total: &mut usize,
 ) -> Result<(), PublishError> {
@@ -87,7 +87,7 @@ async fn drain(
         }
         let open = match stream.take() {
             Some(open) => Ok(open),
-            None => EventStream::open(config),
+            None => EventStream::open(settings),
         };
         let mut sent = Vec::with_capacity(claimed.len());
         let mut failure = None;

@@ -9,11 +9,12 @@
 //! ([`reconcile_now`]), who can also settle a release handled by hand
 //! ([`settle`]).
 
+use super::Settings;
 use super::{publish, Deps, OrderError};
 use crate::auth;
+use crate::auth::settings::JwtSettings;
 use crate::catalog::{CatalogClient, CatalogError, Released};
 use crate::clock::unix_now;
-use crate::config::Config;
 use crate::domain::events;
 use crate::domain::order_request::OrderLine;
 use crate::domain::release::{
@@ -51,7 +52,7 @@ pub enum Credentials {
 #[derive(Clone, Copy)]
 pub struct Releaser<'a> {
     store: &'a Store,
-    config: &'a Config,
+    settings: &'a Settings,
     catalog: &'a CatalogClient,
     request_id: &'a str,
 }
@@ -60,7 +61,7 @@ impl<'a> From<&'a Deps<'_>> for Releaser<'a> {
     fn from(deps: &'a Deps<'_>) -> Self {
         Releaser {
             store: &deps.store,
-            config: &deps.config,
+            settings: &deps.settings,
             catalog: &deps.catalog,
             request_id: deps.request_id,
         }
@@ -96,6 +97,8 @@ pub struct OperatorReport {
     #[serde(flatten)]
     pub pass: Report,
     pub pending_total: i64,
+    /// Not logged: the answer lists them, the log line counts them.
+    #[serde(skip)]
     pub pending: Vec<PendingRelease>,
     /// Order events sent to the stream by this pass.
     pub events_published: usize,
@@ -120,8 +123,8 @@ pub const SERVICE_TOKEN_WARNING_SECONDS: i64 = 7 * 24 * 3600;
 /// Seconds until the service token expires, if one is set; logged as a
 /// warning when that is within [`SERVICE_TOKEN_WARNING_SECONDS`] or past
 /// (or its expiry cannot be read), so it is renewed before releases fail.
-pub fn service_token_expiry(config: &Config, request_id: &str) -> Option<i64> {
-    let token = config.jwt.service_token.as_ref()?;
+pub fn service_token_expiry(jwt: &JwtSettings, request_id: &str) -> Option<i64> {
+    let token = jwt.service_token.as_ref()?;
     let expires_in = crate::auth::expires_in(&token.0, unix_now());
     if expires_in.is_none_or(|seconds| seconds < SERVICE_TOKEN_WARNING_SECONDS) {
         log::event(
@@ -137,8 +140,8 @@ pub fn service_token_expiry(config: &Config, request_id: &str) -> Option<i64> {
 
 /// How long a request keeps a claim on a release: two Catalog timeouts and
 /// a margin, so a claim outlives the try that holds it.
-pub fn claim_seconds(config: &Config) -> u64 {
-    2 * config.catalog_timeout.as_secs().max(1) + 10
+pub fn claim_seconds(settings: &Settings) -> u64 {
+    2 * settings.catalog.timeout.as_secs().max(1) + 10
 }
 
 /// Tries `claimed` releases at the Catalog concurrently and records each
@@ -156,11 +159,12 @@ pub async fn release_claimed<'a>(
     let tries = claimed.iter().map(|release| async move {
         let minted = match credentials {
             Credentials::Caller => None,
-            Credentials::Minted => match auth::release_credential(&r.config.jwt, release.user, now)
-            {
-                Some(token) => Some(format!("Bearer {token}")),
-                None => return Err(CatalogError::NoCredential),
-            },
+            Credentials::Minted => {
+                match auth::release_credential(&r.settings.jwt, release.user, now) {
+                    Some(token) => Some(format!("Bearer {token}")),
+                    None => return Err(CatalogError::NoCredential),
+                }
+            }
         };
         r.catalog
             .release(
@@ -233,7 +237,7 @@ async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report
     };
     let claimed = r
         .store
-        .claim_releases(batch, ignore_backoff, claim_seconds(r.config))
+        .claim_releases(batch, ignore_backoff, claim_seconds(r.settings))
         .await?;
     report.attempted = claimed.len();
     report.released = release_claimed(r, &claimed, Credentials::Minted).await;
@@ -275,7 +279,7 @@ async fn expire_intents(store: &Store, limit: u32) -> Result<usize, StoreError> 
 /// [`publish::OPERATOR_LIMIT`] events published, and what is still pending.
 pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError> {
     let pass = run(deps.into(), OPERATOR_BATCH, true).await?;
-    let published = match &deps.config.events {
+    let published = match &deps.settings.events {
         Some(events) => {
             publish::publish_pending(
                 &deps.store,
@@ -299,7 +303,7 @@ pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError
         refunds_owed: gauges.refunds_owed,
         refunds_owed_oldest_seconds: gauges.refunds_owed_oldest_seconds,
         catalog_service_token_expires_in_seconds: service_token_expiry(
-            &deps.config,
+            &deps.settings.jwt,
             deps.request_id,
         ),
     };
@@ -339,7 +343,17 @@ pub async fn settle(
             Level::Warn,
             "release_settled",
             Some(deps.request_id),
-            json!({ "release": settled }),
+            json!({ "release": {
+                "id": settled.id,
+                "order_id": settled.order_id,
+                "product_id": settled.product_id,
+                "quantity": settled.quantity,
+                "reservation": settled.reservation,
+                "outcome": settled.outcome.as_str(),
+                "settled_by": settled.settled_by,
+                "note": settled.note,
+                "settled_at": settled.settled_at,
+            } }),
         );
     }
     Ok(result)
@@ -358,7 +372,7 @@ pub enum SettleRefused {
 /// events waiting to be published, when a stream is configured.
 pub struct FollowUp {
     pub request_id: String,
-    pub config: Config,
+    pub settings: Settings,
     pub store: Store,
     pub catalog: CatalogClient,
 }
@@ -368,7 +382,7 @@ impl FollowUp {
     pub async fn run(self) {
         let r = Releaser {
             store: &self.store,
-            config: &self.config,
+            settings: &self.settings,
             catalog: &self.catalog,
             request_id: &self.request_id,
         };
@@ -392,7 +406,7 @@ impl FollowUp {
                 json!({"detail": log::chain(&error)}),
             ),
         }
-        if let Some(events) = &self.config.events {
+        if let Some(events) = &self.settings.events {
             publish::publish_pending(
                 &self.store,
                 events,
@@ -402,7 +416,7 @@ impl FollowUp {
             .await;
         }
         // A create the Catalog refused made no statement before this.
-        super::log_if_migrated(&self.store, &self.config);
+        super::log_if_migrated(&self.store, &self.settings);
     }
 }
 

@@ -1,7 +1,7 @@
 //! All SQL, behind one interface: the workflows (`orders`, and `auth` for
 //! its JWKS cache) neither know nor ask which database they use, and the
 //! HTTP edge never sees this module (its records are converted to
-//! responses by the workflows' callers; `tests/api/layout.rs` checks the
+//! responses by the workflows' callers; `tests/layout.rs` checks the
 //! imports).
 //!
 //! - [`connection`]: the seam — a [`Connection`] runs a statement and
@@ -38,6 +38,7 @@ pub mod payments;
 pub mod reconciliation;
 pub mod releases;
 pub mod schema;
+pub mod settings;
 pub mod spin;
 
 use crate::clock;
@@ -111,10 +112,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// `database_url` empty: Spin's SQLite `default`; else PostgreSQL at
-    /// that address, through Spin's PostgreSQL API.
-    pub async fn open(database_url: Option<&str>) -> Result<Self, StoreError> {
-        let conn: Box<dyn Connection> = match database_url {
+    /// The database `settings` name: Spin's SQLite `default`, or
+    /// PostgreSQL through Spin's PostgreSQL API.
+    pub async fn open(settings: &settings::StoreSettings) -> Result<Self, StoreError> {
+        let conn: Box<dyn Connection> = match settings.postgres_url() {
             None => Box::new(spin::SpinSqlite::open_default()?),
             Some(url) => Box::new(spin::SpinPostgres::open(url)?),
         };

@@ -287,7 +287,8 @@ impl Tx<'_> {
             quantity: row.int(SettledReleases::Quantity)?,
             order_id: row.opt_int(SettledReleases::OrderId)?,
             reason: row.text(SettledReleases::Reason)?.to_owned(),
-            outcome: row.text(SettledReleases::Outcome)?.to_owned(),
+            outcome: Settlement::parse(row.text(SettledReleases::Outcome)?)
+                .ok_or(StoreError::Malformed("a settlement outcome"))?,
             settled_by: row.text(SettledReleases::SettledBy)?.to_owned(),
             note: row.text(SettledReleases::Note)?.to_owned(),
             settled_at: row.time(SettledReleases::SettledAt)?,

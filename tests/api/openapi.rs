@@ -1,6 +1,7 @@
 //! SPEC §3 `GET /orders/openapi.json`: the document is served, documents
-//! exactly the routes that are served, and real responses — successes and
-//! errors — match its schemas for their status. Every exchange is also
+//! exactly the routes that are served, real responses — successes and
+//! errors — match its schemas for their status, and the bodies the service
+//! took match its request schemas. Every exchange is also
 //! kept as a snapshot (status, the headers a client acts on, the body with
 //! times redacted), the same for both backends: a change of what clients
 //! see shows up in review as a snapshot diff (issue 34: only additions).
@@ -20,6 +21,8 @@ struct Checker {
     exercised: BTreeSet<(String, String)>,
     /// Each exchange, in order, as the snapshot keeps it.
     exchanges: Vec<Value>,
+    /// Bodies taken (2xx) that were checked against the request schema.
+    requests_checked: usize,
 }
 
 /// The response headers a client acts on.
@@ -62,7 +65,13 @@ impl Checker {
         method: Method,
         request: RequestBuilder,
     ) -> (u16, Value) {
-        let response = request.send().await.unwrap();
+        let (client, request) = request.build_split();
+        let request = request.unwrap();
+        let sent: Option<Value> = request
+            .body()
+            .and_then(|body| body.as_bytes())
+            .and_then(|bytes| serde_json::from_slice(bytes).ok());
+        let response = client.execute(request).await.unwrap();
         let status = response.status().as_u16();
         assert!(response.headers().contains_key("x-request-id"));
         let headers: serde_json::Map<String, Value> = SNAPSHOT_HEADERS
@@ -116,6 +125,32 @@ impl Checker {
                 "{method} {template} {status}: {errors:?}\n{body}"
             );
         }
+        // A body the service took matches the documented request schema
+        // (those schemas are written for the document: this keeps them
+        // true to what the parsers accept).
+        let operation_pointer = operation.replace('{', "%7B").replace('}', "%7D");
+        let request_schema =
+            format!("#{operation_pointer}/requestBody/content/application~1json/schema");
+        if let (true, Some(sent)) = ((200..300).contains(&status), &sent) {
+            if self
+                .doc
+                .pointer(&format!("{operation}/requestBody"))
+                .is_some()
+            {
+                let mut schema = self.doc.clone();
+                schema["$ref"] = json!(request_schema);
+                let validator =
+                    jsonschema::draft202012::new(&schema).expect("the document compiles");
+                let errors: Vec<String> =
+                    validator.iter_errors(sent).map(|e| e.to_string()).collect();
+                assert!(
+                    errors.is_empty(),
+                    "{method} {template}: the body taken does not match the request schema: \
+                     {errors:?}\n{sent}"
+                );
+                self.requests_checked += 1;
+            }
+        }
         self.exercised
             .insert((template.to_owned(), method.to_string()));
         let mut shown = if template == "/orders/openapi.json" || template == "/orders/admin/metrics"
@@ -158,6 +193,7 @@ async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
         doc: doc.clone(),
         exercised: BTreeSet::new(),
         exchanges: Vec::new(),
+        requests_checked: 0,
     };
     let c = &mut checker;
     exercise_public(c, &app).await;
@@ -185,6 +221,12 @@ async fn the_document_matches_the_routes_and_real_responses(backend: Backend) {
         })
         .collect();
     assert_eq!(checker.exercised, documented);
+    // Each operation with a request body had a taken body checked.
+    assert!(
+        checker.requests_checked >= 5,
+        "{}",
+        checker.requests_checked
+    );
     // One snapshot for both backends: they answer alike.
     insta::assert_json_snapshot!("every_exchange", checker.exchanges);
 }
