@@ -13,6 +13,7 @@ mod auth_keys;
 mod catalog_faults;
 mod catalog_peers;
 mod catalog_wire;
+mod clients;
 mod concurrency;
 mod container;
 mod create_order;
