@@ -1,7 +1,7 @@
 //! SPEC §3 "Finding orders": the list's `status` and created-at filters,
 //! keyset-paginated with the filters carried to the next page, and the
 //! operator's listing across users; every shape served by an index on
-//! both backends (SQLite's plans: `persistence::reads_of_orders_use_indexes_not_scans`).
+//! both backends (SQLite's plans: `tests/storage/plans.rs`).
 
 use crate::helpers::{json_body, spawn_app_on, Backend, TestApp, ADMIN_TOKEN};
 use reqwest::Method;

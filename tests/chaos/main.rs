@@ -54,7 +54,7 @@ impl Settings {
                 .as_nanos() as u64,
         );
         let instances = match backend {
-            // Several instances share PostgreSQL (README); SQLite is one.
+            // Several instances share PostgreSQL (docs/deploying.md); SQLite is one.
             Backend::Sqlite => 1,
             Backend::Postgres => number("CHAOS_INSTANCES", 2) as usize,
         };
