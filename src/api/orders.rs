@@ -34,6 +34,11 @@ pub struct OrderBody {
     pub status: StatusName,
     #[cfg_attr(feature = "openapi", schema(value_type = Timestamp))]
     pub created_at: String,
+    /// The `X-Request-ID` of the request that created it (what to quote
+    /// to support: the service's log lines carry it); `null` for an order
+    /// created before it was kept.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub request_id: Option<String>,
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub items: Vec<OrderItemBody>,
 }
@@ -97,6 +102,7 @@ impl From<&Order> for OrderBody {
             total_amount: order.total.to_string(),
             status: order.status.into(),
             created_at: order.created_at.clone(),
+            request_id: order.request_id.clone(),
             items: order.lines.iter().map(OrderItemBody::from).collect(),
         }
     }

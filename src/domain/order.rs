@@ -259,15 +259,17 @@ impl PricedOrder {
         })
     }
 
-    /// The order as it is about to be written for `user`: `CREATED`, with
-    /// the two fields the database assigns (`id`, `created_at`) still empty.
-    pub fn unsaved(&self, user: UserId) -> Order {
+    /// The order as `request_id` is about to write it for `user`:
+    /// `CREATED`, with the two fields the database assigns (`id`,
+    /// `created_at`) still empty.
+    pub fn unsaved(&self, user: UserId, request_id: &str) -> Order {
         Order {
             id: 0,
             user_id: user,
             status: OrderStatus::Created,
             total: self.total,
             created_at: String::new(),
+            request_id: Some(request_id.to_owned()),
             lines: self.lines.clone(),
         }
     }
@@ -314,6 +316,9 @@ pub struct Order {
     pub status: OrderStatus,
     pub total: Money,
     pub created_at: String,
+    /// The X-Request-ID of the request that created it; `None` for an
+    /// order created before it was kept.
+    pub request_id: Option<String>,
     pub lines: Vec<PricedLine>,
 }
 
@@ -327,6 +332,7 @@ impl Order {
             "total_amount": self.total.to_string(),
             "status": self.status.as_str(),
             "created_at": self.created_at,
+            "request_id": self.request_id,
             "items": self.lines.iter().map(|line| serde_json::json!({
                 "product_id": line.product_id.get(),
                 "quantity": line.quantity.get(),
@@ -440,12 +446,13 @@ mod tests {
         assert_eq!(order.lines[0].unit_price.to_string(), "999.99");
         assert_eq!(order.lines[1].quantity.get(), 3);
 
-        let unsaved = order.unsaved(UserId::new(42).unwrap());
+        let unsaved = order.unsaved(UserId::new(42).unwrap(), "request-1");
         assert_eq!((unsaved.id, unsaved.status), (0, OrderStatus::Created));
         assert_eq!(unsaved.user_id.get(), 42);
         assert_eq!(unsaved.total, order.total);
         assert_eq!(unsaved.lines, order.lines);
         assert_eq!(unsaved.created_at, "", "the database assigns it");
+        assert_eq!(unsaved.request_id.as_deref(), Some("request-1"));
     }
 
     #[test]

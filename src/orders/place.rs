@@ -66,7 +66,7 @@ pub async fn place_order(
     }
     // The order as the API will show it, and its event; the database
     // fills in the two fields it assigns.
-    let mut order = priced.unsaved(user);
+    let mut order = priced.unsaved(user, deps.request_id);
     let created = OrderEvent::Created(order.clone()).record(&deps.traceparent);
     let stored = deps
         .phases

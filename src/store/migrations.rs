@@ -66,6 +66,10 @@ pub const SQLITE: &[(i64, &str)] = &[
         16,
         include_str!("../../migrations/sqlite/0016_statements_in_the_store.sql"),
     ),
+    (
+        17,
+        include_str!("../../migrations/sqlite/0017_order_request_id.sql"),
+    ),
 ];
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
@@ -112,6 +116,10 @@ pub const POSTGRES: &[(i64, &str)] = &[
     (
         13,
         include_str!("../../migrations/postgres/0013_utc_timestamps.sql"),
+    ),
+    (
+        14,
+        include_str!("../../migrations/postgres/0014_order_request_id.sql"),
     ),
 ];
 

@@ -26,6 +26,7 @@ impl Record for Order {
         Orders::TotalAmount,
         Orders::Status,
         Orders::CreatedAt,
+        Orders::RequestId,
     ];
 
     /// Without its items ([`with_items`] adds them).
@@ -38,6 +39,7 @@ impl Record for Order {
             status: OrderStatus::parse(row.text(Orders::Status)?)
                 .ok_or(StoreError::Malformed("orders.status"))?,
             created_at: row.time(Orders::CreatedAt)?,
+            request_id: row.opt_text(Orders::RequestId)?.map(str::to_owned),
             lines: Vec::new(),
         })
     }
@@ -372,11 +374,12 @@ fn with_items(on: &impl Run, query: &SelectStatement) -> Result<Vec<Order>, Stor
 // --- the create's statements, shared by both dialects ------------------
 
 /// The columns a new order is written with.
-const ORDER_WRITTEN: [Orders; 6] = [
+const ORDER_WRITTEN: [Orders; 7] = [
     Orders::UserId,
     Orders::TotalAmount,
     Orders::Status,
     Orders::ReservationKey,
+    Orders::RequestId,
     Orders::CreatedAt,
     Orders::UpdatedAt,
 ];
@@ -393,6 +396,7 @@ fn order_from(
         .expr(d.typed(super::money(new.order.total), "numeric"))
         .expr(d.typed(Expr::val(new.status.as_str()), "text"))
         .column(StockIntents::ReservationKey)
+        .column(StockIntents::RequestId)
         .expr(d.now())
         .expr(d.now())
         .from(intents)
@@ -517,7 +521,11 @@ fn create_in_one_statement(new: &NewOrder<'_>) -> sea_query::WithQuery {
     let order = Alias::new("o");
     let order_column = |column: Orders| Expr::col((order.clone(), column));
     let deleted = close_intent(new)
-        .returning(Query::returning().columns([StockIntents::Id, StockIntents::ReservationKey]))
+        .returning(Query::returning().columns([
+            StockIntents::Id,
+            StockIntents::ReservationKey,
+            StockIntents::RequestId,
+        ]))
         .to_owned();
     let inserted = Query::insert()
         .into_table(Orders::Table)

@@ -16,6 +16,8 @@ pub enum Orders {
     UpdatedAt,
     /// The key its lines were reserved under (SPEC §4's reservation ids).
     ReservationKey,
+    /// The X-Request-ID of the request that created it.
+    RequestId,
 }
 
 #[derive(Debug, Clone, Copy, Iden)]

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     unknown_or_inactive_products_are_400_and_reserve_nothing,
     short_stock_is_409_and_reserves_nothing_for_the_other_items,
     oversized_bodies_always_get_their_whole_413,
+    an_order_keeps_the_request_id_that_created_it,
 );
 
 async fn creates_an_order_with_price_snapshots_and_reserves_stock(backend: Backend) {
@@ -293,4 +294,39 @@ async fn oversized_bodies_always_get_their_whole_413(backend: Backend) {
         .sum();
     assert_eq!(cut, 0, "413 answers cut off");
     assert_eq!(app.count("orders"), 0);
+}
+
+/// The order keeps the `X-Request-ID` of the request that created it (the
+/// add-a-column recipe's column, issue 33): answered by the create, by
+/// reads and lists, and by a replay of the same Idempotency-Key sent with
+/// another request id.
+async fn an_order_keeps_the_request_id_that_created_it(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let create = |request_id: &'static str| {
+        app.request(Method::POST, "/orders/orders/")
+            .bearer_auth(token(42))
+            .header("x-request-id", request_id)
+            .header("idempotency-key", "checkout-1")
+            .json(&order(&[(1, 1)]))
+            .send()
+    };
+    let created = json_body(create("support-ticket-7f3a").await.unwrap()).await;
+    assert_eq!(created["request_id"], "support-ticket-7f3a", "{created}");
+    let replayed = json_body(create("a-retry").await.unwrap()).await;
+    assert_eq!(replayed["request_id"], "support-ticket-7f3a");
+    let path = format!("/orders/orders/{}/", created["id"]);
+    let shown = json_body(app.send_as(42, Method::GET, &path).await).await;
+    assert_eq!(shown["request_id"], "support-ticket-7f3a");
+    let listed = json_body(app.send_as(42, Method::GET, "/orders/orders/").await).await;
+    assert_eq!(listed["results"][0]["request_id"], "support-ticket-7f3a");
+    // Without an acceptable X-Request-ID the service makes one, and keeps it.
+    let other = app
+        .request(Method::POST, "/orders/orders/")
+        .bearer_auth(token(42))
+        .json(&order(&[(2, 1)]))
+        .send()
+        .await
+        .unwrap();
+    let made = other.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(json_body(other).await["request_id"], made.as_str());
 }

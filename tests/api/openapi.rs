@@ -36,8 +36,8 @@ const SNAPSHOT_HEADERS: [&str; 7] = [
     "cache-control",
 ];
 
-/// `value` with every time (a key ending in `_at`, or `at`) and every
-/// reservation id (random) redacted.
+/// `value` with every time (a key ending in `_at`, or `at`), every
+/// reservation id and every request id (random) redacted.
 fn redact_times(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -46,6 +46,8 @@ fn redact_times(value: &mut Value) {
                     *inner = json!("[time]");
                 } else if key == "reservation" && inner.is_string() {
                     *inner = json!("[reservation id]");
+                } else if key == "request_id" && inner.is_string() {
+                    *inner = json!("[request id]");
                 } else {
                     redact_times(inner);
                 }

@@ -44,7 +44,7 @@ fn place(
         block_on(store.open_intent(user(owner), "request-1", &lines, "reservations-1", 120))
             .unwrap();
     let priced = PricedOrder::new(&lines, |_| Money::parse("12.50").unwrap()).unwrap();
-    let created = OrderEvent::Created(priced.unsaved(user(owner))).record(TRACE);
+    let created = OrderEvent::Created(priced.unsaved(user(owner), "request-1")).record(TRACE);
     let owned = key.map(|key| OwnedKey {
         user: user(owner),
         key,
@@ -137,6 +137,8 @@ fn an_order_is_written_with_its_items_key_and_event(backend: Backend) {
         })
         .collect();
     assert_eq!(items, [(1, 2, "12.50".into()), (3, 1, "12.50".into())]);
+    // The creating request's id, taken from its intent.
+    assert_eq!(order.request_id.as_deref(), Some("request-1"));
     assert!(
         store.order(user(43), id).unwrap().is_none(),
         "never another user's"
@@ -177,7 +179,7 @@ fn a_create_whose_intent_was_taken_writes_nothing(backend: Backend) {
     assert_eq!(taken.lines, [(ProductId::new(1).unwrap(), 1)]);
     assert_eq!(taken.reservation_key.as_deref(), Some("k"));
     let priced = PricedOrder::new(&lines, |_| Money::parse("1.00").unwrap()).unwrap();
-    let created = OrderEvent::Created(priced.unsaved(user(7))).record(TRACE);
+    let created = OrderEvent::Created(priced.unsaved(user(7), "r")).record(TRACE);
     let written = block_on(store.insert_order(&NewOrder {
         user: user(7),
         status: OrderStatus::Created,
@@ -668,7 +670,7 @@ fn amounts_and_times_read_back_exactly(backend: Backend) {
     let items: Vec<OrderLine> = lines(&(1..=100).map(|p| (p, 99_999)).collect::<Vec<_>>());
     let intent = block_on(store.open_intent(user(1), "r", &items, "k", 120)).unwrap();
     let priced = PricedOrder::new(&items, |_| Money::parse("12345678.91").unwrap()).unwrap();
-    let created = OrderEvent::Created(priced.unsaved(user(1))).record(TRACE);
+    let created = OrderEvent::Created(priced.unsaved(user(1), "r")).record(TRACE);
     let (id, created_at) = block_on(store.insert_order(&NewOrder {
         user: user(1),
         status: OrderStatus::Created,
