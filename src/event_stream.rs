@@ -43,7 +43,7 @@ impl EventsSettings {
                 "must be at most 128 bytes, without spaces or control characters",
             ));
         }
-        Ok((!redis_url.is_empty()).then(|| EventsSettings {
+        Ok((!redis_url.is_empty()).then_some(EventsSettings {
             redis_url: Secret(redis_url),
             stream,
         }))
