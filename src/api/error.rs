@@ -49,6 +49,10 @@ pub enum ApiError {
     IdempotencyKeyInUse,
     /// A request is releasing this pending release right now.
     ReleaseInProgress,
+    /// The customer holds `limit` unpaid orders already.
+    UnpaidOrderLimit {
+        limit: u32,
+    },
     /// The Payment-Signature is malformed, stale or wrong.
     SignatureNotValid,
     /// The payment cannot be applied (recorded for a refund).
@@ -84,6 +88,7 @@ impl From<OrderError> for ApiError {
             OrderError::KeyInUse => ApiError::IdempotencyKeyInUse,
             OrderError::KeyReused => ApiError::IdempotencyKeyReused,
             OrderError::NotFound => ApiError::NotFound,
+            OrderError::UnpaidOrderLimit { limit } => ApiError::UnpaidOrderLimit { limit },
             OrderError::InvalidTransition(refused) => refused.into(),
         }
     }
@@ -154,6 +159,7 @@ impl ApiError {
             | ApiError::InvalidStatusTransition { .. }
             | ApiError::IdempotencyKeyInUse
             | ApiError::ReleaseInProgress
+            | ApiError::UnpaidOrderLimit { .. }
             | ApiError::PaymentRefused { .. }
             | ApiError::RefundRefused { .. } => 409,
             ApiError::SignatureNotValid => 401,
@@ -189,6 +195,7 @@ impl ApiError {
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::IdempotencyKeyInUse => "idempotency_key_in_use",
             ApiError::ReleaseInProgress => "release_in_progress",
+            ApiError::UnpaidOrderLimit { .. } => "unpaid_order_limit",
             ApiError::SignatureNotValid => "signature_not_valid",
             ApiError::PaymentRefused { .. } => "payment_refused",
             ApiError::PaymentIdReused => "payment_id_reused",
@@ -238,6 +245,9 @@ impl ApiError {
             }
             ApiError::ReleaseInProgress => {
                 "This release is being tried right now; ask again shortly.".into()
+            }
+            ApiError::UnpaidOrderLimit { limit } => {
+                format!("You have {limit} orders waiting for payment; pay or cancel one first.")
             }
             ApiError::SignatureNotValid => {
                 "The signature is missing, malformed, stale or wrong.".into()
@@ -323,6 +333,11 @@ impl ApiError {
             }
             ApiError::IdempotencyKeyInUse => E::conflict(detail, ConflictCode::IdempotencyKeyInUse),
             ApiError::ReleaseInProgress => E::conflict(detail, ConflictCode::ReleaseInProgress),
+            ApiError::UnpaidOrderLimit { limit } => E::UnpaidLimit(UnpaidLimitError {
+                detail,
+                code: UnpaidLimitCode::UnpaidOrderLimit,
+                limit: *limit,
+            }),
             ApiError::PaymentIdReused => E::conflict(detail, ConflictCode::PaymentIdReused),
             ApiError::RefundIdReused => E::conflict(detail, ConflictCode::RefundIdReused),
             ApiError::FulfilmentEventReused => {
@@ -436,6 +451,7 @@ codes!(
         FulfilmentEventReused,
     }
 );
+codes!(UnpaidLimitCode { UnpaidOrderLimit });
 codes!(PaymentRefusedCode { PaymentRefused });
 codes!(RefundRefusedCode { RefundRefused });
 codes!(
@@ -558,6 +574,18 @@ pub struct ConflictError {
     pub code: ConflictCode,
 }
 
+/// The customer already holds as many unpaid orders as
+/// `max_unpaid_orders_per_user` allows: nothing was reserved or stored, and
+/// the same request goes through once one is paid, cancelled or expired.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UnpaidLimitError {
+    pub detail: String,
+    pub code: UnpaidLimitCode,
+    /// The cap: unpaid orders one customer may hold.
+    pub limit: u32,
+}
+
 /// The payment is recorded and owed back (a `payment.refund_required`
 /// event tells the Payment Service).
 #[derive(Debug, Clone, Serialize)]
@@ -606,6 +634,7 @@ pub enum ErrorBody {
     Product(ProductError),
     Transition(TransitionError),
     Conflict(ConflictError),
+    UnpaidLimit(UnpaidLimitError),
     PaymentRefused(PaymentRefused),
     RefundRefused(RefundRefused),
     Unavailable(UnavailableError),
@@ -624,7 +653,8 @@ pub enum CreateOrderBadRequest {
     Request(RequestError),
 }
 
-/// A 409 of a create: short of stock, or the same Idempotency-Key running.
+/// A 409 of a create: short of stock, the same Idempotency-Key running,
+/// or the customer's unpaid orders at their cap.
 #[cfg(feature = "openapi")]
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
@@ -632,6 +662,7 @@ pub enum CreateOrderBadRequest {
 pub enum CreateOrderConflict {
     Product(ProductError),
     Conflict(ConflictError),
+    UnpaidLimit(UnpaidLimitError),
 }
 
 /// A 400 of a request with a JSON body: not JSON, or not valid.
@@ -702,6 +733,7 @@ mod tests {
             ApiError::IdempotencyKeyReused,
             ApiError::IdempotencyKeyInUse,
             ApiError::ReleaseInProgress,
+            ApiError::UnpaidOrderLimit { limit: 3 },
             ApiError::SignatureNotValid,
             ApiError::PaymentRefused {
                 reason: PaymentRefusalName::AlreadyPaid,

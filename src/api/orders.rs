@@ -320,7 +320,10 @@ pub struct ListQuery {
         (status = 401, body = e::AuthenticationError, description = doc::USER_UNAUTHENTICATED),
         (status = 409, body = e::CreateOrderConflict, description = "Not enough stock \
             (`insufficient_stock`, with `product_id`), or the first request with this \
-            Idempotency-Key is still running (`idempotency_key_in_use`, with `Retry-After`)."),
+            Idempotency-Key is still running (`idempotency_key_in_use`, with `Retry-After`), \
+            or the customer holds `max_unpaid_orders_per_user` unpaid orders already \
+            (`unpaid_order_limit`, with `limit`; nothing reserved or stored, not kept for \
+            the Idempotency-Key)."),
         (status = 413, body = e::RequestError, description = doc::TOO_LARGE),
         (status = 415, body = e::RequestError, description = doc::NOT_JSON),
         (status = 422, body = e::ConflictError, description = "This Idempotency-Key was \

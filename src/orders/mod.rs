@@ -145,6 +145,10 @@ pub enum OrderError {
     KeyReused,
     #[error("no such order")]
     NotFound,
+    /// The customer holds `limit` unpaid orders already (nothing reserved,
+    /// nothing stored).
+    #[error("unpaid order limit reached")]
+    UnpaidOrderLimit { limit: u32 },
     #[error(transparent)]
     InvalidTransition(#[from] InvalidTransition),
 }

@@ -16,7 +16,9 @@ use crate::domain::release::{
     new_reservation_key, reservation_id, ORDER_NOT_PERSISTED, RESERVATION_FAILED,
 };
 use crate::domain::{ProductId, UserId};
-use crate::store::{IntentId, NewOrder, NewReleases, OwnedKey, ReleaseClaim, StoreError};
+use crate::store::{
+    IntentId, NewIntent, NewOrder, NewReleases, OwnedKey, ReleaseClaim, StoreError,
+};
 use futures::future::join_all;
 use std::collections::HashMap;
 
@@ -33,6 +35,14 @@ pub async fn place_order(
     key: Option<OwnedKey<'_>>,
 ) -> Result<Placed, OrderError> {
     let lines = request.lines();
+    // The cap is checked before any Catalog call, and again, under the
+    // customer's lock, where the intent is written: before any reservation.
+    let cap = deps.settings.max_unpaid_orders;
+    if let Some(limit) = cap {
+        if deps.store.unpaid_orders(user)? >= i64::from(limit) {
+            return Err(OrderError::UnpaidOrderLimit { limit });
+        }
+    }
     let checked = deps
         .phases
         .timed("catalog_read", check_products(deps, lines))
@@ -46,14 +56,29 @@ pub async fn place_order(
 
     let lease = deps.settings.intent_lease.as_secs();
     let reservation_key = new_reservation_key();
-    let intent = deps
-        .phases
-        .timed(
-            "intent",
-            deps.store
-                .open_intent(user, deps.request_id, lines, &reservation_key, lease),
-        )
-        .await?;
+    let new_intent = NewIntent {
+        user,
+        request_id: deps.request_id,
+        lines,
+        reservation_key: &reservation_key,
+        lease_seconds: lease,
+    };
+    let intent = match cap {
+        None => {
+            deps.phases
+                .timed(
+                    "intent",
+                    deps.store
+                        .open_intent(user, deps.request_id, lines, &reservation_key, lease),
+                )
+                .await?
+        }
+        Some(limit) => deps
+            .phases
+            .timed("intent", deps.store.open_intent_within(&new_intent, limit))
+            .await?
+            .ok_or(OrderError::UnpaidOrderLimit { limit })?,
+    };
     let reserved = deps
         .phases
         .timed(

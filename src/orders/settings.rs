@@ -22,7 +22,14 @@ pub struct Settings {
     /// treats its request as dead and releases the units
     /// (`stock_intent_lease_seconds`).
     pub intent_lease: Duration,
+    /// How many unpaid (`CREATED`) orders one customer may hold at once
+    /// (`max_unpaid_orders_per_user`); `None`: no cap.
+    pub max_unpaid_orders: Option<u32>,
 }
+
+/// The highest cap accepted: a cap exists to stop one account from holding
+/// the Catalog's stock, and a larger one would not.
+const MAX_UNPAID_CAP: u64 = 10_000;
 
 const DEFAULT_LEASE_SECONDS: u64 = 120;
 /// The intent lease must outlast a whole create by far: its reservation
@@ -47,12 +54,23 @@ impl Settings {
                 "must be at least 4 × catalog_timeout_ms",
             ));
         }
+        let cap = vars.get("max_unpaid_orders_per_user")?;
+        let max_unpaid_orders = match cap.as_str() {
+            "" => None,
+            text => Some(
+                parse_number(text, 0, 1..=MAX_UNPAID_CAP)
+                    .map_err(|p| fail("max_unpaid_orders_per_user", p))?
+                    .try_into()
+                    .expect("at most MAX_UNPAID_CAP"),
+            ),
+        };
         Ok(Settings {
             jwt,
             store: StoreSettings::read(vars)?,
             events: EventsSettings::read(vars)?,
             catalog,
             intent_lease,
+            max_unpaid_orders,
         })
     }
 }
@@ -93,6 +111,17 @@ mod tests {
         assert_eq!(lease("3").unwrap_err().name, "stock_intent_lease_seconds");
         assert_eq!(lease("4").unwrap().intent_lease, Duration::from_secs(4));
         assert_eq!(lease("0").unwrap_err().name, "stock_intent_lease_seconds");
+    }
+
+    #[test]
+    fn the_unpaid_order_cap_is_off_unless_set() {
+        let cap = |value| read(&[("max_unpaid_orders_per_user", value)]);
+        assert_eq!(read(&[]).unwrap().max_unpaid_orders, None);
+        assert_eq!(cap("").unwrap().max_unpaid_orders, None);
+        assert_eq!(cap("3").unwrap().max_unpaid_orders, Some(3));
+        for refused in ["0", "-1", "two", "10001"] {
+            assert_eq!(cap(refused).unwrap_err().name, "max_unpaid_orders_per_user");
+        }
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub const SQLITE: &[(i64, &str)] = &[
         17,
         include_str!("../../migrations/sqlite/0017_order_request_id.sql"),
     ),
+    (
+        18,
+        include_str!("../../migrations/sqlite/0018_unpaid_orders_by_user.sql"),
+    ),
 ];
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
@@ -120,6 +124,10 @@ pub const POSTGRES: &[(i64, &str)] = &[
     (
         14,
         include_str!("../../migrations/postgres/0014_order_request_id.sql"),
+    ),
+    (
+        15,
+        include_str!("../../migrations/postgres/0015_unpaid_orders_by_user.sql"),
     ),
 ];
 

@@ -50,7 +50,7 @@ use crate::domain::UserId;
 pub use connection::{Connection, Record, Row, Rows};
 pub use dialect::Dialect;
 pub use errors::{DatabaseError, StoreError};
-pub use intents::{IntentId, TakenIntent};
+pub use intents::{IntentId, NewIntent, TakenIntent};
 pub use jwks::CachedJwks;
 pub use payments::OwedRefund;
 pub use releases::{ClaimedRelease, NewReleases, ReleaseClaim};

@@ -44,3 +44,4 @@ mod routing;
 mod storage_parity;
 mod telemetry;
 mod tracing;
+mod unpaid_orders;

@@ -12,7 +12,9 @@ use order_service::domain::payment::{PaymentConfirmation, PaymentRefusal, Refund
 use order_service::domain::release::Settlement;
 use order_service::domain::{ProductId, UserId};
 use order_service::store::migrations;
-use order_service::store::{NewOrder, NewReleases, OwnedKey, ReleaseClaim, Store, StoreError};
+use order_service::store::{
+    NewIntent, NewOrder, NewReleases, OwnedKey, ReleaseClaim, Store, StoreError,
+};
 use std::time::Duration;
 
 const TRACE: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
@@ -79,6 +81,8 @@ on_both!(
     the_order_lock_takes_the_owner_in_sql,
     a_status_change_is_guarded_and_kept_in_the_timeline,
     expired_intents_are_taken_once,
+    unpaid_orders_count_created_orders_and_creates_in_flight,
+    an_intent_within_the_cap_is_opened_only_below_it,
     an_idempotency_key_is_claimed_once_and_settled,
     releases_are_claimed_by_one_request_and_settled_once,
     a_payment_is_recorded_once_and_refunded_once,
@@ -307,6 +311,60 @@ fn expired_intents_are_taken_once(backend: Backend) {
         .unwrap()
         .is_empty());
     assert!(!store.reconciliation_due().unwrap());
+}
+
+fn unpaid_orders_count_created_orders_and_creates_in_flight(backend: Backend) {
+    let fresh = Fresh::new(backend);
+    let store = &fresh.store;
+    assert_eq!(store.unpaid_orders(user(42)).unwrap(), 0);
+    let (paid, _) = place(store, 42, &[(1, 1)], None);
+    place(store, 42, &[(2, 1)], None);
+    place(store, 43, &[(2, 1)], None);
+    assert_eq!(store.unpaid_orders(user(42)).unwrap(), 2);
+    let pay = (OrderStatus::Created, OrderStatus::Paid);
+    block_on(store.write(|tx| tx.set_status(paid, pay, ChangeSource::Payment, None))).unwrap();
+    assert_eq!(
+        store.unpaid_orders(user(42)).unwrap(),
+        1,
+        "paid: no longer unpaid"
+    );
+    let items = lines(&[(3, 1)]);
+    block_on(store.open_intent(user(42), "running", &items, "k1", 600)).unwrap();
+    assert_eq!(
+        store.unpaid_orders(user(42)).unwrap(),
+        2,
+        "a create in flight counts"
+    );
+    // An intent whose lease ran out is the reconciler's, not a create's.
+    block_on(store.open_intent(user(42), "dead", &items, "k2", 0)).unwrap();
+    assert_eq!(store.unpaid_orders(user(42)).unwrap(), 2);
+    assert_eq!(store.unpaid_orders(user(43)).unwrap(), 1);
+}
+
+fn an_intent_within_the_cap_is_opened_only_below_it(backend: Backend) {
+    let fresh = Fresh::new(backend);
+    let store = &fresh.store;
+    place(store, 42, &[(1, 1)], None);
+    let items = lines(&[(3, 2)]);
+    let intent = NewIntent {
+        user: user(42),
+        request_id: "capped",
+        lines: &items,
+        reservation_key: "k",
+        lease_seconds: 120,
+    };
+    assert_eq!(
+        block_on(store.open_intent_within(&intent, 1)).unwrap(),
+        None
+    );
+    assert_eq!(store.unpaid_orders(user(42)).unwrap(), 1, "nothing written");
+    let opened = block_on(fresh.another().open_intent_within(&intent, 2)).unwrap();
+    assert!(opened.is_some());
+    assert_eq!(store.unpaid_orders(user(42)).unwrap(), 2);
+    assert_eq!(
+        block_on(store.open_intent_within(&intent, 2)).unwrap(),
+        None
+    );
 }
 
 fn an_idempotency_key_is_claimed_once_and_settled(backend: Backend) {

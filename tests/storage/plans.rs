@@ -8,7 +8,7 @@ use order_service::domain::order::OrderStatus;
 use order_service::domain::page::{OrderFilter, PageRequest};
 use order_service::domain::UserId;
 use order_service::store::connection::Value;
-use order_service::store::{metrics, orders, reconciliation, Dialect};
+use order_service::store::{intents, metrics, orders, reconciliation, Dialect};
 
 /// SQLite's plan of `sql` with `values`, one detail line per step.
 fn sqlite_plan(fresh: &Fresh, (sql, values): (String, Vec<Value>)) -> String {
@@ -211,4 +211,31 @@ fn the_gauges_read_through_indexes_on_postgres() {
     ] {
         assert!(plan.contains(index), "{index} unused:\n{plan}");
     }
+}
+
+/// The cap per customer's count (issue 35) reads the customer's unpaid
+/// orders through `orders_by_user_status`, not their whole history.
+#[test]
+fn the_unpaid_count_reads_a_customers_unpaid_orders_only() {
+    let user = UserId::new(42).unwrap();
+    let sqlite = Fresh::new(Backend::Sqlite);
+    sqlite.store.order(user, 1).unwrap(); // migrated
+    let d = Dialect::Sqlite;
+    let plan = sqlite_plan(&sqlite, d.build(&intents::unpaid_query(d, user)));
+    assert!(
+        plan.contains("orders USING COVERING INDEX orders_by_user_status (user_id=? AND status=?)"),
+        "{plan}"
+    );
+    assert!(!plan.contains("SCAN orders"), "{plan}");
+
+    let postgres = Fresh::new(Backend::Postgres);
+    postgres.store.order(user, 1).unwrap(); // migrated
+    let Location::Postgres(url) = &postgres.location else {
+        unreachable!()
+    };
+    let d = Dialect::Postgres;
+    let sql = with_literals(d.build(&intents::unpaid_query(d, user)));
+    let plan = helpers::psql(url, &format!("SET enable_seqscan = off; EXPLAIN {sql}")).unwrap();
+    assert!(plan.contains("orders_by_user_status"), "{plan}");
+    assert!(!plan.contains("Seq Scan on orders"), "{plan}");
 }

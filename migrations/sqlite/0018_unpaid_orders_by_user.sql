@@ -1,0 +1,10 @@
+-- 0018 (issue 35, the cap per customer): a create counts the customer's
+-- CREATED orders (store/intents.rs `unpaid_orders`) when
+-- max_unpaid_orders_per_user is set. Through orders_by_user that read
+-- every order the customer ever placed; this index reads only the unpaid
+-- ones. Same on PostgreSQL: migrations/postgres/0015_unpaid_orders_by_user.sql.
+-- Runnable by hand after 0017: sqlite3 .spin/sqlite_db.db < migrations/sqlite/0018_unpaid_orders_by_user.sql
+
+CREATE INDEX orders_by_user_status ON orders (user_id, status);
+
+PRAGMA user_version = 18;
