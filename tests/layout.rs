@@ -362,3 +362,32 @@ fn the_dependency_picture_is_the_allowed_edges() {
         "docs/architecture.md's picture is not ALLOWED"
     );
 }
+
+/// The benchmark's before/after patches (bench/experiments) undo one
+/// optimisation of today's code: each must still apply, or the experiment
+/// it reproduces is lost. (`.ci/run` checks the same before building.)
+#[test]
+fn the_benchmark_patches_still_apply() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut patches: Vec<_> = std::fs::read_dir(root.join("bench/experiments"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "patch"))
+        .collect();
+    patches.sort();
+    assert!(patches.len() >= 4, "{patches:?}");
+    for patch in patches {
+        let checked = std::process::Command::new("git")
+            .current_dir(root)
+            .args(["apply", "--check"])
+            .arg(&patch)
+            .output()
+            .expect("git");
+        assert!(
+            checked.status.success(),
+            "{} no longer applies: {}",
+            patch.display(),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+}
