@@ -65,6 +65,10 @@ pub struct ReconcileReport {
     pub refunds_owed: u64,
     /// The age of the oldest of them (0 when none).
     pub refunds_owed_oldest_seconds: u64,
+    /// Orders waiting for payment (`CREATED`).
+    pub unpaid_orders: u64,
+    /// The age of the oldest of them (0 when none).
+    pub unpaid_orders_oldest_seconds: u64,
     /// Present when `catalog_service_token` is set: seconds until it
     /// expires (negative once it has). Releases retried after their request
     /// send it; within 7 days of its expiry the pass logs
@@ -99,6 +103,8 @@ impl From<&OperatorReport> for ReconcileReport {
             events_unpublished: count(report.events_unpublished),
             refunds_owed: count(report.refunds_owed),
             refunds_owed_oldest_seconds: count(report.refunds_owed_oldest_seconds),
+            unpaid_orders: count(report.unpaid_orders),
+            unpaid_orders_oldest_seconds: count(report.unpaid_orders_oldest_seconds),
             catalog_service_token_expires_in_seconds: report
                 .catalog_service_token_expires_in_seconds,
         }

@@ -452,6 +452,11 @@ codes!(
     }
 );
 codes!(UnpaidLimitCode { UnpaidOrderLimit });
+#[cfg(feature = "openapi")]
+codes!(
+    /// DRF's code for a throttled request; the gateway's, not the service's.
+    ThrottledCode { Throttled }
+);
 codes!(PaymentRefusedCode { PaymentRefused });
 codes!(RefundRefusedCode { RefundRefused });
 codes!(
@@ -663,6 +668,16 @@ pub enum CreateOrderConflict {
     Product(ProductError),
     Conflict(ConflictError),
     UnpaidLimit(UnpaidLimitError),
+}
+
+/// The gateway's answer over its per-client limit on creates
+/// (deploy/nginx/nginx.conf writes it; the service never does).
+#[cfg(feature = "openapi")]
+#[derive(Serialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ThrottledError {
+    pub detail: String,
+    pub code: ThrottledCode,
 }
 
 /// A 400 of a request with a JSON body: not JSON, or not valid.

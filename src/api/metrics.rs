@@ -83,7 +83,7 @@ pub fn render(gauges: &Gauges, service_token_expires_in: Option<i64>) -> String 
             label_value(status)
         );
     }
-    let single: [(&str, &str, i64); 8] = [
+    let single: [(&str, &str, i64); 9] = [
         (
             "order_service_releases_owed",
             "Stock releases owed to the Catalog, not yet confirmed.",
@@ -118,6 +118,11 @@ pub fn render(gauges: &Gauges, service_token_expires_in: Option<i64>) -> String 
             "order_service_refunds_owed_oldest_age_seconds",
             "Age of the oldest refund owed (0 when none).",
             gauges.refunds_owed_oldest_seconds,
+        ),
+        (
+            "order_service_unpaid_orders_oldest_age_seconds",
+            "Age of the oldest order waiting for payment (CREATED; 0 when none). How many wait: order_service_orders{status=\"CREATED\"}.",
+            gauges.unpaid_orders_oldest_seconds,
         ),
         (
             "order_service_idempotency_keys",
@@ -183,7 +188,7 @@ mod tests {
         );
         assert!(text.contains("order_service_releases_owed 2\n"), "{text}");
         assert!(text.contains("order_service_releases_owed_oldest_age_seconds 61\n"));
-        assert_eq!(text.matches("# TYPE").count(), 9);
+        assert_eq!(text.matches("# TYPE").count(), 10);
         let with_token = render(&gauges, Some(-5));
         assert!(with_token.contains("order_service_catalog_service_token_expires_in_seconds -5\n"));
     }

@@ -225,7 +225,7 @@ mod document {
                         add("X-Request-ID");
                         match status.as_str() {
                             "401" => add("WWW-Authenticate"),
-                            "503" => add("Retry-After"),
+                            "503" | "429" => add("Retry-After"),
                             _ => {}
                         }
                     }

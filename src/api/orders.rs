@@ -328,6 +328,9 @@ pub struct ListQuery {
         (status = 415, body = e::RequestError, description = doc::NOT_JSON),
         (status = 422, body = e::ConflictError, description = "This Idempotency-Key was \
             used with a different body (`idempotency_key_reused`)."),
+        (status = 429, body = e::ThrottledError, description = "From the gateway, not the \
+            service: this client address sent more than 10 creates a second (bursts of 20); \
+            nothing reached the service (`throttled`, with `Retry-After`)."),
         (status = 502, body = e::UnavailableError, description = "The Catalog's answer could \
             not be understood (`catalog_bad_response`)."),
         (status = 503, body = e::UnavailableError, description = "The Catalog unreachable, \

@@ -19,5 +19,8 @@ pub struct Gauges {
     /// their owner.
     pub refunds_owed: i64,
     pub refunds_owed_oldest_seconds: i64,
+    /// Age of the oldest order waiting for payment (`CREATED`); how many
+    /// wait is `orders_by_status`' `CREATED`.
+    pub unpaid_orders_oldest_seconds: i64,
     pub idempotency_keys: i64,
 }

@@ -16,6 +16,7 @@ use crate::auth::settings::JwtSettings;
 use crate::catalog::{CatalogClient, CatalogError, Released};
 use crate::clock::unix_now;
 use crate::domain::events;
+use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderLine;
 use crate::domain::release::{
     PendingRelease, SettledRelease, Settlement, ABANDONED_DETAIL, RESERVATION_ABANDONED,
@@ -111,6 +112,10 @@ pub struct OperatorReport {
     /// refunded, and the age of the oldest (0 when none).
     pub refunds_owed: i64,
     pub refunds_owed_oldest_seconds: i64,
+    /// Orders waiting for payment (`CREATED`), and the oldest one's age
+    /// (0 when none).
+    pub unpaid_orders: i64,
+    pub unpaid_orders_oldest_seconds: i64,
     /// Seconds until `catalog_service_token` expires (negative: it has),
     /// when one is set: retried releases fail once it has.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -302,6 +307,13 @@ pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError
         events_unpublished: gauges.events_unpublished,
         refunds_owed: gauges.refunds_owed,
         refunds_owed_oldest_seconds: gauges.refunds_owed_oldest_seconds,
+        unpaid_orders: gauges
+            .orders_by_status
+            .iter()
+            .filter(|(status, _)| status == OrderStatus::Created.as_str())
+            .map(|(_, orders)| orders)
+            .sum(),
+        unpaid_orders_oldest_seconds: gauges.unpaid_orders_oldest_seconds,
         catalog_service_token_expires_in_seconds: service_token_expiry(
             &deps.settings.jwt,
             deps.request_id,

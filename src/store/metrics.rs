@@ -6,10 +6,11 @@
 //! themselves.
 
 use super::schema::{
-    Events, IdempotencyKeys, OrderStatusCounts, Payments, PendingReleases, StockIntents,
+    Events, IdempotencyKeys, OrderStatusCounts, Orders, Payments, PendingReleases, StockIntents,
 };
 use super::{Dialect, Run, Store, StoreError};
 use crate::domain::gauges::Gauges;
+use crate::domain::order::OrderStatus;
 use sea_query::{
     Asterisk, CaseStatement, Expr, ExprTrait, Func, Order as Direction, Query, SelectStatement,
     UnionType,
@@ -106,6 +107,15 @@ pub fn gauges_query(d: Dialect) -> SelectStatement {
         .order_by(Payments::RefundRequiredAt, Direction::Asc)
         .limit(1)
         .to_owned();
+    // The CREATED order of lowest id, through orders_by_status (status, id):
+    // ids are handed out in creation order.
+    let oldest_unpaid = Query::select()
+        .expr(d.age_seconds(Orders::CreatedAt))
+        .from(Orders::Table)
+        .and_where(Expr::col(Orders::Status).eq(OrderStatus::Created.as_str()))
+        .order_by(Orders::Id, Direction::Asc)
+        .limit(1)
+        .to_owned();
     let (refused, cancelled) = (or_zero(oldest_refused), or_zero(oldest_cancelled));
     let oldest_refund = CaseStatement::new()
         .case(refused.clone().gt(cancelled.clone()), refused)
@@ -152,6 +162,7 @@ pub fn gauges_query(d: Dialect) -> SelectStatement {
                 .add(scalar(refunds_owed(false).expr(count_all()).to_owned())),
         ),
         gauge("refunds_owed_oldest", label(), oldest_refund.into()),
+        gauge("unpaid_orders_oldest", label(), or_zero(oldest_unpaid)),
         gauge(
             "idempotency_keys",
             label(),
@@ -189,6 +200,7 @@ impl Store {
                 "events_unpublished_oldest" => &mut gauges.events_unpublished_oldest_seconds,
                 "refunds_owed" => &mut gauges.refunds_owed,
                 "refunds_owed_oldest" => &mut gauges.refunds_owed_oldest_seconds,
+                "unpaid_orders_oldest" => &mut gauges.unpaid_orders_oldest_seconds,
                 "idempotency_keys" => &mut gauges.idempotency_keys,
                 _ => return Err(StoreError::Malformed("a gauge's name")),
             };

@@ -3,12 +3,122 @@
 //! `./dev test` installs Debian's nginx when it is missing.
 
 use crate::helpers::{
-    eventually, json_body, nginx_binary, order, post_order_to, spawn_app, spawn_app_with, token,
-    AppOptions, Backend, CatalogKind, Gateway, RedisServer,
+    customer_client, eventually, json_body, nginx_binary, order, post_order_to, spawn_app,
+    spawn_app_on, spawn_app_with, token, AppOptions, Backend, CatalogKind, Gateway, RedisServer,
 };
+use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
+
+crate::on_both_backends!(the_gateway_limits_order_creation_per_client);
+
+/// SPEC §3 "Stock nobody pays for": the gateway limits order creation per
+/// client address (10 a second, bursts of 20 at once); over it, 429 in the
+/// service's error shape with `Retry-After`, and the service never sees
+/// the request. Other clients, reads and other routes are not limited.
+async fn the_gateway_limits_order_creation_per_client(backend: Backend) {
+    let app = spawn_app_on(backend).await;
+    let gateway = Gateway::start(nginx_binary(), &app.address).await;
+    let creates = format!("{}/orders/orders/", gateway.url);
+    let one = customer_client(42).build().unwrap();
+    let answers = join_all((0..30).map(|_| {
+        one.post(&creates)
+            .bearer_auth(token(42))
+            .json(&order(&[(5, 1)]))
+            .send()
+    }))
+    .await;
+    let mut created: i64 = 0;
+    let mut throttled = 0;
+    for answer in answers {
+        let answer = answer.unwrap();
+        match answer.status().as_u16() {
+            201 => created += 1,
+            429 => {
+                throttled += 1;
+                assert_eq!(answer.headers()["retry-after"], "1");
+                assert!(answer.headers().contains_key("x-request-id"));
+                let body = json_body(answer).await;
+                assert_eq!(body["code"], "throttled", "{body}");
+                assert!(body["detail"].as_str().unwrap().contains("throttled"));
+            }
+            other => panic!("{other}: {}", answer.text().await.unwrap()),
+        }
+    }
+    // The first and a burst of 20 at once, perhaps one more refilled.
+    assert!((21..=23).contains(&created), "{created} created");
+    assert_eq!(created + throttled, 30);
+    assert_eq!(
+        app.count("orders"),
+        created,
+        "a throttled create never arrived"
+    );
+    let posts = || {
+        app.request_logs()
+            .iter()
+            .filter(|line| line["method"] == "POST")
+            .count()
+    };
+    // The service's access lines follow its answers.
+    eventually(Duration::from_secs(2), || async {
+        posts() >= created as usize
+    })
+    .await;
+    assert_eq!(
+        posts(),
+        created as usize,
+        "the service saw only the created"
+    );
+
+    // Another client is not limited by this one, …
+    let other = customer_client(43)
+        .build()
+        .unwrap()
+        .post(&creates)
+        .bearer_auth(token(43))
+        .json(&order(&[(5, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 201);
+    // … nor are this client's reads and other routes.
+    for _ in 0..25 {
+        let listed = one
+            .get(&creates)
+            .bearer_auth(token(42))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+    }
+    let last: serde_json::Value = json_body(
+        one.get(format!("{creates}?limit=1"))
+            .bearer_auth(token(42))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = &last["results"][0]["id"];
+    let cancelled = one
+        .post(format!("{creates}{id}/cancel/"))
+        .bearer_auth(token(42))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
+    // A moment later the bucket has refilled: the client may create again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = one
+        .post(&creates)
+        .bearer_auth(token(42))
+        .json(&order(&[(5, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201);
+}
 
 /// W3C Trace Context through the gateway (issue 22): a client's
 /// `traceparent` reaches the service untouched; without one, NGINX starts

@@ -66,7 +66,7 @@ print(json.dumps(samples))
 async fn the_gauges_follow_the_orders_and_parse_as_prometheus_text(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let empty = parse(&scrape(&app).await);
-    assert_eq!(empty.len(), 13, "{empty:?}");
+    assert_eq!(empty.len(), 14, "{empty:?}");
     for (name, (value, kind)) in &empty {
         assert_eq!(*value, 0.0, "{name}");
         assert_eq!(kind, "gauge", "{name}");
@@ -118,6 +118,7 @@ async fn the_gauges_follow_the_orders_and_parse_as_prometheus_text(backend: Back
         "order_service_releases_owed_oldest_age_seconds",
         "order_service_events_unpublished_oldest_age_seconds",
         "order_service_refunds_owed_oldest_age_seconds",
+        "order_service_unpaid_orders_oldest_age_seconds",
     ] {
         let seconds = value(age);
         assert!((0.0..60.0).contains(&seconds), "{age} = {seconds}");

@@ -4,11 +4,11 @@
 //! for the last units, for one Idempotency-Key, for the same cancels and
 //! the same owed releases, and one of them killed half-way.
 
+use crate::helpers::{customer_client, nginx_binary, Gateway};
 use crate::helpers::{
     json_body, order, pg_server, products, psql, spawn_app_on, spawn_app_with, token, AppOptions,
     Backend, ADMIN_TOKEN,
 };
-use crate::helpers::{nginx_binary, Gateway};
 use futures::future::join_all;
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
@@ -207,7 +207,9 @@ async fn instances_starting_together_migrate_once() {
 
 /// `POST /orders/orders/` through `base` with an optional key.
 async fn create_at(base: &str, user: i64, items: &[(i64, i64)], key: Option<&str>) -> (u16, Value) {
-    let mut request = Client::new()
+    let mut request = customer_client(user)
+        .build()
+        .unwrap()
         .post(format!("{base}/orders/orders/"))
         .bearer_auth(token(user))
         .json(&order(items));

@@ -4,7 +4,9 @@
 //! everything they sent and saw.
 
 use crate::faults::Rng;
-use crate::helpers::{payment_signature, token, unix_now, FULFILMENT_SECRET, PAYMENT_SECRET};
+use crate::helpers::{
+    customer_client, payment_signature, token, unix_now, FULFILMENT_SECRET, PAYMENT_SECRET,
+};
 use crate::system::{Urls, STOCK};
 use crate::Settings;
 use futures::future::join_all;
@@ -141,7 +143,12 @@ pub async fn run_clients(settings: &Settings, urls: &Urls, history: &History, ru
         let mut state = ClientState {
             user,
             rng: Rng::new(settings.seed.wrapping_add(c as u64 * 7919)),
-            http: Client::builder().timeout(CLIENT_TIMEOUT).build().unwrap(),
+            // Each customer from an address of its own: the gateway limits
+            // creates per client address.
+            http: customer_client(user)
+                .timeout(CLIENT_TIMEOUT)
+                .build()
+                .unwrap(),
             urls: urls.clone(),
             history: history.clone(),
             placed: Vec::new(),

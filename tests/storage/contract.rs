@@ -694,7 +694,7 @@ fn the_gauges_count_what_is_stored(backend: Backend) {
     let fresh = Fresh::new(backend);
     let store = &fresh.store;
     let (paid, _) = place(store, 42, &[(1, 1)], None);
-    place(store, 42, &[(1, 1)], None);
+    let (unpaid, _) = place(store, 42, &[(1, 1)], None);
     block_on(store.write(|tx| {
         tx.set_status(
             paid,
@@ -719,6 +719,20 @@ fn the_gauges_count_what_is_stored(backend: Backend) {
         ),
         (0, 0, 0)
     );
+    // The oldest unpaid order's age (times are kept to the second), 0
+    // once none waits.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(store.gauges().unwrap().unpaid_orders_oldest_seconds >= 1);
+    block_on(store.write(|tx| {
+        tx.set_status(
+            unpaid,
+            (OrderStatus::Created, OrderStatus::Cancelled),
+            ChangeSource::Customer,
+            None,
+        )
+    }))
+    .unwrap();
+    assert_eq!(store.gauges().unwrap().unpaid_orders_oldest_seconds, 0);
 }
 
 fn amounts_and_times_read_back_exactly(backend: Backend) {

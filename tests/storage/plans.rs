@@ -114,6 +114,7 @@ fn the_gauges_and_the_due_check_read_through_indexes_on_sqlite() {
                 "events_unpublished",
                 "payments_refund_required",
                 "payments_refund_after_cancel",
+                "orders_by_status",
                 "idempotency_keys_by_age",
             ][..],
         ),
@@ -207,6 +208,7 @@ fn the_gauges_read_through_indexes_on_postgres() {
         "stock_intents_by_lease",
         "events_unpublished",
         "payments_refund_required",
+        "orders_by_status",
         "idempotency_keys",
     ] {
         assert!(plan.contains(index), "{index} unused:\n{plan}");

@@ -9,6 +9,15 @@ pub struct Gateway {
     _dir: tempfile::TempDir,
 }
 
+/// An HTTP client for customer `user`, calling from an address of its own
+/// (127.0.0.2–251; all of 127/8 is loopback), as customers do: the gateway
+/// limits order creation per client address, so tests that play many
+/// customers must not all come from 127.0.0.1.
+pub fn customer_client(user: i64) -> reqwest::ClientBuilder {
+    let last = u8::try_from(2 + user.rem_euclid(250)).expect("2..=251");
+    reqwest::Client::builder().local_address(std::net::IpAddr::from([127, 0, 0, last]))
+}
+
 pub fn nginx_binary() -> &'static str {
     ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
