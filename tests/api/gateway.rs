@@ -21,20 +21,38 @@ async fn the_gateway_limits_order_creation_per_client(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let gateway = Gateway::start(nginx_binary(), &app.address).await;
     let creates = format!("{}/orders/orders/", gateway.url);
+    // An order of customer 42, placed from another address.
+    let placed = customer_client(142)
+        .build()
+        .unwrap()
+        .post(&creates)
+        .bearer_auth(token(42))
+        .json(&order(&[(5, 1)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    let held = json_body(placed).await;
     let one = customer_client(42).build().unwrap();
+    // 30 creates at once. Their bodies are refused by the service (400,
+    // no items): what passes the gateway costs it no write, so the count
+    // depends on the gateway alone, however loaded the machine.
     let answers = join_all((0..30).map(|_| {
         one.post(&creates)
             .bearer_auth(token(42))
-            .json(&order(&[(5, 1)]))
+            .json(&serde_json::json!({"items": []}))
             .send()
     }))
     .await;
-    let mut created: i64 = 0;
+    let mut passed: usize = 0;
     let mut throttled = 0;
     for answer in answers {
         let answer = answer.unwrap();
         match answer.status().as_u16() {
-            201 => created += 1,
+            400 => {
+                passed += 1;
+                assert_eq!(json_body(answer).await["code"], "invalid");
+            }
             429 => {
                 throttled += 1;
                 assert_eq!(answer.headers()["retry-after"], "1");
@@ -47,13 +65,8 @@ async fn the_gateway_limits_order_creation_per_client(backend: Backend) {
         }
     }
     // The first and a burst of 20 at once, perhaps one more refilled.
-    assert!((21..=23).contains(&created), "{created} created");
-    assert_eq!(created + throttled, 30);
-    assert_eq!(
-        app.count("orders"),
-        created,
-        "a throttled create never arrived"
-    );
+    assert!((21..=23).contains(&passed), "{passed} passed");
+    assert_eq!(passed + throttled, 30);
     let posts = || {
         app.request_logs()
             .iter()
@@ -61,14 +74,11 @@ async fn the_gateway_limits_order_creation_per_client(backend: Backend) {
             .count()
     };
     // The service's access lines follow its answers.
-    eventually(Duration::from_secs(2), || async {
-        posts() >= created as usize
-    })
-    .await;
+    eventually(Duration::from_secs(2), || async { posts() > passed }).await;
     assert_eq!(
         posts(),
-        created as usize,
-        "the service saw only the created"
+        passed + 1,
+        "a throttled create never reached the service (one placed before)"
     );
 
     // Another client is not limited by this one, …
@@ -92,15 +102,7 @@ async fn the_gateway_limits_order_creation_per_client(backend: Backend) {
             .unwrap();
         assert_eq!(listed.status(), 200);
     }
-    let last: serde_json::Value = json_body(
-        one.get(format!("{creates}?limit=1"))
-            .bearer_auth(token(42))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let id = &last["results"][0]["id"];
+    let id = &held["id"];
     let cancelled = one
         .post(format!("{creates}{id}/cancel/"))
         .bearer_auth(token(42))
