@@ -213,6 +213,19 @@ def problems(objects):
     if len(ours) != len(theirs) or any(
             b.split("#")[0].strip() != allowed_changes.get(a) for a, b in differing):
         out.append(f"gateway nginx.conf differs from deploy/nginx/nginx.conf: {differing}")
+    # The operator pass on a schedule, at the app's Service, with the
+    # Secret's admin token: what expires unpaid orders without traffic.
+    jobs = find(objects, "CronJob", "order-service-reconcile")
+    if not jobs:
+        out.append("no CronJob calls the operator pass")
+    for job in jobs:
+        container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+        url = f"http://{name}.{namespace}.{CLUSTER_DOMAIN}/orders/admin/reconcile/"
+        if url not in container.get("args", []):
+            out.append(f"the reconcile CronJob does not call {url}")
+        token = [e for e in container.get("env", []) if e["name"] == "ADMIN_TOKEN"]
+        if not token or token[0].get("valueFrom", {}).get("secretKeyRef", {}).get("key") != "admin_token":
+            out.append("the reconcile CronJob's token is not the Secret's admin_token")
     exposed = [s["metadata"]["name"] for s in find(objects, "Service")
                if s["spec"].get("type") in ("LoadBalancer", "NodePort")]
     if exposed != ["gateway"]:
@@ -252,6 +265,8 @@ def broken_on_purpose():
         ("a bad quantity", lambda o: app(o)["spec"]["resources"]["limits"].update(memory="lots")),
         ("the app exposed", lambda o: find(o, "Service", "orders-redis")[0]["spec"].update(
             type="LoadBalancer")),
+        ("the reconcile CronJob elsewhere", lambda o: find(o, "CronJob")[0]["spec"]["jobTemplate"][
+            "spec"]["template"]["spec"]["containers"][0]["args"].__setitem__(-1, "http://x/")),
         ("nginx.conf drifted", lambda o: find(o, "ConfigMap", "gateway-nginx")[0]["data"].update(
             {"nginx.conf": find(o, "ConfigMap", "gateway-nginx")[0]["data"]["nginx.conf"]
              .replace("return 404;", "return 200;")})),

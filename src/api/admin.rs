@@ -36,6 +36,9 @@ const MAX_NOTE_CHARS: usize = 1000;
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReconcileReport {
+    /// Orders not paid within `payment_deadline_seconds`, moved to
+    /// `EXPIRED` by this pass (their stock owed back, tried in this pass).
+    pub expired_orders: u64,
     /// Creates whose request died between reserving and saving, turned
     /// into releases by this pass.
     pub expired_intents: u64,
@@ -86,6 +89,7 @@ impl From<&OperatorReport> for ReconcileReport {
     fn from(report: &OperatorReport) -> Self {
         let pass = &report.pass;
         ReconcileReport {
+            expired_orders: count(pass.expired_orders),
             expired_intents: count(pass.expired_intents),
             attempted: count(pass.attempted),
             released: count(pass.released),

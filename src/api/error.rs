@@ -468,7 +468,7 @@ codes!(InternalCode { InternalError });
 
 codes!(
     /// Why a payment cannot be applied.
-    PaymentRefusalName { AmountMismatch, OrderCancelled, AlreadyPaid }
+    PaymentRefusalName { AmountMismatch, OrderCancelled, OrderExpired, AlreadyPaid }
 );
 codes!(
     /// Why a refund cannot be applied.
@@ -480,6 +480,7 @@ impl From<PaymentRefusal> for PaymentRefusalName {
         match refusal {
             PaymentRefusal::AmountMismatch => PaymentRefusalName::AmountMismatch,
             PaymentRefusal::OrderCancelled => PaymentRefusalName::OrderCancelled,
+            PaymentRefusal::OrderExpired => PaymentRefusalName::OrderExpired,
             PaymentRefusal::AlreadyPaid => PaymentRefusalName::AlreadyPaid,
         }
     }
@@ -490,6 +491,7 @@ impl PaymentRefusalName {
         match self {
             PaymentRefusalName::AmountMismatch => "amount_mismatch",
             PaymentRefusalName::OrderCancelled => "order_cancelled",
+            PaymentRefusalName::OrderExpired => "order_expired",
             PaymentRefusalName::AlreadyPaid => "already_paid",
         }
     }

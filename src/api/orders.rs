@@ -66,6 +66,7 @@ pub enum StatusName {
     Shipped,
     Delivered,
     Cancelled,
+    Expired,
 }
 
 impl From<OrderStatus> for StatusName {
@@ -76,6 +77,7 @@ impl From<OrderStatus> for StatusName {
             OrderStatus::Shipped => StatusName::Shipped,
             OrderStatus::Delivered => StatusName::Delivered,
             OrderStatus::Cancelled => StatusName::Cancelled,
+            OrderStatus::Expired => StatusName::Expired,
         }
     }
 }
@@ -162,7 +164,8 @@ pub struct TimelineEntry {
 }
 
 /// Who moved the order: its owner (placing, cancelling), the Payment
-/// Service, the Fulfilment Service, or an operator.
+/// Service, the Fulfilment Service, an operator, or the service itself
+/// (`system`: the payment deadline passed).
 #[derive(Debug, Clone, Copy, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ChangeSource))]
 #[serde(rename_all = "snake_case")]
@@ -171,6 +174,7 @@ pub enum SourceName {
     Payment,
     Fulfilment,
     Operator,
+    System,
 }
 
 /// Where a cancelled paid order's refund stands.
@@ -210,6 +214,7 @@ impl From<&StatusChange> for TimelineEntry {
                 ChangeSource::Payment => SourceName::Payment,
                 ChangeSource::Fulfilment => SourceName::Fulfilment,
                 ChangeSource::Operator => SourceName::Operator,
+                ChangeSource::System => SourceName::System,
             },
             carrier,
             tracking_reference,

@@ -20,6 +20,9 @@ pub enum OrderEvent {
     /// The order was cancelled; its stock release is requested (done now
     /// or retried until done).
     Cancelled { order_id: i64, user_id: i64 },
+    /// The order was not paid within the payment deadline; its stock
+    /// release is requested (done now or retried until done).
+    Expired { order_id: i64, user_id: i64 },
     /// The order was paid.
     Paid {
         order_id: i64,
@@ -148,6 +151,7 @@ impl OrderEvent {
         match self {
             OrderEvent::Created(_) => "order.created",
             OrderEvent::Cancelled { .. } => "order.cancelled",
+            OrderEvent::Expired { .. } => "order.expired",
             OrderEvent::Paid { .. } => "order.paid",
             OrderEvent::RefundRequired { .. } => "payment.refund_required",
             OrderEvent::Shipped { .. } => "order.shipped",
@@ -160,6 +164,7 @@ impl OrderEvent {
         match self {
             OrderEvent::Created(order) => order.id,
             OrderEvent::Cancelled { order_id, .. }
+            | OrderEvent::Expired { order_id, .. }
             | OrderEvent::Paid { order_id, .. }
             | OrderEvent::RefundRequired { order_id, .. }
             | OrderEvent::Shipped { order_id, .. }
@@ -174,6 +179,11 @@ impl OrderEvent {
         match self {
             OrderEvent::Created(order) => order.to_json(),
             OrderEvent::Cancelled { order_id, user_id } => json!({
+                "order_id": order_id,
+                "user_id": user_id,
+                "stock_release": "requested",
+            }),
+            OrderEvent::Expired { order_id, user_id } => json!({
                 "order_id": order_id,
                 "user_id": user_id,
                 "stock_release": "requested",

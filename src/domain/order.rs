@@ -12,7 +12,8 @@ use super::{ProductId, UserId};
 /// CREATED ──cancel──▶ CANCELLED ──cancel──▶ CANCELLED (nothing released again)
 ///    └──pay (amount = total)──▶ PAID ──ship──▶ SHIPPED ──deliver──▶ DELIVERED
 ///                                 └──cancel──▶ CANCELLED, its refund owed
-/// SHIPPED, DELIVERED ──cancel──▶ refused (409)
+/// CREATED ──payment deadline passed (the system)──▶ EXPIRED, stock released
+/// SHIPPED, DELIVERED, EXPIRED ──cancel──▶ refused (409)
 /// anything but CREATED ──pay──▶ refused, recorded for a refund
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,9 @@ pub enum OrderStatus {
     Shipped,
     Delivered,
     Cancelled,
+    /// Not paid within `payment_deadline_seconds` (SPEC §3 "Stock nobody
+    /// pays for"); terminal, its stock given back.
+    Expired,
 }
 
 /// Who moved an order to a status: shown in its timeline.
@@ -35,6 +39,8 @@ pub enum ChangeSource {
     Fulfilment,
     /// An operator, by hand.
     Operator,
+    /// The service itself: an order whose payment deadline passed.
+    System,
 }
 
 impl ChangeSource {
@@ -44,6 +50,7 @@ impl ChangeSource {
             ChangeSource::Payment => "payment",
             ChangeSource::Fulfilment => "fulfilment",
             ChangeSource::Operator => "operator",
+            ChangeSource::System => "system",
         }
     }
 
@@ -53,6 +60,7 @@ impl ChangeSource {
             "payment" => Some(ChangeSource::Payment),
             "fulfilment" => Some(ChangeSource::Fulfilment),
             "operator" => Some(ChangeSource::Operator),
+            "system" => Some(ChangeSource::System),
             _ => None,
         }
     }
@@ -117,12 +125,13 @@ pub struct InvalidTransition {
 
 impl OrderStatus {
     /// Every status, in the order of an order's life.
-    pub const ALL: [OrderStatus; 5] = [
+    pub const ALL: [OrderStatus; 6] = [
         OrderStatus::Created,
         OrderStatus::Paid,
         OrderStatus::Shipped,
         OrderStatus::Delivered,
         OrderStatus::Cancelled,
+        OrderStatus::Expired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -132,6 +141,7 @@ impl OrderStatus {
             OrderStatus::Shipped => "SHIPPED",
             OrderStatus::Delivered => "DELIVERED",
             OrderStatus::Cancelled => "CANCELLED",
+            OrderStatus::Expired => "EXPIRED",
         }
     }
 
@@ -142,6 +152,7 @@ impl OrderStatus {
             "SHIPPED" => Some(OrderStatus::Shipped),
             "DELIVERED" => Some(OrderStatus::Delivered),
             "CANCELLED" => Some(OrderStatus::Cancelled),
+            "EXPIRED" => Some(OrderStatus::Expired),
             _ => None,
         }
     }
@@ -154,11 +165,19 @@ impl OrderStatus {
             OrderStatus::Created => Ok(Cancellation::ReleaseStock),
             OrderStatus::Paid => Ok(Cancellation::ReleaseStockAndRefund),
             OrderStatus::Cancelled => Ok(Cancellation::AlreadyCancelled),
-            OrderStatus::Shipped | OrderStatus::Delivered => Err(InvalidTransition {
-                from: self,
-                action: "cancel",
-            }),
+            OrderStatus::Shipped | OrderStatus::Delivered | OrderStatus::Expired => {
+                Err(InvalidTransition {
+                    from: self,
+                    action: "cancel",
+                })
+            }
         }
+    }
+
+    /// The expiry (SPEC §3 "Stock nobody pays for"): only an order still
+    /// waiting for its payment expires.
+    pub fn expires(self) -> bool {
+        self == OrderStatus::Created
     }
 
     /// The fulfilment transitions (SPEC §3 "Fulfilment and refunds"): a
@@ -206,6 +225,7 @@ impl OrderStatus {
     pub fn pay(self, amount: Money, total: Money) -> Result<(), PaymentRefusal> {
         match self {
             OrderStatus::Cancelled => Err(PaymentRefusal::OrderCancelled),
+            OrderStatus::Expired => Err(PaymentRefusal::OrderExpired),
             OrderStatus::Paid | OrderStatus::Shipped | OrderStatus::Delivered => {
                 Err(PaymentRefusal::AlreadyPaid)
             }

@@ -30,6 +30,8 @@ pub enum PaymentRefusal {
     AmountMismatch,
     /// The order was cancelled.
     OrderCancelled,
+    /// The order expired unpaid (its payment deadline passed).
+    OrderExpired,
     /// The order was paid already, by another payment.
     AlreadyPaid,
 }
@@ -39,6 +41,7 @@ impl PaymentRefusal {
         match self {
             PaymentRefusal::AmountMismatch => "amount_mismatch",
             PaymentRefusal::OrderCancelled => "order_cancelled",
+            PaymentRefusal::OrderExpired => "order_expired",
             PaymentRefusal::AlreadyPaid => "already_paid",
         }
     }
@@ -47,6 +50,7 @@ impl PaymentRefusal {
         match text {
             "amount_mismatch" => Some(PaymentRefusal::AmountMismatch),
             "order_cancelled" => Some(PaymentRefusal::OrderCancelled),
+            "order_expired" => Some(PaymentRefusal::OrderExpired),
             "already_paid" => Some(PaymentRefusal::AlreadyPaid),
             _ => None,
         }

@@ -9,8 +9,13 @@ pub const RESERVATION_FAILED: &str = "reservation_failed";
 pub const ORDER_NOT_PERSISTED: &str = "order_not_persisted";
 /// …or its request ended in between (the intent's lease ran out)…
 pub const RESERVATION_ABANDONED: &str = "reservation_abandoned";
-/// …or the order was cancelled.
+/// …or the order was cancelled…
 pub const ORDER_CANCELLED: &str = "order_cancelled";
+/// …or it expired unpaid (its payment deadline passed).
+pub const ORDER_EXPIRED: &str = "order_expired";
+
+/// What an expired order's releases say until they are tried.
+pub const EXPIRED_DETAIL: &str = "the order was not paid within payment_deadline_seconds";
 
 /// What an abandoned reservation's releases say until they are tried.
 pub const ABANDONED_DETAIL: &str = "the request ended between reserving and saving";

@@ -7,6 +7,8 @@
 //! - [`idempotency`]: the `Idempotency-Key` claim, replay and settlement
 //!   around [`place`];
 //! - [`cancel`]: `CREATED` or `PAID` → `CANCELLED` and its stock back;
+//! - [`expiry`]: `CREATED` past the payment deadline → `EXPIRED` and its
+//!   stock back;
 //! - [`release`]: stock owed to the Catalog, now or later; reconciliation
 //!   and the operator's settlement;
 //! - [`payment`]: a payment confirmation → `PAID`, or a recorded refusal;
@@ -21,6 +23,7 @@
 //! state is made here, once for both databases. They know nothing of HTTP.
 
 pub mod cancel;
+pub mod expiry;
 pub mod fulfilment;
 pub mod idempotency;
 pub mod payment;
@@ -93,6 +96,7 @@ impl<'a> Deps<'a> {
     pub fn into_follow_up(self) -> release::FollowUp {
         release::FollowUp {
             request_id: self.request_id.to_owned(),
+            traceparent: self.traceparent,
             settings: self.settings,
             store: self.store,
             catalog: self.catalog,

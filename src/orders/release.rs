@@ -10,7 +10,7 @@
 //! ([`settle`]).
 
 use super::Settings;
-use super::{publish, Deps, OrderError};
+use super::{expiry, publish, Deps, OrderError};
 use crate::auth;
 use crate::auth::settings::JwtSettings;
 use crate::catalog::{CatalogClient, CatalogError, Released};
@@ -56,6 +56,8 @@ pub struct Releaser<'a> {
     settings: &'a Settings,
     catalog: &'a CatalogClient,
     request_id: &'a str,
+    /// The trace of the request doing the work: events it records carry it.
+    traceparent: &'a str,
 }
 
 impl<'a> From<&'a Deps<'_>> for Releaser<'a> {
@@ -65,6 +67,7 @@ impl<'a> From<&'a Deps<'_>> for Releaser<'a> {
             settings: &deps.settings,
             catalog: &deps.catalog,
             request_id: deps.request_id,
+            traceparent: &deps.traceparent,
         }
     }
 }
@@ -83,6 +86,8 @@ enum ReleaseOutcome {
 /// What one pass did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Report {
+    /// Orders past their payment deadline moved to `EXPIRED`.
+    pub expired_orders: usize,
     pub expired_intents: usize,
     pub attempted: usize,
     pub released: usize,
@@ -233,10 +238,18 @@ pub async fn release_claimed<'a>(
     released
 }
 
-/// One reconciliation pass: expire dead intents, try due releases (all
-/// unclaimed ones when `ignore_backoff`), purge old idempotency keys.
+/// One reconciliation pass: expire unpaid orders past their deadline and
+/// dead intents, try due releases (theirs included; all unclaimed ones
+/// when `ignore_backoff`), purge old idempotency keys.
 async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report, StoreError> {
+    let expired_orders = match r.settings.payment_deadline {
+        Some(deadline) => {
+            expiry::expire_unpaid(r.store, deadline, batch, r.request_id, r.traceparent).await?
+        }
+        None => 0,
+    };
     let mut report = Report {
+        expired_orders,
         expired_intents: expire_intents(r.store, batch).await?,
         ..Report::default()
     };
@@ -384,6 +397,7 @@ pub enum SettleRefused {
 /// events waiting to be published, when a stream is configured.
 pub struct FollowUp {
     pub request_id: String,
+    pub traceparent: String,
     pub settings: Settings,
     pub store: Store,
     pub catalog: CatalogClient,
@@ -397,8 +411,16 @@ impl FollowUp {
             settings: &self.settings,
             catalog: &self.catalog,
             request_id: &self.request_id,
+            traceparent: &self.traceparent,
         };
-        let result = match self.store.reconciliation_due() {
+        let due = self.store.reconciliation_due().and_then(|due| {
+            Ok(due
+                || match self.settings.payment_deadline {
+                    Some(deadline) => self.store.expiry_due(deadline.as_secs())?,
+                    None => false,
+                })
+        });
+        let result = match due {
             Ok(false) => None,
             Ok(true) => Some(run(r, OPPORTUNISTIC_BATCH, false).await),
             Err(error) => Some(Err(error)),

@@ -25,7 +25,14 @@ pub struct Settings {
     /// How many unpaid (`CREATED`) orders one customer may hold at once
     /// (`max_unpaid_orders_per_user`); `None`: no cap.
     pub max_unpaid_orders: Option<u32>,
+    /// Age after which an unpaid order expires and its stock goes back
+    /// (`payment_deadline_seconds`); `None` (unset or 0): never.
+    pub payment_deadline: Option<Duration>,
 }
+
+/// The longest payment deadline accepted: 90 days (a bank transfer takes
+/// days; a longer hold is no deadline at all).
+const MAX_PAYMENT_DEADLINE_SECONDS: u64 = 90 * 24 * 3600;
 
 /// The highest cap accepted: a cap exists to stop one account from holding
 /// the Catalog's stock, and a larger one would not.
@@ -64,6 +71,12 @@ impl Settings {
                     .expect("at most MAX_UNPAID_CAP"),
             ),
         };
+        let deadline = parse_number(
+            &vars.get("payment_deadline_seconds")?,
+            0,
+            0..=MAX_PAYMENT_DEADLINE_SECONDS,
+        )
+        .map_err(|p| fail("payment_deadline_seconds", p))?;
         Ok(Settings {
             jwt,
             store: StoreSettings::read(vars)?,
@@ -71,6 +84,7 @@ impl Settings {
             catalog,
             intent_lease,
             max_unpaid_orders,
+            payment_deadline: (deadline > 0).then_some(Duration::from_secs(deadline)),
         })
     }
 }
@@ -121,6 +135,23 @@ mod tests {
         assert_eq!(cap("3").unwrap().max_unpaid_orders, Some(3));
         for refused in ["0", "-1", "two", "10001"] {
             assert_eq!(cap(refused).unwrap_err().name, "max_unpaid_orders_per_user");
+        }
+    }
+
+    #[test]
+    fn the_payment_deadline_is_off_unless_set() {
+        let deadline = |value| read(&[("payment_deadline_seconds", value)]);
+        assert_eq!(read(&[]).unwrap().payment_deadline, None);
+        assert_eq!(deadline("0").unwrap().payment_deadline, None);
+        assert_eq!(
+            deadline("900").unwrap().payment_deadline,
+            Some(Duration::from_secs(900))
+        );
+        for refused in ["-1", "1h", "7776001"] {
+            assert_eq!(
+                deadline(refused).unwrap_err().name,
+                "payment_deadline_seconds"
+            );
         }
     }
 

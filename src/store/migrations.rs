@@ -74,6 +74,10 @@ pub const SQLITE: &[(i64, &str)] = &[
         18,
         include_str!("../../migrations/sqlite/0018_unpaid_orders_by_user.sql"),
     ),
+    (
+        19,
+        include_str!("../../migrations/sqlite/0019_expired_orders.sql"),
+    ),
 ];
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
@@ -128,6 +132,10 @@ pub const POSTGRES: &[(i64, &str)] = &[
     (
         15,
         include_str!("../../migrations/postgres/0015_unpaid_orders_by_user.sql"),
+    ),
+    (
+        16,
+        include_str!("../../migrations/postgres/0016_expired_orders.sql"),
     ),
 ];
 

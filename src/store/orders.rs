@@ -8,14 +8,15 @@ use super::schema::{
     Orders, Payments, StockIntents,
 };
 use super::{Dialect, NewOrder, Run, Store, StoreError, Tx};
+use crate::clock;
 use crate::domain::order::{ChangeSource, Order, OrderStatus, PricedLine, StatusChange};
 use crate::domain::order_request::Quantity;
 use crate::domain::page::PageRequest;
 use crate::domain::payment::RefundState;
 use crate::domain::{ProductId, UserId};
 use sea_query::{
-    Alias, BinOper, CommonTableExpression, Expr, ExprTrait, InsertStatement, LockType,
-    Order as Direction, Query, SelectStatement, WithClause,
+    Alias, BinOper, CommonTableExpression, Expr, ExprTrait, InsertStatement, LockBehavior,
+    LockType, Order as Direction, Query, SelectStatement, WithClause,
 };
 
 impl Record for Order {
@@ -153,6 +154,37 @@ pub fn own_order_query(user: UserId, id: i64) -> SelectStatement {
         .to_owned()
 }
 
+/// Orders waiting for payment created more than `deadline_seconds` ago,
+/// oldest first: through `orders_by_status` (status, id), since ids are
+/// handed out in creation order (public for the contract suite's plans).
+pub fn expirable_query(d: Dialect, deadline_seconds: u64) -> SelectStatement {
+    select_orders()
+        .and_where(Expr::col(Orders::Status).eq(OrderStatus::Created.as_str()))
+        .and_where(
+            Expr::col(Orders::CreatedAt).lt(d.now_plus(-clock::signed_seconds(deadline_seconds))),
+        )
+        .order_by(Orders::Id, Direction::Asc)
+        .to_owned()
+}
+
+/// Whether the oldest order waiting for payment is older than
+/// `deadline_seconds`: one row through `orders_by_status`, none when no
+/// order waits (public for the contract suite's plans).
+pub fn expiry_due_query(d: Dialect, deadline_seconds: u64) -> SelectStatement {
+    Query::select()
+        .expr_as(
+            Expr::col(Orders::CreatedAt).lt(d.now_plus(-clock::signed_seconds(deadline_seconds))),
+            EXPIRY_DUE,
+        )
+        .from(Orders::Table)
+        .and_where(Expr::col(Orders::Status).eq(OrderStatus::Created.as_str()))
+        .order_by(Orders::Id, Direction::Asc)
+        .limit(1)
+        .to_owned()
+}
+
+const EXPIRY_DUE: &str = "expiry_due";
+
 /// The items of `orders`, in their order.
 pub fn items_query(orders: &[i64]) -> SelectStatement {
     Query::select()
@@ -279,7 +311,38 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Whether an order waits past its payment deadline (see
+    /// [`expiry_due_query`]).
+    pub fn expiry_due(&self, deadline_seconds: u64) -> Result<bool, StoreError> {
+        match self
+            .rows(&expiry_due_query(self.dialect(), deadline_seconds))?
+            .first()
+        {
+            Some(row) => row.flag(EXPIRY_DUE),
+            None => Ok(false),
+        }
+    }
+}
+
 impl Tx<'_> {
+    /// Up to `limit` orders past their payment deadline
+    /// ([`expirable_query`]), locked until the transaction ends. On
+    /// PostgreSQL an order another transaction holds is skipped: another
+    /// instance is expiring it, or a payment or a cancel is deciding it
+    /// (whichever commits first wins; the other finds the new status).
+    pub fn lock_expirable_orders(
+        &self,
+        deadline_seconds: u64,
+        limit: u32,
+    ) -> Result<Vec<Order>, StoreError> {
+        let query = expirable_query(self.dialect(), deadline_seconds)
+            .limit(u64::from(limit))
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+            .to_owned();
+        with_items(self, &query)
+    }
+
     /// Order `id` (anyone's: a peer service's update names it), locked
     /// until the transaction ends.
     pub fn lock_order(&self, id: i64) -> Result<Option<Order>, StoreError> {

@@ -21,6 +21,7 @@ mod errors;
 mod event_stream;
 mod events;
 mod exact_stock;
+mod expiry;
 mod finding_orders;
 mod fulfilment;
 mod gateway;

@@ -66,7 +66,7 @@ print(json.dumps(samples))
 async fn the_gauges_follow_the_orders_and_parse_as_prometheus_text(backend: Backend) {
     let app = spawn_app_on(backend).await;
     let empty = parse(&scrape(&app).await);
-    assert_eq!(empty.len(), 14, "{empty:?}");
+    assert_eq!(empty.len(), 15, "{empty:?}");
     for (name, (value, kind)) in &empty {
         assert_eq!(*value, 0.0, "{name}");
         assert_eq!(kind, "gauge", "{name}");

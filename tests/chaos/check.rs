@@ -5,7 +5,7 @@
 
 use crate::faults::Window;
 use crate::helpers::{sql_rows, Backend, ADMIN_TOKEN};
-use crate::system::{System, INTENT_LEASE_SECONDS, STOCK};
+use crate::system::{System, INTENT_LEASE_SECONDS, PAYMENT_DEADLINE_SECONDS, STOCK};
 use crate::workload::{Kind, Op, Outcome};
 use crate::Settings;
 use serde_json::Value;
@@ -100,6 +100,7 @@ pub async fn quiesce_and_check(
 
     check_answers(&mut report, system, ops, windows);
     check_stock(&mut report, system, &db).await;
+    check_expiry(&mut report, &db);
     check_orders(&mut report, ops, &db);
     check_keys(&mut report, ops, &db);
     check_transitions(&mut report, &db);
@@ -144,8 +145,10 @@ fn summarise(report: &mut Report, ops: &[Op], windows: &[Window]) {
 /// Heals and reconciles until nothing is owed, pending or unpublished.
 async fn quiesce(system: &System, db: &Db) -> Result<String, String> {
     system.catalog.set_faults(serde_json::json!({})).await;
-    // Intents of requests cut off by a kill expire after their lease.
-    tokio::time::sleep(Duration::from_secs(INTENT_LEASE_SECONDS + 1)).await;
+    // Intents of requests cut off by a kill expire after their lease, and
+    // every order left unpaid passes its deadline.
+    let wait = INTENT_LEASE_SECONDS.max(PAYMENT_DEADLINE_SECONDS) + 1;
+    tokio::time::sleep(Duration::from_secs(wait)).await;
     let started = Instant::now();
     let client = reqwest::Client::new();
     let mut passes = 0;
@@ -164,7 +167,10 @@ async fn quiesce(system: &System, db: &Db) -> Result<String, String> {
         let intents = db.count("stock_intents");
         let pending = report["pending_total"].as_i64();
         let unpublished = report["events_unpublished"].as_i64();
-        if pending == Some(0) && unpublished == Some(0) && intents == 0 {
+        // A pass expires at most 100 orders: one that expired none is the
+        // last one needed.
+        let expired = report["expired_orders"].as_i64();
+        if pending == Some(0) && unpublished == Some(0) && intents == 0 && expired == Some(0) {
             return Ok(format!(
                 "nothing owed, pending or unpublished after {passes} reconcile pass(es), {:.1} s",
                 started.elapsed().as_secs_f64()
@@ -275,13 +281,32 @@ fn first(items: &[String]) -> Vec<&String> {
     items.iter().take(3).collect()
 }
 
+/// Every order left unpaid expired (the quiesce waited past the payment
+/// deadline and ran passes until one expired nothing), exactly once: one
+/// `order.expired` event and one `system` timeline entry per `EXPIRED`
+/// order, and never another status after it.
+fn check_expiry(report: &mut Report, db: &Db) {
+    let waiting = db.count("orders WHERE status = 'CREATED'");
+    let expired = db.count("orders WHERE status = 'EXPIRED'");
+    let events = db.count("events WHERE type = 'order.expired'");
+    let entries = db.count("order_status_changes WHERE status = 'EXPIRED' AND source = 'system'");
+    report.check(
+        "every unpaid order expired, once",
+        waiting == 0 && events == expired && entries == expired,
+        format!(
+            "{expired} expired ({events} events, {entries} timeline entries), \
+             {waiting} still CREATED past the deadline"
+        ),
+    );
+}
+
 /// For every product: units taken at the Catalog = units of live orders +
 /// units still owed back (none after quiescing).
 async fn check_stock(report: &mut Report, system: &System, db: &Db) {
     let mut held: HashMap<i64, i64> = HashMap::new();
     for row in db.rows(
         "SELECT i.product_id, i.quantity FROM order_items i JOIN orders o ON o.id = i.order_id \
-         WHERE o.status <> 'CANCELLED'",
+         WHERE o.status NOT IN ('CANCELLED', 'EXPIRED')",
     ) {
         *held.entry(row[0].parse().unwrap()).or_default() += row[1].parse::<i64>().unwrap();
     }
@@ -499,6 +524,7 @@ fn check_transitions(report: &mut Report, db: &Db) {
                 [
                     "order.paid",
                     "order.cancelled",
+                    "order.expired",
                     "order.shipped",
                     "order.delivered",
                 ]
@@ -509,6 +535,7 @@ fn check_transitions(report: &mut Report, db: &Db) {
             [] => Some("CREATED"),
             ["order.paid"] => Some("PAID"),
             ["order.cancelled"] | ["order.paid", "order.cancelled"] => Some("CANCELLED"),
+            ["order.expired"] => Some("EXPIRED"),
             ["order.paid", "order.shipped"] => Some("SHIPPED"),
             ["order.paid", "order.shipped", "order.delivered"] => Some("DELIVERED"),
             _ => None,

@@ -29,6 +29,9 @@ pub const CATALOG_TIMEOUT_MS: u64 = 1000;
 /// The shortest the service accepts (4 × the Catalog timeout), so dead
 /// intents are reconciled soon after the run.
 pub const INTENT_LEASE_SECONDS: u64 = 4;
+/// Short, so orders expire during the run (issue 35): unpaid ones race
+/// the payments, cancels and expiry passes of the workload.
+pub const PAYMENT_DEADLINE_SECONDS: u64 = 12;
 
 /// One instance of the service: its address never changes across restarts.
 pub struct Node {
@@ -77,6 +80,10 @@ impl System {
                 INTENT_LEASE_SECONDS.to_string(),
             ),
             ("catalog_honours_reservations", "true".to_owned()),
+            (
+                "payment_deadline_seconds",
+                PAYMENT_DEADLINE_SECONDS.to_string(),
+            ),
         ];
         variables.extend(redis.variables());
         let postgres = (settings.backend == Backend::Postgres).then(PgCluster::start);

@@ -83,6 +83,7 @@ on_both!(
     expired_intents_are_taken_once,
     unpaid_orders_count_created_orders_and_creates_in_flight,
     an_intent_within_the_cap_is_opened_only_below_it,
+    orders_past_their_deadline_are_found_oldest_first,
     an_idempotency_key_is_claimed_once_and_settled,
     releases_are_claimed_by_one_request_and_settled_once,
     a_payment_is_recorded_once_and_refunded_once,
@@ -365,6 +366,44 @@ fn an_intent_within_the_cap_is_opened_only_below_it(backend: Backend) {
         block_on(store.open_intent_within(&intent, 2)).unwrap(),
         None
     );
+}
+
+fn orders_past_their_deadline_are_found_oldest_first(backend: Backend) {
+    let fresh = Fresh::new(backend);
+    let store = &fresh.store;
+    assert!(!store.expiry_due(0).unwrap(), "no order waits");
+    let (first, _) = place(store, 42, &[(1, 1)], None);
+    let (paid, _) = place(store, 43, &[(2, 1)], None);
+    let (third, _) = place(store, 44, &[(3, 2)], None);
+    let pay = (OrderStatus::Created, OrderStatus::Paid);
+    block_on(store.write(|tx| tx.set_status(paid, pay, ChangeSource::Payment, None))).unwrap();
+    // Times are kept to the second.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(store.expiry_due(0).unwrap());
+    assert!(!store.expiry_due(3600).unwrap(), "not yet an hour old");
+    let found = block_on(store.write(|tx| tx.lock_expirable_orders(0, 10))).unwrap();
+    let ids: Vec<i64> = found.iter().map(|o| o.id).collect();
+    assert_eq!(ids, [first, third], "unpaid ones, oldest first");
+    assert_eq!(found[1].lines.len(), 1);
+    assert_eq!(found[1].user_id, user(44));
+    let one = block_on(store.write(|tx| tx.lock_expirable_orders(0, 1))).unwrap();
+    assert_eq!(one.len(), 1);
+    assert!(
+        block_on(store.write(|tx| tx.lock_expirable_orders(3600, 10)))
+            .unwrap()
+            .is_empty()
+    );
+    // An expired order leaves the query, with its timeline entry.
+    let expire = (OrderStatus::Created, OrderStatus::Expired);
+    block_on(store.write(|tx| {
+        tx.set_status(first, expire, ChangeSource::System, None)?;
+        tx.set_status(third, expire, ChangeSource::System, None)
+    }))
+    .unwrap();
+    assert!(!store.expiry_due(0).unwrap());
+    let (changes, _) = store.history(first).unwrap();
+    assert_eq!(changes[0].status, OrderStatus::Expired);
+    assert_eq!(changes[0].source, ChangeSource::System);
 }
 
 fn an_idempotency_key_is_claimed_once_and_settled(backend: Backend) {

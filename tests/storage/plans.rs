@@ -241,3 +241,40 @@ fn the_unpaid_count_reads_a_customers_unpaid_orders_only() {
     assert!(plan.contains("orders_by_user_status"), "{plan}");
     assert!(!plan.contains("Seq Scan on orders"), "{plan}");
 }
+
+/// The payment deadline's reads (issue 35) walk `orders_by_status` from
+/// the oldest unpaid order: the due check reads one row, the batch as many
+/// as it takes, never the whole table.
+#[test]
+fn the_expiry_reads_walk_the_status_index() {
+    let sqlite = Fresh::new(Backend::Sqlite);
+    sqlite.store.order(UserId::new(1).unwrap(), 1).unwrap(); // migrated
+    let d = Dialect::Sqlite;
+    for built in [
+        d.build(&orders::expiry_due_query(d, 60)),
+        d.build(&orders::expirable_query(d, 60).limit(5).to_owned()),
+    ] {
+        let plan = sqlite_plan(&sqlite, built);
+        assert!(
+            plan.contains("SEARCH orders USING INDEX orders_by_status (status=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+    }
+
+    let postgres = Fresh::new(Backend::Postgres);
+    postgres.store.order(UserId::new(1).unwrap(), 1).unwrap(); // migrated
+    let Location::Postgres(url) = &postgres.location else {
+        unreachable!()
+    };
+    let d = Dialect::Postgres;
+    for built in [
+        d.build(&orders::expiry_due_query(d, 60)),
+        d.build(&orders::expirable_query(d, 60).limit(5).to_owned()),
+    ] {
+        let sql = with_literals(built);
+        let plan = helpers::psql(url, &format!("SET enable_seqscan = off; EXPLAIN {sql}")).unwrap();
+        assert!(plan.contains("orders_by_status"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+    }
+}
