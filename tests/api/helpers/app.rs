@@ -55,6 +55,18 @@ pub struct TestApp {
     host: Process,
 }
 
+/// A failing test shows what the service logged last: a 503 or a 500 is
+/// explained there (busy, a peer's answer), and the run cannot be repeated.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let lines = [self.stdout.lines(), self.stderr.lines()].concat();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("--- the service's last log lines ---\n{}", tail.join("\n"));
+        }
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppOptions::default()).await
 }
