@@ -10,7 +10,7 @@ use crate::domain::events::{OrderEvent, RefundReason};
 use crate::domain::order::{Cancellation, ChangeSource, Order, OrderStatus};
 use crate::domain::release::ORDER_CANCELLED;
 use crate::domain::UserId;
-use crate::store::{NewReleases, ReleaseClaim};
+use crate::store::ReleaseClaim;
 
 /// A cancelled order, and whether some of its stock is still owed to the
 /// Catalog (stored for a retry or an operator) rather than back already.
@@ -67,23 +67,15 @@ pub async fn cancel_order(deps: &Deps<'_>, user: UserId, id: i64) -> Result<Canc
                             )?;
                         }
                     }
-                    let lines: Vec<_> = order
-                        .lines
-                        .iter()
-                        .map(|l| (l.product_id, l.quantity.get()))
-                        .collect();
-                    let reservation_key = tx.reservation_key(id)?;
                     // Claimed by this request, so two concurrent cancels
                     // (the second sees CANCELLED) release once.
-                    releases = tx.insert_releases(&NewReleases {
-                        user,
-                        request_id: deps.request_id,
-                        reason: ORDER_CANCELLED,
-                        order_id: Some(id),
-                        lines: &lines,
-                        reservation_key: reservation_key.as_deref(),
-                        claim: ReleaseClaim::ThisRequest { seconds: claim },
-                    })?;
+                    releases = release::owe_order_stock(
+                        tx,
+                        &order,
+                        deps.request_id,
+                        ORDER_CANCELLED,
+                        ReleaseClaim::ThisRequest { seconds: claim },
+                    )?;
                 }
                 Ok(Some((order, outcome, releases)))
             }),

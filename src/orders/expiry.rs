@@ -11,10 +11,11 @@
 //! operator's pass, which a scheduler calls where no traffic comes
 //! (docs/operating.md).
 
+use super::release;
 use crate::domain::events::OrderEvent;
 use crate::domain::order::{ChangeSource, OrderStatus};
 use crate::domain::release::{EXPIRED_DETAIL, ORDER_EXPIRED};
-use crate::store::{NewReleases, ReleaseClaim, Store, StoreError};
+use crate::store::{ReleaseClaim, Store, StoreError};
 use std::time::Duration;
 
 /// Expires up to `limit` orders past `deadline`, oldest first; how many.
@@ -51,23 +52,15 @@ pub async fn expire_unpaid(
                     }
                     .record(traceparent),
                 )?;
-                let lines: Vec<_> = order
-                    .lines
-                    .iter()
-                    .map(|l| (l.product_id, l.quantity.get()))
-                    .collect();
-                let reservation_key = tx.reservation_key(order.id)?;
-                tx.insert_releases(&NewReleases {
-                    user: order.user_id,
+                release::owe_order_stock(
+                    tx,
+                    order,
                     request_id,
-                    reason: ORDER_EXPIRED,
-                    order_id: Some(order.id),
-                    lines: &lines,
-                    reservation_key: reservation_key.as_deref(),
-                    claim: ReleaseClaim::Nobody {
+                    ORDER_EXPIRED,
+                    ReleaseClaim::Nobody {
                         last_error: EXPIRED_DETAIL,
                     },
-                })?;
+                )?;
             }
             Ok(orders.len())
         })

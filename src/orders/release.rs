@@ -16,6 +16,7 @@ use crate::auth::settings::JwtSettings;
 use crate::catalog::{CatalogClient, CatalogError, Released};
 use crate::clock::unix_now;
 use crate::domain::events;
+use crate::domain::order::Order;
 use crate::domain::order::OrderStatus;
 use crate::domain::order_request::OrderLine;
 use crate::domain::release::{
@@ -23,7 +24,7 @@ use crate::domain::release::{
 };
 use crate::domain::UserId;
 use crate::log::{self, Level};
-use crate::store::{ClaimedRelease, NewReleases, ReleaseClaim, Store, StoreError};
+use crate::store::{ClaimedRelease, NewReleases, ReleaseClaim, Store, StoreError, Tx};
 use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
@@ -236,6 +237,33 @@ pub async fn release_claimed<'a>(
         );
     }
     released
+}
+
+/// Records, in `tx`, the releases of every line of `order` (a cancelled or
+/// expired one), each under its reservation id; `claim` says who tries
+/// them first.
+pub fn owe_order_stock(
+    tx: &Tx<'_>,
+    order: &Order,
+    request_id: &str,
+    reason: &'static str,
+    claim: ReleaseClaim<'_>,
+) -> Result<Vec<ClaimedRelease>, StoreError> {
+    let lines: Vec<_> = order
+        .lines
+        .iter()
+        .map(|l| (l.product_id, l.quantity.get()))
+        .collect();
+    let reservation_key = tx.reservation_key(order.id)?;
+    tx.insert_releases(&NewReleases {
+        user: order.user_id,
+        request_id,
+        reason,
+        order_id: Some(order.id),
+        lines: &lines,
+        reservation_key: reservation_key.as_deref(),
+        claim,
+    })
 }
 
 /// One reconciliation pass: expire unpaid orders past their deadline and
