@@ -33,18 +33,10 @@ pub async fn expire_unpaid(
     store
         .write(|tx| {
             let orders = tx.lock_expirable_orders(deadline.as_secs(), limit)?;
+            // The statement selected CREATED orders; the rule is still the
+            // domain's to state.
+            let orders: Vec<_> = orders.iter().filter(|o| o.status.expires()).collect();
             for order in &orders {
-                // The statement selected CREATED orders; the rule is still
-                // the domain's to state.
-                if !order.status.expires() {
-                    continue;
-                }
-                tx.set_status(
-                    order.id,
-                    (order.status, OrderStatus::Expired),
-                    ChangeSource::System,
-                    None,
-                )?;
                 tx.append_event(
                     &OrderEvent::Expired {
                         order_id: order.id,
@@ -60,6 +52,17 @@ pub async fn expire_unpaid(
                     ReleaseClaim::Nobody {
                         last_error: EXPIRED_DETAIL,
                     },
+                )?;
+            }
+            // The status changes last: they update the per-status counters
+            // that creates update too, so their row locks are held for the
+            // commit alone and creates beside a pass barely wait.
+            for order in &orders {
+                tx.set_status(
+                    order.id,
+                    (order.status, OrderStatus::Expired),
+                    ChangeSource::System,
+                    None,
                 )?;
             }
             Ok(orders.len())

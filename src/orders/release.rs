@@ -31,6 +31,12 @@ use serde_json::json;
 
 /// Releases tried after an ordinary request's response.
 pub const OPPORTUNISTIC_BATCH: u32 = 5;
+/// The follow-ups start an expiry pass (of [`OPPORTUNISTIC_BATCH`] orders)
+/// at most once per this many seconds between all instances: at most 5
+/// orders a second (18,000 an hour) whatever the traffic, so a backlog of
+/// orders past their deadline costs the creates beside it a bounded share
+/// (bench/README.md, "Issue 35"); the operator pass adds 100 a call.
+pub const EXPIRY_PACE_SECONDS: u64 = 1;
 /// Releases tried by one call of the operator endpoint.
 pub const OPERATOR_BATCH: u32 = 100;
 /// Pending releases listed in the operator's report.
@@ -269,8 +275,14 @@ pub fn owe_order_stock(
 /// One reconciliation pass: expire unpaid orders past their deadline and
 /// dead intents, try due releases (theirs included; all unclaimed ones
 /// when `ignore_backoff`), purge old idempotency keys.
-async fn run(r: Releaser<'_>, batch: u32, ignore_backoff: bool) -> Result<Report, StoreError> {
-    let expired_orders = match r.settings.payment_deadline {
+/// `expire`: whether this pass expires orders past the payment deadline.
+async fn run(
+    r: Releaser<'_>,
+    batch: u32,
+    ignore_backoff: bool,
+    expire: bool,
+) -> Result<Report, StoreError> {
+    let expired_orders = match r.settings.payment_deadline.filter(|_| expire) {
         Some(deadline) => {
             expiry::expire_unpaid(r.store, deadline, batch, r.request_id, r.traceparent).await?
         }
@@ -324,7 +336,7 @@ async fn expire_intents(store: &Store, limit: u32) -> Result<usize, StoreError> 
 /// ignored (the operator asks because something was fixed), up to
 /// [`publish::OPERATOR_LIMIT`] events published, and what is still pending.
 pub async fn reconcile_now(deps: &Deps<'_>) -> Result<OperatorReport, OrderError> {
-    let pass = run(deps.into(), OPERATOR_BATCH, true).await?;
+    let pass = run(deps.into(), OPERATOR_BATCH, true, true).await?;
     let published = match &deps.settings.events {
         Some(events) => {
             publish::publish_pending(
@@ -421,8 +433,9 @@ pub enum SettleRefused {
 }
 
 /// The work owed after a write request's response: a cheap check, and a
-/// small reconciliation pass only when something is due; then the order
-/// events waiting to be published, when a stream is configured.
+/// small reconciliation pass only when something is due (orders past their
+/// deadline: at the pace of [`EXPIRY_PACE_SECONDS`]); then the order events
+/// waiting to be published, when a stream is configured.
 pub struct FollowUp {
     pub request_id: String,
     pub traceparent: String,
@@ -432,6 +445,21 @@ pub struct FollowUp {
 }
 
 impl FollowUp {
+    /// Whether a reconciliation pass is due, and whether it expires orders:
+    /// one is past its deadline and this request won the pace's claim.
+    async fn due(&self) -> Result<(bool, bool), StoreError> {
+        let reconcile = self.store.reconciliation_due()?;
+        let expire = match self.settings.payment_deadline {
+            Some(deadline) => {
+                self.store
+                    .expiry_due(deadline.as_secs(), EXPIRY_PACE_SECONDS)?
+                    && self.store.claim_expiry_pass(EXPIRY_PACE_SECONDS).await?
+            }
+            None => false,
+        };
+        Ok((reconcile, expire))
+    }
+
     /// Errors are logged, never surfaced: the response is already sent.
     pub async fn run(self) {
         let r = Releaser {
@@ -441,16 +469,9 @@ impl FollowUp {
             request_id: &self.request_id,
             traceparent: &self.traceparent,
         };
-        let due = self.store.reconciliation_due().and_then(|due| {
-            Ok(due
-                || match self.settings.payment_deadline {
-                    Some(deadline) => self.store.expiry_due(deadline.as_secs())?,
-                    None => false,
-                })
-        });
-        let result = match due {
-            Ok(false) => None,
-            Ok(true) => Some(run(r, OPPORTUNISTIC_BATCH, false).await),
+        let result = match self.due().await {
+            Ok((false, false)) => None,
+            Ok((_, expire)) => Some(run(r, OPPORTUNISTIC_BATCH, false, expire).await),
             Err(error) => Some(Err(error)),
         };
         match result {

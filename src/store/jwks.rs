@@ -6,8 +6,7 @@
 use super::connection::{Record, Row};
 use super::schema::JwksCache;
 use super::{Run, Store, StoreError};
-use crate::clock;
-use sea_query::{Expr, ExprTrait, OnConflict, Query};
+use sea_query::{Expr, ExprTrait, Query};
 
 /// What the cache holds for a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,22 +56,12 @@ impl Store {
         url: &str,
         cool_down_seconds: u64,
     ) -> Result<bool, StoreError> {
-        let d = self.dialect();
-        let cool_down_start = d.now_plus(-clock::signed_seconds(cool_down_seconds));
-        let claim = Query::insert()
-            .into_table(JwksCache::Table)
-            .columns([JwksCache::Url, JwksCache::AttemptedAt])
-            .values_panic([url.into(), d.now()])
-            .on_conflict(
-                OnConflict::column(JwksCache::Url)
-                    .update_column(JwksCache::AttemptedAt)
-                    .action_and_where(
-                        Expr::col((JwksCache::Table, JwksCache::AttemptedAt)).lte(cool_down_start),
-                    )
-                    .to_owned(),
-            )
-            .returning_col(JwksCache::Url)
-            .to_owned();
+        let claim = super::claim_once_per(
+            self.dialect(),
+            (JwksCache::Table, JwksCache::Url, JwksCache::AttemptedAt),
+            url,
+            cool_down_seconds,
+        );
         Ok(!self.write_rows(&claim).await?.is_empty())
     }
 

@@ -78,6 +78,10 @@ pub const SQLITE: &[(i64, &str)] = &[
         19,
         include_str!("../../migrations/sqlite/0019_expired_orders.sql"),
     ),
+    (
+        20,
+        include_str!("../../migrations/sqlite/0020_background_passes.sql"),
+    ),
 ];
 
 /// `(version, sql)`; append-only, versions contiguous from 1.
@@ -136,6 +140,10 @@ pub const POSTGRES: &[(i64, &str)] = &[
     (
         16,
         include_str!("../../migrations/postgres/0016_expired_orders.sql"),
+    ),
+    (
+        17,
+        include_str!("../../migrations/postgres/0017_background_passes.sql"),
     ),
 ];
 

@@ -54,7 +54,7 @@ pub use intents::{IntentId, NewIntent, TakenIntent};
 pub use jwks::CachedJwks;
 pub use payments::OwedRefund;
 pub use releases::{ClaimedRelease, NewReleases, ReleaseClaim};
-use sea_query::QueryStatementBuilder;
+use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, QueryStatementBuilder};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -275,4 +275,31 @@ impl Run for Tx<'_> {
     fn store(&self) -> &Store {
         self.store
     }
+}
+
+/// A claim that one request among all instances wins at most once per
+/// `seconds`: stamps `time` of the row keyed `key` in `table` with now,
+/// unless it was stamped within the last `seconds`; answers the key's row
+/// only when it did. One statement, so two requests asking at once get one
+/// yes (a JWKS refresh, an expiry pass).
+fn claim_once_per<T: Iden + Copy + 'static>(
+    d: Dialect,
+    (table, key_column, time): (T, T, T),
+    key: &str,
+    seconds: u64,
+) -> InsertStatement {
+    Query::insert()
+        .into_table(table)
+        .columns([key_column, time])
+        .values_panic([key.into(), d.now()])
+        .on_conflict(
+            OnConflict::column(key_column)
+                .update_column(time)
+                .action_and_where(
+                    Expr::col((table, time)).lte(d.now_plus(-clock::signed_seconds(seconds))),
+                )
+                .to_owned(),
+        )
+        .returning_col(key_column)
+        .to_owned()
 }

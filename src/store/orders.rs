@@ -4,8 +4,8 @@
 
 use super::connection::{Record, Row};
 use super::schema::{
-    Events, FulfilmentEvents, IdempotencyKeys, OrderItems, OrderStatusChanges, OrderSubmissions,
-    Orders, Payments, StockIntents,
+    BackgroundPasses, Events, FulfilmentEvents, IdempotencyKeys, OrderItems, OrderStatusChanges,
+    OrderSubmissions, Orders, Payments, StockIntents,
 };
 use super::{Dialect, NewOrder, Run, Store, StoreError, Tx};
 use crate::clock;
@@ -168,12 +168,24 @@ pub fn expirable_query(d: Dialect, deadline_seconds: u64) -> SelectStatement {
 }
 
 /// Whether the oldest order waiting for payment is older than
-/// `deadline_seconds`: one row through `orders_by_status`, none when no
-/// order waits (public for the contract suite's plans).
-pub fn expiry_due_query(d: Dialect, deadline_seconds: u64) -> SelectStatement {
+/// `deadline_seconds` and no expiry pass started in the last
+/// `pace_seconds`: one row through `orders_by_status` and one key read,
+/// none when no order waits (public for the contract suite's plans).
+pub fn expiry_due_query(d: Dialect, deadline_seconds: u64, pace_seconds: u64) -> SelectStatement {
+    let recent_pass = Query::select()
+        .expr(Expr::cust("1"))
+        .from(BackgroundPasses::Table)
+        .and_where(Expr::col(BackgroundPasses::Name).eq(EXPIRY_PASS))
+        .and_where(
+            Expr::col(BackgroundPasses::StartedAt)
+                .gt(d.now_plus(-clock::signed_seconds(pace_seconds))),
+        )
+        .to_owned();
     Query::select()
         .expr_as(
-            Expr::col(Orders::CreatedAt).lt(d.now_plus(-clock::signed_seconds(deadline_seconds))),
+            Expr::col(Orders::CreatedAt)
+                .lt(d.now_plus(-clock::signed_seconds(deadline_seconds)))
+                .and(Expr::exists(recent_pass).not()),
             EXPIRY_DUE,
         )
         .from(Orders::Table)
@@ -184,6 +196,8 @@ pub fn expiry_due_query(d: Dialect, deadline_seconds: u64) -> SelectStatement {
 }
 
 const EXPIRY_DUE: &str = "expiry_due";
+/// The expiry pass's row in `background_passes`.
+const EXPIRY_PASS: &str = "expiry";
 
 /// The items of `orders`, in their order.
 pub fn items_query(orders: &[i64]) -> SelectStatement {
@@ -314,14 +328,29 @@ impl Store {
 impl Store {
     /// Whether an order waits past its payment deadline (see
     /// [`expiry_due_query`]).
-    pub fn expiry_due(&self, deadline_seconds: u64) -> Result<bool, StoreError> {
-        match self
-            .rows(&expiry_due_query(self.dialect(), deadline_seconds))?
-            .first()
-        {
+    pub fn expiry_due(&self, deadline_seconds: u64, pace_seconds: u64) -> Result<bool, StoreError> {
+        let query = expiry_due_query(self.dialect(), deadline_seconds, pace_seconds);
+        match self.rows(&query)?.first() {
             Some(row) => row.flag(EXPIRY_DUE),
             None => Ok(false),
         }
+    }
+
+    /// True when this request may start an expiry pass now: none started
+    /// in the last `pace_seconds` (by any instance). One statement, so two
+    /// requests asking at once get one yes.
+    pub async fn claim_expiry_pass(&self, pace_seconds: u64) -> Result<bool, StoreError> {
+        let claim = super::claim_once_per(
+            self.dialect(),
+            (
+                BackgroundPasses::Table,
+                BackgroundPasses::Name,
+                BackgroundPasses::StartedAt,
+            ),
+            EXPIRY_PASS,
+            pace_seconds,
+        );
+        Ok(!self.write_rows(&claim).await?.is_empty())
     }
 }
 

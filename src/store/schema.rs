@@ -201,6 +201,14 @@ pub enum SchemaMigrations {
     Version,
 }
 
+/// When each kind of background pass last started (the follow-ups' pace).
+#[derive(Debug, Clone, Copy, Iden)]
+pub enum BackgroundPasses {
+    Table,
+    Name,
+    StartedAt,
+}
+
 /// The Auth Service's JWKS document, cached for every instance.
 #[derive(Debug, Clone, Copy, Iden)]
 pub enum JwksCache {

@@ -371,7 +371,7 @@ fn an_intent_within_the_cap_is_opened_only_below_it(backend: Backend) {
 fn orders_past_their_deadline_are_found_oldest_first(backend: Backend) {
     let fresh = Fresh::new(backend);
     let store = &fresh.store;
-    assert!(!store.expiry_due(0).unwrap(), "no order waits");
+    assert!(!store.expiry_due(0, 0).unwrap(), "no order waits");
     let (first, _) = place(store, 42, &[(1, 1)], None);
     let (paid, _) = place(store, 43, &[(2, 1)], None);
     let (third, _) = place(store, 44, &[(3, 2)], None);
@@ -379,8 +379,22 @@ fn orders_past_their_deadline_are_found_oldest_first(backend: Backend) {
     block_on(store.write(|tx| tx.set_status(paid, pay, ChangeSource::Payment, None))).unwrap();
     // Times are kept to the second.
     std::thread::sleep(Duration::from_millis(1100));
-    assert!(store.expiry_due(0).unwrap());
-    assert!(!store.expiry_due(3600).unwrap(), "not yet an hour old");
+    assert!(store.expiry_due(0, 0).unwrap());
+    assert!(!store.expiry_due(3600, 0).unwrap(), "not yet an hour old");
+    // The follow-ups' pace: one pass start per pace between all
+    // instances, and none is due while one started within it.
+    let other = fresh.another();
+    assert!(block_on(store.claim_expiry_pass(3600)).unwrap());
+    assert!(!block_on(other.claim_expiry_pass(3600)).unwrap());
+    assert!(
+        !other.expiry_due(0, 3600).unwrap(),
+        "a pass started just now"
+    );
+    assert!(other.expiry_due(0, 0).unwrap());
+    assert!(
+        block_on(other.claim_expiry_pass(0)).unwrap(),
+        "its pace is over"
+    );
     let found = block_on(store.write(|tx| tx.lock_expirable_orders(0, 10))).unwrap();
     let ids: Vec<i64> = found.iter().map(|o| o.id).collect();
     assert_eq!(ids, [first, third], "unpaid ones, oldest first");
@@ -400,7 +414,7 @@ fn orders_past_their_deadline_are_found_oldest_first(backend: Backend) {
         tx.set_status(third, expire, ChangeSource::System, None)
     }))
     .unwrap();
-    assert!(!store.expiry_due(0).unwrap());
+    assert!(!store.expiry_due(0, 0).unwrap());
     let (changes, _) = store.history(first).unwrap();
     assert_eq!(changes[0].status, OrderStatus::Expired);
     assert_eq!(changes[0].source, ChangeSource::System);

@@ -243,15 +243,15 @@ fn the_unpaid_count_reads_a_customers_unpaid_orders_only() {
 }
 
 /// The payment deadline's reads (issue 35) walk `orders_by_status` from
-/// the oldest unpaid order: the due check reads one row, the batch as many
-/// as it takes, never the whole table.
+/// the oldest unpaid order: the due check reads one row (and the pace's
+/// by its key), the batch as many as it takes, never the whole table.
 #[test]
 fn the_expiry_reads_walk_the_status_index() {
     let sqlite = Fresh::new(Backend::Sqlite);
     sqlite.store.order(UserId::new(1).unwrap(), 1).unwrap(); // migrated
     let d = Dialect::Sqlite;
     for built in [
-        d.build(&orders::expiry_due_query(d, 60)),
+        d.build(&orders::expiry_due_query(d, 60, 1)),
         d.build(&orders::expirable_query(d, 60).limit(5).to_owned()),
     ] {
         let plan = sqlite_plan(&sqlite, built);
@@ -260,6 +260,7 @@ fn the_expiry_reads_walk_the_status_index() {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "no sort: {plan}");
+        assert!(!plan.contains("SCAN background_passes"), "{plan}");
     }
 
     let postgres = Fresh::new(Backend::Postgres);
@@ -269,7 +270,7 @@ fn the_expiry_reads_walk_the_status_index() {
     };
     let d = Dialect::Postgres;
     for built in [
-        d.build(&orders::expiry_due_query(d, 60)),
+        d.build(&orders::expiry_due_query(d, 60, 1)),
         d.build(&orders::expirable_query(d, 60).limit(5).to_owned()),
     ] {
         let sql = with_literals(built);
