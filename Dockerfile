@@ -8,8 +8,23 @@
 # output to its stderr). tests/api/container.rs runs this exact command line
 # as an unprivileged user with /app read-only.
 
+# Where registries are not reachable, the base images and the two binaries
+# come from elsewhere (`./dev container`: Debian's packages imported with
+# mmdebstrap, the component built by cargo on the host, a Spin built from
+# source), chosen by build arguments whose defaults are the public ones:
+#   DEBIAN_IMAGE   the runtime's base (and the Spin download stage's)
+#   RUST_IMAGE     the component's build stage
+#   COMPONENT      `build` (compile here) or `prebuilt`
+#                  (target/container/order_service.wasm)
+#   SPIN_CLI       `spin-download` (the release for SPIN_VERSION) or
+#                  `spin-prebuilt` (target/container/spin)
+ARG DEBIAN_IMAGE=debian:bookworm-slim
+ARG RUST_IMAGE=rust:1.95-slim-bookworm
+ARG COMPONENT=build
+ARG SPIN_CLI=spin-download
+
 # --- build the component -----------------------------------------------------
-FROM rust:1.95-slim-bookworm AS build
+FROM ${RUST_IMAGE} AS build
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
 # Only what the component needs; host/, catalog/, bench/hello, bench/floor,
@@ -32,8 +47,13 @@ COPY src src
 COPY migrations migrations
 RUN cargo build --locked --release --target wasm32-wasip2 -p order-service
 
+FROM scratch AS prebuilt
+COPY target/container/order_service.wasm /src/target/wasm32-wasip2/release/order_service.wasm
+
+FROM ${COMPONENT} AS component
+
 # --- fetch the Spin CLI --------------------------------------------------------
-FROM debian:bookworm-slim AS spin
+FROM ${DEBIAN_IMAGE} AS spin-download
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG SPIN_VERSION=v4.1.0
 ARG TARGETARCH
@@ -43,18 +63,24 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
        | tar -xz -C /usr/local/bin spin \
     && /usr/local/bin/spin --version
 
+FROM scratch AS spin-prebuilt
+COPY target/container/spin /usr/local/bin/spin
+
+FROM ${SPIN_CLI} AS spin-cli
+
 # --- runtime -------------------------------------------------------------------
-FROM debian:bookworm-slim
+FROM ${DEBIAN_IMAGE}
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin spin \
-    && mkdir -p /app/data && chown spin:spin /app/data
-COPY --from=spin /usr/local/bin/spin /usr/local/bin/spin
+    && mkdir -p /app/data && chown spin:spin /app/data \
+    && mkdir -p /run/secrets
+COPY --from=spin-cli /usr/local/bin/spin /usr/local/bin/spin
 WORKDIR /app
 COPY spin.toml ./
 COPY deploy/runtime-config.toml ./
 COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
-COPY --from=build /src/target/wasm32-wasip2/release/order_service.wasm target/wasm32-wasip2/release/order_service.wasm
+COPY --from=component /src/target/wasm32-wasip2/release/order_service.wasm target/wasm32-wasip2/release/order_service.wasm
 USER 10001
 ENV HOME=/app
 VOLUME ["/app/data"]

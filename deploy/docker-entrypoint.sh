@@ -50,4 +50,14 @@ read_secret SPIN_VARIABLE_FULFILMENT_WEBHOOK_SECRET "${FULFILMENT_WEBHOOK_SECRET
 data_dir="${DATA_DIR:-/app/data}"
 [ -w "$data_dir" ] || fail "$data_dir is not writable by uid $(id -u): the database lives there (mount a volume owned by that uid)"
 
+# Spin unpacks the app into a temporary directory: on the data volume, so
+# the root file system can stay read-only with no tmpfs. One per container
+# (its hostname), emptied of what a killed predecessor left.
+if [ -z "${TMPDIR:-}" ]; then
+    TMPDIR="$data_dir/.tmp/$(hostname)"
+    rm -rf "$TMPDIR"
+    mkdir -p "$TMPDIR"
+    export TMPDIR
+fi
+
 exec "$@"
