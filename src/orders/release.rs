@@ -16,8 +16,7 @@ use crate::auth::settings::JwtSettings;
 use crate::catalog::{CatalogClient, CatalogError, Released};
 use crate::clock::unix_now;
 use crate::domain::events;
-use crate::domain::order::Order;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{Order, OrderStatus};
 use crate::domain::order_request::OrderLine;
 use crate::domain::release::{
     PendingRelease, SettledRelease, Settlement, ABANDONED_DETAIL, RESERVATION_ABANDONED,
