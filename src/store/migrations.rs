@@ -161,7 +161,10 @@ pub fn latest(series: &[(i64, &str)]) -> i64 {
 /// it migrated to, if it applied anything.
 pub(super) async fn sqlite_current(store: &Store) -> Result<Option<i64>, StoreError> {
     let latest = latest(SQLITE);
-    if user_version(store)? >= latest {
+    // The connection's first read can meet the exclusive lock of another
+    // request's connection closing (the last one to close a WAL database
+    // checkpoints it, fsync included): waited for like a writer.
+    if store.retry_busy(|| user_version(store)).await? >= latest {
         return Ok(None);
     }
     // WAL lets readers proceed during writes; it is persistent, so set

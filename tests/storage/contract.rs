@@ -115,6 +115,47 @@ fn a_new_database_is_migrated_once(backend: Backend) {
     assert!(create.order(user(1), id).unwrap().is_some());
 }
 
+/// SQLite: a request's connection opening while another holds the file
+/// exclusively (the last connection of a WAL database takes that lock to
+/// checkpoint as it closes) waits for it like a writer, instead of
+/// answering busy after the connection's 10 ms: CI met that as 503s on
+/// sequential requests.
+#[test]
+fn a_store_opening_under_an_exclusive_lock_waits_for_it() {
+    // Migrated, then closed: the holder's connection is the only one.
+    let Fresh {
+        store, location, ..
+    } = Fresh::new(Backend::Sqlite);
+    drop(store);
+    let crate::Location::Sqlite(dir) = &location else {
+        unreachable!()
+    };
+    let path = dir.path().join("db.sqlite3");
+    let holder = rusqlite::Connection::open(&path).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN IMMEDIATE; COMMIT;")
+        .unwrap();
+    let opening = rusqlite::Connection::open(&path).unwrap();
+    opening.busy_timeout(Duration::ZERO).unwrap();
+    assert!(
+        opening
+            .query_row("PRAGMA user_version", [], |_| Ok(()))
+            .is_err(),
+        "the holder keeps readers out"
+    );
+    drop(opening);
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(holder);
+    });
+    let started = std::time::Instant::now();
+    let conn = crate::connections::NativeSqlite::open(&path);
+    let later = block_on(Store::on(Box::new(conn))).unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert!(later.order(user(1), 1).unwrap().is_none());
+    release.join().unwrap();
+}
+
 fn an_order_is_written_with_its_items_key_and_event(backend: Backend) {
     let fresh = Fresh::new(backend);
     let store = &fresh.store;
