@@ -1,18 +1,24 @@
 //! SPEC §6 hosted Spin, as far as it can be tried here: the manifest that
 //! `deploy/cloud-manifest` writes for Fermyon Cloud (no variable templates
 //! in `allowed_outbound_hosts` there), and a hosted (libSQL) database that
-//! refuses the service's pragmas.
+//! refuses the service's pragmas. The hosted shape itself (the manifest under
+//! a 128 MiB container, no runtime config) runs in deploy/compose-check.
 
 use crate::helpers::{
-    artifacts, host_command, json_body, post_order_to, spawn_app_with, start_app, token,
+    artifacts, host_command, json_body, pg_server, post_order_to, spawn_app_with, start_app, token,
     AppOptions, CatalogKind, TestCatalog,
 };
 use reqwest::Method;
 
 /// `deploy/cloud-manifest <origin>`'s output.
 fn cloud_manifest(origin: &str) -> String {
+    cloud_manifest_with(&[origin])
+}
+
+/// `deploy/cloud-manifest <origin> <peers>...`'s output.
+fn cloud_manifest_with(args: &[&str]) -> String {
     let output = std::process::Command::new(artifacts().root.join("deploy/cloud-manifest"))
-        .arg(origin)
+        .args(args)
         .output()
         .unwrap();
     assert!(
@@ -32,6 +38,7 @@ async fn the_cloud_manifest_allows_exactly_the_catalog_origin() {
         manifest.contains(&format!("allowed_outbound_hosts = [\"{}\"]\n", catalog.url)),
         "{manifest}"
     );
+    assert!(manifest.contains("\nsqlite_databases = [\"default\"]\n"));
 
     let options = AppOptions {
         manifest_text: Some(manifest),
@@ -89,6 +96,7 @@ async fn the_cloud_manifest_adds_the_database_and_redis_peers() {
     assert!(manifest.contains(
         "allowed_outbound_hosts = [\"https://catalog.example.com\", \"postgres://db.example.com:5432\", \"redis://cache.example.com:6379\", \"https://auth.example.com\"]\n"
     ), "{manifest}");
+    assert!(!manifest.contains("sqlite_databases"), "{manifest}");
     for bad in [
         "redis://:secret@cache.example.com:6379",
         "redis://cache.example.com",
@@ -101,6 +109,47 @@ async fn the_cloud_manifest_adds_the_database_and_redis_peers() {
             .unwrap();
         assert_eq!(output.status.code(), Some(2), "{bad}");
     }
+}
+
+/// With a PostgreSQL peer the manifest declares no SQLite database, as
+/// hosted platforms without one (Akamai Functions) need: the service runs
+/// on PostgreSQL alone. Had it opened SQLite, the host would have refused
+/// it (not declared) and the create would not be 201.
+#[tokio::test]
+async fn the_cloud_manifest_for_postgres_declares_no_sqlite_and_needs_none() {
+    let catalog = TestCatalog::spawn(CatalogKind::Demo).await;
+    let server = pg_server();
+    let manifest = cloud_manifest_with(&[&catalog.url, &server.address]);
+    assert!(!manifest.contains("sqlite_databases"), "{manifest}");
+    let options = AppOptions {
+        manifest_text: Some(manifest),
+        variables: vec![
+            ("database_url", server.create_database()),
+            ("database_host", server.address.clone()),
+        ],
+        ..Default::default()
+    };
+    let data = tempfile::tempdir().unwrap();
+    let (_host, address, _, stderr) = start_app(
+        host_command(&options, &catalog.url, data.path()),
+        data.path(),
+    )
+    .await;
+    let base = format!("http://{address}");
+    let created = post_order_to(&base, &token(42), &[(1, 2)]).await;
+    assert_eq!(created.status(), 201, "{:?}", stderr.lines());
+    let id = json_body(created).await["id"].clone();
+    let read = reqwest::Client::new()
+        .get(format!("{base}/orders/orders/{id}/"))
+        .bearer_auth(token(42))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 200);
+    assert!(
+        !data.path().join("db.sqlite3").exists(),
+        "no SQLite file made"
+    );
 }
 
 /// Hosted SQLite on Fermyon Cloud is libSQL, which refuses
